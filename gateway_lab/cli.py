@@ -1,0 +1,122 @@
+"""The `gateway-lab` command: a thin dispatcher to each part's own `main(argv)`.
+
+    gateway-lab demo                      one form POST through CGI, WSGI and ASGI
+    gateway-lab run  [--gateway G] TARGET METHOD PATH [-H 'N: v'] [-d BODY] [--json]
+    gateway-lab race --workload io|cpu|mixed|websocket --requests N [--simulate] [--png F]
+    gateway-lab serve [--gateway G | --protocol P] TARGET [--port P]
+    gateway-lab check NN_name [--file PATH] [--hint [N]]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import os
+import sys
+from pathlib import Path
+
+# subcommand -> "module:function"; each function takes argv and returns an exit status.
+COMMANDS = {
+    "demo": ("gateway_lab.demo:main", "the guestbook through CGI, WSGI and ASGI, traced"),
+    "run": ("gateway_lab.cli:run_main", "run one request through any app and print the trace"),
+    "race": ("gateway_lab.concurrency.cli:main", "compare worker models on a workload"),
+    "serve": ("gateway_lab.serve:main", "serve an app on 127.0.0.1 with a real server"),
+    "check": ("gateway_lab.exercises:main", "check an exercise and get hints"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(__doc__.strip())
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"gateway-lab: unknown command {name!r}; try one of: {', '.join(COMMANDS)}",
+              file=sys.stderr)
+        return 2
+    module, func = COMMANDS[name][0].split(":")
+    return int(getattr(importlib.import_module(module), func)(rest) or 0)
+
+
+# -- gateway-lab run -------------------------------------------------------------
+
+class UsageError(Exception):
+    pass
+
+
+def load_target(target: str):
+    """'module:attr' -> the object; a file path -> the path (a CGI script)."""
+    if ":" in target and not os.path.exists(target):
+        module_name, _, attr = target.partition(":")
+        sys.path.insert(0, os.getcwd())
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            raise UsageError(f"cannot import {module_name!r}: {error}") from None
+        obj = module
+        for part in attr.split("."):
+            try:
+                obj = getattr(obj, part)
+            except AttributeError:
+                raise UsageError(f"module {module_name!r} has no attribute {attr!r}") from None
+        return obj
+    if os.path.exists(target):
+        return Path(target)
+    raise UsageError(f"{target!r} is neither module:attr nor an existing script path")
+
+
+def guess_gateway(app) -> str:
+    if isinstance(app, Path):
+        return "cgi"
+    call = getattr(app, "__call__", None)
+    if inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(call):
+        return "asgi"
+    return "wsgi"
+
+
+def run_main(argv: list[str]) -> int:
+    from .request import BadRequest, Request
+
+    parser = argparse.ArgumentParser(
+        prog="gateway-lab run",
+        description="Run one request through an app and print the response and trace. "
+                    "Exit status: 0 no findings, 1 findings, 2 usage error.")
+    parser.add_argument("--gateway", choices=["wsgi", "asgi", "cgi"],
+                        help="the interface (guessed when left out)")
+    parser.add_argument("target", help="module:attr for WSGI/ASGI apps, a script path for CGI")
+    parser.add_argument("method", nargs="?", default="GET")
+    parser.add_argument("path", nargs="?", default="/")
+    parser.add_argument("-H", "--header", action="append", default=[],
+                        help="a request header 'Name: value' (repeatable)")
+    parser.add_argument("-d", "--data", help="the request body; @FILE reads a file")
+    parser.add_argument("--timeout", type=float, default=5.0)
+    parser.add_argument("--json", action="store_true", help="print the Exchange as JSON")
+    args = parser.parse_args(argv)
+    try:
+        app = load_target(args.target)
+        headers = []
+        for h in args.header:
+            name, sep, value = h.partition(":")
+            if not sep:
+                raise UsageError(f"header {h!r} must look like 'Name: value'")
+            headers.append((name.strip(), value.strip()))
+        body = b""
+        if args.data is not None:
+            body = (Path(args.data[1:]).read_bytes() if args.data.startswith("@")
+                    else args.data.encode())
+        request = Request(args.method, args.path, headers, body)
+    except (UsageError, BadRequest, OSError) as error:
+        print(f"gateway-lab run: {error}", file=sys.stderr)
+        return 2
+    gateway = args.gateway or guess_gateway(app)
+    if gateway == "cgi" and not isinstance(app, Path):
+        print("gateway-lab run: --gateway cgi needs a script path", file=sys.stderr)
+        return 2
+    runner = {"wsgi": "run_wsgi", "asgi": "run_asgi", "cgi": "run_cgi"}[gateway]
+    module = importlib.import_module(f"gateway_lab.{gateway}")
+    ex = getattr(module, runner)(app, request, timeout=args.timeout)
+    print(json.dumps(ex.to_dict(), indent=2) if args.json else ex)
+    return 1 if ex.findings else 0

@@ -1,0 +1,103 @@
+"""What a gateway hands back: the Response the client saw, and the Exchange
+that bundles it with the request, the trace and the findings."""
+
+from __future__ import annotations
+
+import json as _json
+
+from .request import Request
+from .trace import Trace
+
+
+class Response:
+    """What the client received.
+
+    `complete` is False when the server had to cut the response short (the app
+    failed after the status line was sent): a real client sees a closed
+    connection, not a 500.
+    """
+
+    def __init__(self, status: int, headers=None, body: bytes = b"", *, reason: str = "",
+                 complete: bool = True, trailers=None):
+        self.status = status
+        self.headers: list[tuple[str, str]] = list(headers or [])
+        self.body = body
+        self.reason = reason
+        self.complete = complete
+        self.trailers: list[tuple[str, str]] = list(trailers or [])
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        values = [v for k, v in self.headers if k.lower() == name]
+        return ", ".join(values) if values else None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        return _json.loads(self.body)
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {len(self.body)} bytes>"
+
+
+class Exchange:
+    """One request through one gateway: request, response, trace, findings.
+
+    For a WebSocket, `messages` lists what the app sent after accepting, as
+    str (text frames) and bytes (binary frames), and `close_code` the code of
+    the close frame.
+    """
+
+    def __init__(self, interface: str, request: Request | None, response: Response,
+                 trace: Trace, messages=None, close_code: int | None = None):
+        self.interface = interface
+        self.request = request
+        self.response = response
+        self.trace = trace
+        self.messages = messages if messages is not None else []
+        self.close_code = close_code
+
+    @property
+    def findings(self):
+        return self.trace.findings
+
+    @property
+    def ok(self) -> bool:
+        """True when no rule was broken."""
+        return not self.trace.findings
+
+    def to_dict(self) -> dict:
+        r = self.response
+        out = {
+            "interface": self.interface,
+            "request": None if self.request is None else {
+                "method": self.request.method, "target": self.request.target,
+                "headers": self.request.headers,
+                "body": self.request.body.decode("utf-8", "replace"),
+            },
+            "response": {"status": r.status, "reason": r.reason, "headers": r.headers,
+                         "body": r.body.decode("utf-8", "replace"), "complete": r.complete},
+            "trace": [e.to_dict() for e in self.trace.events],
+            "findings": [f.to_dict() for f in self.findings],
+        }
+        if self.request is not None and self.request.is_websocket:
+            out["messages"] = [m if isinstance(m, str) else m.decode("latin-1")
+                               for m in self.messages]
+            out["close_code"] = self.close_code
+        return out
+
+    def __repr__(self) -> str:
+        return (f"<Exchange {self.interface} {self.response.status} "
+                f"events={len(self.trace)} findings={len(self.findings)}>")
+
+    def __str__(self) -> str:
+        from .render import exchange_text
+
+        return exchange_text(self)
+
+    def _repr_html_(self) -> str:
+        from .render import exchange_html
+
+        return exchange_html(self)

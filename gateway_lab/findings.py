@@ -1,0 +1,67 @@
+"""Findings: a rule an app (or a request) broke, said so a learner can fix it.
+
+The rules themselves are data, one module per interface under `rules/`, so a
+reader can hold PEP 3333, the ASGI spec and RFC 3875 side by side.  Each rule
+has a stable dotted id, the spec section it comes from, a link, a message
+template filled with what *this* app did, and a hint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    spec: str       # e.g. "PEP 3333 §The start_response() Callable"
+    url: str
+    message: str    # a str.format template, filled with the facts of the case
+    hint: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    message: str
+    spec: str
+    url: str
+    hint: str
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.message} ({self.spec}) Hint: {self.hint}"
+
+    def to_dict(self) -> dict:
+        return {"rule": self.rule, "message": self.message, "spec": self.spec,
+                "url": self.url, "hint": self.hint}
+
+
+_RULES: dict[str, Rule] | None = None
+
+
+def all_rules() -> dict[str, Rule]:
+    """Every rule of every interface, by id (loaded on first use)."""
+    global _RULES
+    if _RULES is None:
+        from .rules import asgi, cgi, http, wsgi
+
+        _RULES = {}
+        for module in (http, wsgi, asgi, cgi):
+            for rule in module.RULES:
+                assert rule.id not in _RULES, f"duplicate rule id {rule.id}"
+                _RULES[rule.id] = rule
+    return _RULES
+
+
+class _Facts(dict):
+    """Leave unknown {placeholders} visible rather than failing while reporting a failure."""
+
+    def __missing__(self, key):
+        return "{" + key + "}"
+
+
+def make_finding(rule_id: str, **facts) -> Finding:
+    rule = all_rules()[rule_id]
+    message = rule.message.format_map(_Facts(facts))
+    hint = rule.hint.format_map(_Facts(facts))
+    return Finding(rule.id, message, rule.spec, rule.url, hint)

@@ -1,0 +1,141 @@
+"""WSGI rules (PEP 3333), each with the section that states it.
+
+The ids group by the part of the interface they concern: the status line and
+headers given to start_response, the body iterable, write(), close(),
+wsgi.input / wsgi.errors, and the app as a whole.
+"""
+
+from ..findings import Rule
+
+PEP = "https://peps.python.org/pep-3333/"
+SR = "PEP 3333 §The start_response() Callable"
+SR_URL = PEP + "#the-start-response-callable"
+APP = "PEP 3333 §The Application/Framework Side"
+APP_URL = PEP + "#the-application-framework-side"
+SERVER = "PEP 3333 §The Server/Gateway Side"
+SERVER_URL = PEP + "#the-server-gateway-side"
+ENV = "PEP 3333 §environ Variables"
+ENV_URL = PEP + "#environ-variables"
+INPUT = "PEP 3333 §Input and Error Streams"
+INPUT_URL = PEP + "#input-and-error-streams"
+TYPES = "PEP 3333 §Unicode Issues"
+TYPES_URL = PEP + "#unicode-issues"
+BUFFER = "PEP 3333 §Buffering and Streaming"
+BUFFER_URL = PEP + "#buffering-and-streaming"
+HOP = "PEP 3333 §Other HTTP Features"
+HOP_URL = PEP + "#other-http-features"
+WRITE = "PEP 3333 §The write() Callable"
+WRITE_URL = PEP + "#the-write-callable"
+ERR = "PEP 3333 §Error Handling"
+ERR_URL = PEP + "#error-handling"
+
+RULES = [
+    # -- the app as a whole ------------------------------------------------
+    Rule("wsgi.app.raised", ERR, ERR_URL,
+         "your app raised {error} before the response started; the server answered 500",
+         "read the traceback in the trace; catch expected errors and answer them with a status."),
+    Rule("wsgi.app.raised_after_start", ERR, ERR_URL,
+         "your app raised {error} after the status line was sent; the server could only cut "
+         "the connection, so the client got a truncated response",
+         "do the work that can fail before the first body chunk is yielded."),
+    Rule("wsgi.app.timeout", SERVER, SERVER_URL,
+         "your app did not finish within {timeout:g} s{how}; the server gave up and answered 504",
+         "look for a loop that never ends or a call that waits forever (e.g. reading "
+         "wsgi.input past CONTENT_LENGTH)."),
+    Rule("wsgi.app.not_callable", APP, APP_URL,
+         "the app is a {type}, not a callable taking (environ, start_response)",
+         "pass the function (or object with __call__) itself, e.g. `app`, not `app()`."),
+    Rule("wsgi.app.signature", APP, APP_URL,
+         "calling your app as app(environ, start_response) failed: {error}",
+         "define it as `def app(environ, start_response):` with exactly two parameters."),
+    # -- start_response ---------------------------------------------------
+    Rule("wsgi.start_response.missing", SR, SR_URL,
+         "your app returned its body without ever calling start_response()",
+         "call start_response('200 OK', [('Content-Type', 'text/plain')]) before returning."),
+    Rule("wsgi.start_response.called_twice", SR, SR_URL,
+         "your app called start_response() a second time without exc_info",
+         "call it once; a second call is only allowed from an error handler, passing "
+         "sys.exc_info() as the third argument."),
+    Rule("wsgi.start_response.exc_info_after_headers", SR, SR_URL,
+         "your app called start_response() with exc_info after the headers were sent; the "
+         "server re-raised {error} into it, as PEP 3333 requires",
+         "let that exception propagate: once headers are sent the server can only abort."),
+    Rule("wsgi.status.not_str", SR, SR_URL,
+         "the status is {type}, not str: {status!s}", "pass a str such as '200 OK'."),
+    Rule("wsgi.status.malformed", SR, SR_URL,
+         "the status {status!s} is not 'NNN Reason phrase'",
+         "three digits, one space, then the reason phrase: '404 Not Found'."),
+    Rule("wsgi.headers.not_list", SR, SR_URL,
+         "the headers are a {type}, not a list of (name, value) tuples",
+         "pass a list: [('Content-Type', 'text/plain')]."),
+    Rule("wsgi.headers.not_tuple", SR, SR_URL,
+         "header {header!s} is not a (name, value) tuple of two str",
+         "each header is a 2-tuple of str: ('Content-Type', 'text/html')."),
+    Rule("wsgi.headers.bad_name", SR, SR_URL,
+         "the header name {name!s} is not a valid HTTP field name",
+         "use letters, digits and '-' only, e.g. 'X-Request-Id'."),
+    Rule("wsgi.headers.control_chars", SR, SR_URL,
+         "header {name!s} contains a control character (CR, LF, TAB...); it was not sent, "
+         "because CR/LF in a header lets a client inject headers (response splitting)",
+         "strip control characters from anything user-supplied that goes into a header."),
+    Rule("wsgi.headers.not_latin1", TYPES, TYPES_URL,
+         "header {name!s} contains {char!s}, which is not Latin-1; WSGI status and headers "
+         "must be Latin-1 str", "percent-encode or RFC 8187-encode non-Latin-1 text."),
+    Rule("wsgi.headers.status_header", SR, SR_URL,
+         "your app sent a 'Status' header; in WSGI the status goes in start_response's first "
+         "argument (a Status header is CGI's way)", "remove the header and pass the status."),
+    Rule("wsgi.headers.hop_by_hop", HOP, HOP_URL,
+         "your app sent the hop-by-hop header {name!s}; connection management is the "
+         "server's job", "drop {name!s}: the server decides about keep-alive and chunking."),
+    Rule("wsgi.headers.content_type_missing", SR, SR_URL,
+         "the {status!s} response has no Content-Type header",
+         "add ('Content-Type', 'text/plain; charset=utf-8') or the right type."),
+    Rule("wsgi.headers.content_type_forbidden", SR, SR_URL,
+         "a {status!s} response must not have a Content-Type (it has no body)",
+         "drop Content-Type from 204 and 304 responses."),
+    Rule("wsgi.content_length.mismatch", HOP, HOP_URL,
+         "Content-Length says {declared} bytes but your app produced {actual}",
+         "compute Content-Length from the bytes you send, or leave it out."),
+    # -- the body ---------------------------------------------------------
+    Rule("wsgi.body.not_iterable", APP, APP_URL,
+         "your app returned {type}, which is not an iterable of bytes",
+         "return a list of bytes, e.g. [b'Hello'], or yield bytes from a generator."),
+    Rule("wsgi.body.str_or_bytes", APP, APP_URL,
+         "your app returned a {type} itself; the server iterates it one {unit} at a time",
+         "wrap it in a list: return [body]."),
+    Rule("wsgi.body.not_bytes", TYPES, TYPES_URL,
+         "your app's iterable yielded a {type} ({value!s}); WSGI bodies are bytes",
+         "encode text first: yield text.encode('utf-8')."),
+    Rule("wsgi.body.before_start_response", BUFFER, BUFFER_URL,
+         "your app yielded a body chunk before calling start_response()",
+         "call start_response() before the first non-empty chunk."),
+    Rule("wsgi.len.wrong", BUFFER, BUFFER_URL,
+         "len() of your iterable is {declared} but it yielded {actual} items",
+         "only implement __len__ when it is exact."),
+    # -- write() ----------------------------------------------------------
+    Rule("wsgi.write.not_bytes", WRITE, WRITE_URL,
+         "your app passed a {type} to write(); it takes bytes", "write(text.encode('utf-8'))."),
+    Rule("wsgi.write.before_start_response", WRITE, WRITE_URL,
+         "your app called write() before start_response()",
+         "call start_response() first; it returns write()."),
+    Rule("wsgi.write.inside_iterable", WRITE, WRITE_URL,
+         "your app called write() while the server was iterating its result",
+         "either write() everything and return [], or yield; don't mix inside the iterable."),
+    # -- close() ----------------------------------------------------------
+    Rule("wsgi.close.raised", APP, APP_URL,
+         "the iterable's close() raised {error}", "close() must release resources, not fail."),
+    # -- input and errors ---------------------------------------------------
+    Rule("wsgi.input.past_content_length", INPUT, INPUT_URL,
+         "your app asked wsgi.input for {asked} bytes but only {left} remained of "
+         "CONTENT_LENGTH={length}; on a real socket that read would wait for bytes that "
+         "never come", "read at most int(environ.get('CONTENT_LENGTH') or 0) bytes."),
+    Rule("wsgi.input.closed", INPUT, INPUT_URL,
+         "your app called close() on {stream!s}; the server owns it",
+         "never close wsgi.input or wsgi.errors."),
+    Rule("wsgi.input.bad_argument", INPUT, INPUT_URL,
+         "wsgi.input.{method!s}() got {value!s}; it takes one int size",
+         "call read(n) with an int, or read() for everything."),
+    Rule("wsgi.errors.not_str", INPUT, INPUT_URL,
+         "your app wrote a {type} to wsgi.errors; it is a text stream",
+         "write str: environ['wsgi.errors'].write('message\\n')."),
+]

@@ -1,0 +1,91 @@
+"""The trace: the ordered record of one exchange, and the only thing views read.
+
+Every gateway appends an `Event` at each step of its protocol: who acted
+(`client`, `server`, `gateway`, `app`), what happened (`kind`, a short verb
+such as "call", "start_response", "send", "receive"), a one-line `detail`,
+the `spec` section that governs the step, and optionally the `data` a detail
+panel can show (the environ, the scope, an ASGI message, the CGI variables).
+
+Findings (broken rules) are recorded in the same trace, at the step where
+they were noticed, so a stepper can show them in place.
+"""
+
+from __future__ import annotations
+
+import time
+
+from .findings import Finding
+
+ACTORS = ("client", "server", "gateway", "app")
+
+
+class Event:
+    __slots__ = ("actor", "kind", "detail", "spec", "t", "data", "target", "finding")
+
+    def __init__(self, actor, kind, detail, spec, t, data=None, target=None, finding=None):
+        self.actor = actor
+        self.target = target  # who the step is addressed to, for sequence diagrams
+        self.kind = kind
+        self.detail = detail
+        self.spec = spec
+        self.t = t
+        self.data = data
+        self.finding = finding
+
+    def __repr__(self) -> str:
+        return f"<Event {self.actor} {self.kind}: {self.detail}>"
+
+    def to_dict(self) -> dict:
+        out = {"actor": self.actor, "target": self.target, "kind": self.kind,
+               "detail": self.detail,
+               "spec": self.spec, "t": round(self.t, 6)}
+        if self.finding is not None:
+            out["finding"] = self.finding.rule
+        return out
+
+
+class Trace:
+    """Events in the order they happened, with times relative to the start."""
+
+    def __init__(self, interface: str = ""):
+        self.interface = interface
+        self.events: list[Event] = []
+        self.findings: list[Finding] = []
+        self.t0 = time.perf_counter()
+
+    def add(self, actor: str, kind: str, detail: str, spec: str = "", data=None,
+            target: str | None = None) -> Event:
+        event = Event(actor, kind, detail, spec, time.perf_counter() - self.t0, data, target)
+        self.events.append(event)
+        return event
+
+    def find(self, rule: str, actor: str = "app", **facts) -> Finding:
+        """Record that `rule` was broken; `facts` fill the rule's message template."""
+        from .findings import make_finding
+
+        finding = make_finding(rule, **facts)
+        # The same mistake made in a loop is one lesson, not a hundred.
+        if not any(f.rule == finding.rule and f.message == finding.message for f in self.findings):
+            self.findings.append(finding)
+            event = self.add(actor, "finding", finding.message, finding.spec)
+            event.finding = finding
+        return finding
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __iter__(self):
+        return iter(self.events)
+
+    def __getitem__(self, i):
+        return self.events[i]
+
+    def __str__(self) -> str:
+        from .render import trace_table
+
+        return trace_table(self)
+
+    def _repr_html_(self) -> str:
+        from .render import trace_html
+
+        return trace_html(self)

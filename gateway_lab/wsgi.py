@@ -1,0 +1,486 @@
+"""The WSGI gateway (PEP 3333): a Request in, an app called, a Response out.
+
+The server side of WSGI in four steps, each recorded in the trace:
+
+1. build the `environ` dict: CGI-style variables plus the `wsgi.*` keys
+   (PEP 3333 §environ Variables);
+2. call `app(environ, start_response)`; `start_response(status, headers,
+   exc_info=None)` records the status and headers and returns `write`
+   (§The start_response() Callable);
+3. iterate the returned body; the status and headers go to the client only
+   when the first non-empty chunk does (§Buffering and Streaming);
+4. call the iterable's `close()`, whatever happened (§Specification Details).
+
+When the app breaks a rule the gateway does what a real server does (500
+before the response started, a cut connection after) and records a finding.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+
+from . import sandbox
+from .exchange import Exchange, Response
+from .request import Request
+from .trace import Trace
+
+DEFAULT_TIMEOUT = 5.0
+PEP = "PEP 3333"
+
+# PEP 3333 §Other HTTP Features: these belong to the connection, not the app.
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                        "te", "trailers", "transfer-encoding", "upgrade"})
+_HEADER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9\-_]*$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_STATUS = re.compile(r"^[1-9][0-9]{2} [^\r\n]*$")
+
+
+class WSGIError(RuntimeError):
+    """Raised into an app that misused start_response() or write(), as a real
+    server would (wsgiref raises AssertionError)."""
+
+
+# -- environ -----------------------------------------------------------------
+
+class Input:
+    """wsgi.input: the request body, ending at CONTENT_LENGTH (PEP 3333 §Input
+    and Error Streams).  Unlike a socket it never blocks; asking for more than
+    is left is what would block on a real server, so it is noted."""
+
+    def __init__(self, body: bytes, trace: Trace):
+        self._body = body
+        self._pos = 0
+        self._trace = trace
+        self.bytes_read = 0
+
+    def _take(self, size) -> bytes:
+        left = len(self._body) - self._pos
+        if size is None or size < 0:
+            size = left
+        elif not isinstance(size, int):
+            self._trace.find("wsgi.input.bad_argument", method="read", value=repr(size))
+            raise TypeError(f"wsgi.input.read() takes an int, not {type(size).__name__}")
+        elif size > left and self._body:
+            self._trace.find("wsgi.input.past_content_length", asked=size, left=left,
+                             length=len(self._body))
+        data = self._body[self._pos:self._pos + size]
+        self._pos += len(data)
+        self.bytes_read += len(data)
+        return data
+
+    def read(self, size=-1) -> bytes:
+        return self._take(size)
+
+    def readline(self, size=-1) -> bytes:
+        end = self._body.find(b"\n", self._pos)
+        end = len(self._body) if end < 0 else end + 1
+        if size is not None and size >= 0:
+            end = min(end, self._pos + size)
+        return self._take(end - self._pos)
+
+    def readlines(self, hint=-1) -> list[bytes]:
+        lines = []
+        while line := self.readline():
+            lines.append(line)
+        return lines
+
+    def __iter__(self):
+        while line := self.readline():
+            yield line
+
+    def close(self):
+        self._trace.find("wsgi.input.closed", stream="wsgi.input")
+
+
+class Errors:
+    """wsgi.errors: a text stream whose writes land in the trace."""
+
+    def __init__(self, trace: Trace):
+        self._trace = trace
+
+    def write(self, text) -> None:
+        if not isinstance(text, str):
+            self._trace.find("wsgi.errors.not_str", type=type(text).__name__)
+            text = repr(text)
+        if text.strip():
+            self._trace.add("app", "wsgi.errors", text.rstrip("\n"), "PEP 3333 §Input and "
+                            "Error Streams", target="server")
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self):
+        self._trace.find("wsgi.input.closed", stream="wsgi.errors")
+
+
+class FileWrapper:
+    """wsgi.file_wrapper (PEP 3333 §Optional Platform-Specific File Handling):
+    turns a file into an iterable of blocks; close() closes the file."""
+
+    def __init__(self, filelike, blksize: int = 8192):
+        self.filelike = filelike
+        self.blksize = blksize
+
+    def __iter__(self):
+        while block := self.filelike.read(self.blksize):
+            yield block
+
+    def close(self):
+        if hasattr(self.filelike, "close"):
+            self.filelike.close()
+
+
+def _wsgi_str(raw: bytes) -> str:
+    # PEP 3333 §Unicode Issues: "native strings" in environ hold bytes as Latin-1.
+    return raw.decode("latin-1")
+
+
+def build_environ(request: Request, trace: Trace, *, script_name: str = "",
+                  multithread: bool = False, multiprocess: bool = False,
+                  run_once: bool = False) -> dict:
+    """The environ a server would build for `request` (PEP 3333 §environ Variables)."""
+    path = _wsgi_str(request.path_bytes)
+    script_name = script_name.rstrip("/")
+    if script_name and (path == script_name or path.startswith(script_name + "/")):
+        path = path[len(script_name):]
+    host, port = request.host
+    environ = {
+        "REQUEST_METHOD": request.method,
+        "SCRIPT_NAME": script_name,
+        "PATH_INFO": path,
+        "QUERY_STRING": request.query_string,
+        "SERVER_NAME": host,
+        "SERVER_PORT": str(port),
+        "SERVER_PROTOCOL": f"HTTP/{request.http_version}",
+        "REQUEST_URI": request.target,
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": request.scheme,
+        "wsgi.input": Input(request.body, trace),
+        "wsgi.errors": Errors(trace),
+        "wsgi.multithread": multithread,
+        "wsgi.multiprocess": multiprocess,
+        "wsgi.run_once": run_once,
+        "wsgi.file_wrapper": FileWrapper,
+    }
+    if request.client:
+        environ["REMOTE_ADDR"] = request.client[0]
+        environ["REMOTE_PORT"] = str(request.client[1])
+    for name, value in request.headers:
+        key = name.upper().replace("-", "_")
+        if "_" in name:
+            # X_Foo and X-Foo would both become HTTP_X_FOO: a spoofing hazard.
+            trace.find("http.header.underscore_dropped", actor="server", name=name)
+            continue
+        if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            environ[key] = value  # RFC 3875 §4.1.2/§4.1.3: not HTTP_CONTENT_*
+            continue
+        key = "HTTP_" + key
+        if key in environ:  # repeated fields are joined (RFC 9110 §5.3)
+            sep = "; " if key == "HTTP_COOKIE" else ", "
+            environ[key] += sep + value
+        else:
+            environ[key] = value
+    if "CONTENT_LENGTH" not in environ and request.body:
+        environ["CONTENT_LENGTH"] = str(len(request.body))  # de-chunked length
+    return environ
+
+
+# -- the call -------------------------------------------------------------------
+
+class _Call:
+    """The server's half of one WSGI call: start_response, write, the body."""
+
+    def __init__(self, trace: Trace):
+        self.trace = trace
+        self.status: str | None = None
+        self.headers: list | None = None
+        self.sent = False          # status line and headers on the wire?
+        self.iterating = False
+        self.body: list[bytes] = []
+        self.head_request = False
+
+    # PEP 3333 §The start_response() Callable
+    def start_response(self, status, headers, exc_info=None):
+        trace = self.trace
+        if exc_info:
+            try:
+                if self.sent:
+                    trace.find("wsgi.start_response.exc_info_after_headers",
+                               error=_describe(exc_info[1]))
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None  # avoid a reference cycle through the traceback
+            trace.add("app", "start_response", f"{status} (again, with exc_info: the error "
+                      "response replaces the first)", f"{PEP} §Error Handling",
+                      target="gateway", data={"status": status, "headers": headers})
+        elif self.status is not None:
+            trace.find("wsgi.start_response.called_twice")
+            raise WSGIError("start_response() called a second time without exc_info "
+                            "(PEP 3333)")
+        else:
+            trace.add("app", "start_response", f"{status!s}, {_count(headers)} headers",
+                      f"{PEP} §The start_response() Callable", target="gateway",
+                      data={"status": status, "headers": headers})
+        self.status, self.headers = self._check(status, headers)
+        return self.write
+
+    def _check(self, status, headers):
+        """Check status and headers; raise WSGIError for what no server can send."""
+        find = self.trace.find
+        if not isinstance(status, str):
+            find("wsgi.status.not_str", type=type(status).__name__, status=repr(status))
+            raise WSGIError(f"status must be a str, not {type(status).__name__}")
+        if not _STATUS.match(status):
+            find("wsgi.status.malformed", status=repr(status))
+            if not status[:3].isdigit():
+                raise WSGIError(f"status {status!r} does not start with a 3-digit code")
+        if not isinstance(headers, list):
+            find("wsgi.headers.not_list", type=type(headers).__name__)
+            raise WSGIError("headers must be a list of (name, value) tuples")
+        clean = []
+        for header in headers:
+            if not (isinstance(header, tuple) and len(header) == 2
+                    and all(isinstance(x, str) for x in header)):
+                find("wsgi.headers.not_tuple", header=repr(header))
+                raise WSGIError(f"header {header!r} is not a tuple of two str")
+            name, value = header
+            lower = name.lower()
+            if not _HEADER_NAME.match(name) or name[-1] in "-_":
+                find("wsgi.headers.bad_name", name=repr(name))
+                raise WSGIError(f"invalid header name {name!r}")
+            if _CONTROL.search(value):
+                find("wsgi.headers.control_chars", name=repr(name))
+                raise WSGIError(f"control character in header {name!r}")
+            for text in (name, value):
+                bad = next((c for c in text if ord(c) > 0xFF), None)
+                if bad is not None:
+                    find("wsgi.headers.not_latin1", name=repr(name), char=repr(bad))
+                    raise WSGIError(f"header {name!r} is not Latin-1")
+            if lower == "status":
+                find("wsgi.headers.status_header")
+                continue
+            if lower in HOP_BY_HOP:
+                find("wsgi.headers.hop_by_hop", name=repr(name))
+                continue
+            clean.append((name, value))
+        code = status[:3]
+        has_type = any(n.lower() == "content-type" for n, _ in clean)
+        if code in ("204", "304") and has_type:
+            find("wsgi.headers.content_type_forbidden", status=repr(status))
+        elif code not in ("204", "304") and not has_type and not code.startswith("1"):
+            find("wsgi.headers.content_type_missing", status=repr(status))
+        return status, clean
+
+    # PEP 3333 §The write() Callable
+    def write(self, data) -> None:
+        if self.status is None:
+            self.trace.find("wsgi.write.before_start_response")
+            raise WSGIError("write() called before start_response()")
+        if not isinstance(data, (bytes, bytearray)):
+            self.trace.find("wsgi.write.not_bytes", type=type(data).__name__)
+            raise WSGIError(f"write() takes bytes, not {type(data).__name__}")
+        if self.iterating:
+            self.trace.find("wsgi.write.inside_iterable")
+        self.trace.add("app", "write", f"{len(data)} bytes", f"{PEP} §The write() Callable",
+                       target="gateway")
+        self._send(bytes(data))
+
+    def _send(self, chunk: bytes) -> None:
+        if not self.sent:
+            self.sent = True
+            self.trace.add("server", "send headers", f"{self.status}",
+                           f"{PEP} §Buffering and Streaming", target="client",
+                           data={"status": self.status, "headers": self.headers})
+        if chunk:
+            self.body.append(chunk)
+            self.trace.add("server", "send body", f"{len(chunk)} bytes",
+                           f"{PEP} §Buffering and Streaming", target="client")
+
+    def run(self, app, environ):
+        """Call the app and drain its iterable (on a sandbox worker thread)."""
+        trace = self.trace
+        trace.add("gateway", "call", "app(environ, start_response)",
+                  f"{PEP} §The Application/Framework Side", target="app")
+        try:
+            result = app(environ, self.start_response)
+        except TypeError as error:
+            if _is_signature_error(error, app):
+                trace.find("wsgi.app.signature", error=str(error))
+                raise _Handled() from error
+            raise
+        trace.add("app", "return", f"{type(result).__name__}", f"{PEP} §The "
+                  "Application/Framework Side", target="gateway")
+        if result is None or isinstance(result, (str, bytes)) or not _iterable(result):
+            if isinstance(result, (str, bytes)):
+                unit = "character" if isinstance(result, str) else "integer (one byte)"
+                trace.find("wsgi.body.str_or_bytes", type=type(result).__name__, unit=unit)
+            else:
+                trace.find("wsgi.body.not_iterable", type=type(result).__name__)
+            if result is None or not _iterable(result):
+                raise _Handled()
+        try:
+            self._drain(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                trace.add("gateway", "close", "result.close()",
+                          f"{PEP} §Specification Details", target="app")
+                try:
+                    close()
+                except Exception as error:
+                    trace.find("wsgi.close.raised", error=_describe(error))
+
+    def _drain(self, result) -> None:
+        try:
+            declared = len(result)
+        except Exception:
+            declared = None
+        count = 0
+        self.iterating = True
+        for chunk in result:
+            count += 1
+            if not isinstance(chunk, (bytes, bytearray)):
+                self.trace.find("wsgi.body.not_bytes", type=type(chunk).__name__,
+                                value=_short(chunk))
+                raise _Handled()
+            if not chunk:
+                continue
+            if self.status is None:
+                self.trace.find("wsgi.body.before_start_response")
+                raise _Handled()
+            self._send(bytes(chunk))
+        self.iterating = False
+        if declared is not None and declared != count and not isinstance(result, FileWrapper):
+            self.trace.find("wsgi.len.wrong", declared=declared, actual=count)
+        if self.status is None:
+            self.trace.find("wsgi.start_response.missing")
+            raise _Handled()
+        self._send(b"")  # headers go out now if the body was empty (PEP 3333)
+
+
+class _Handled(Exception):
+    """The gateway already recorded why the app failed; just answer 500."""
+
+
+def _iterable(obj) -> bool:
+    try:
+        iter(obj)
+    except TypeError:
+        return False
+    return True
+
+
+def _is_signature_error(error: TypeError, app) -> bool:
+    tb = error.__traceback__
+    # The TypeError came from the call itself, not from inside the app.
+    return tb is not None and tb.tb_next is None
+
+
+def _count(headers) -> str:
+    return str(len(headers)) if isinstance(headers, list) else "?"
+
+
+def _short(value, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _describe(error: BaseException) -> str:
+    """'ZeroDivisionError: division by zero (app.py line 3)' for a learner."""
+    where = ""
+    tb = error.__traceback__
+    frames = traceback.extract_tb(tb) if tb else []
+    if frames:
+        last = frames[-1]
+        where = f" ({last.filename.rsplit('/', 1)[-1]} line {last.lineno})"
+    return f"{type(error).__name__}: {error}{where}"
+
+
+def _content_length_check(call: _Call, trace: Trace, body: bytes) -> tuple[bytes, bool]:
+    """A declared Content-Length the body disagrees with (PEP 3333 §Other HTTP Features).
+    More bytes than declared are cut; fewer leave the client waiting, i.e. truncated."""
+    declared = next((v for n, v in call.headers if n.lower() == "content-length"), None)
+    if declared is None or not declared.strip().isdigit() or call.head_request:
+        # A HEAD response's Content-Length describes the body a GET would get
+        # (RFC 9110 §9.3.2), so it is not compared with the empty body.
+        return body, True
+    n = int(declared)
+    if n != len(body):
+        trace.find("wsgi.content_length.mismatch", declared=n, actual=len(body))
+        return body[:n], len(body) >= n
+    return body, True
+
+
+def run_wsgi(app, request: Request | None = None, *, timeout: float = DEFAULT_TIMEOUT,
+             script_name: str = "", multithread: bool = False, multiprocess: bool = False,
+             run_once: bool = False) -> Exchange:
+    """Run one request through a WSGI app and return the Exchange.
+
+    The app runs on a worker thread; after `timeout` seconds it is stopped and
+    the client gets 504.
+    """
+    request = request if request is not None else Request()
+    trace = Trace("wsgi")
+    trace.add("client", "request", f"{request.method} {request.target}", "RFC 9112 §3",
+              target="server", data=request)
+    if not callable(app):
+        trace.find("wsgi.app.not_callable", actor="server", type=type(app).__name__)
+        return _finish(request, trace, Response(500, [("Content-Type", "text/plain")],
+                                                b"500 Internal Server Error\n"))
+    environ = build_environ(request, trace, script_name=script_name, multithread=multithread,
+                            multiprocess=multiprocess, run_once=run_once)
+    trace.add("server", "environ", f"{len(environ)} keys, PATH_INFO={environ['PATH_INFO']!r}",
+              f"{PEP} §environ Variables", target="gateway", data=dict(environ))
+    call = _Call(trace)
+    call.head_request = request.method == "HEAD"
+    outcome = sandbox.call(lambda: call.run(app, environ), timeout)
+    return _finish(request, trace, _response(call, trace, outcome, request, timeout))
+
+
+def _response(call: _Call, trace: Trace, outcome, request: Request, timeout: float) -> Response:
+    error = outcome.error
+    if outcome.timed_out:
+        how = (" and could not be stopped (it is blocked inside a C call)" if outcome.stuck
+               else "; it was stopped")
+        trace.find("wsgi.app.timeout", actor="server", timeout=timeout, how=how)
+        if call.sent:
+            return _cut(call)
+        return Response(504, [("Content-Type", "text/plain")], b"504 Gateway Timeout\n",
+                        reason="Gateway Timeout")
+    if error is not None:
+        if not isinstance(error, (_Handled, WSGIError)):
+            trace.add("server", "log", "".join(traceback.format_exception(error)).rstrip(),
+                      f"{PEP} §Error Handling")
+            rule = "wsgi.app.raised_after_start" if call.sent else "wsgi.app.raised"
+            trace.find(rule, error=_describe(error))
+        if call.sent:
+            return _cut(call)
+        return Response(500, [("Content-Type", "text/plain")], b"500 Internal Server Error\n",
+                        reason="Internal Server Error")
+    body = b"".join(call.body)
+    body, complete = _content_length_check(call, trace, body)
+    if request.method == "HEAD":
+        body = b""  # RFC 9110 §9.3.2: the server never sends a body for HEAD
+    code, _, reason = call.status.partition(" ")
+    return Response(int(code), call.headers, body, reason=reason, complete=complete)
+
+
+def _cut(call: _Call) -> Response:
+    """The status line already went out: all the server can do is close."""
+    code, _, reason = call.status.partition(" ")
+    call.trace.add("server", "close connection", "response cut short",
+                   f"{PEP} §Error Handling", target="client")
+    return Response(int(code), call.headers, b"".join(call.body), reason=reason,
+                    complete=False)
+
+
+def _finish(request: Request, trace: Trace, response: Response) -> Exchange:
+    trace.add("server", "response", f"{response.status} {response.reason}".rstrip()
+              + f", {len(response.body)} bytes" + ("" if response.complete else " (cut)"),
+              "RFC 9112 §4", target="client", data=response)
+    return Exchange("wsgi", request, response, trace)

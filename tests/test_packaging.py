@@ -1,0 +1,57 @@
+"""The package installs and imports the way the README says."""
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _requirements(specs):
+    out = {}
+    for spec in specs:
+        m = re.match(r"^([A-Za-z0-9_.\-]+)\s*(.*)$", spec.strip())
+        out[re.sub(r"[-_.]+", "-", m.group(1)).lower()] = m.group(2).replace(" ", "")
+    return out
+
+
+def test_import_is_light_and_lazy():
+    code = ("import sys, gateway_lab as gl; "
+            "heavy = [m for m in ('ipywidgets', 'matplotlib', 'jupyter_client', 'IPython', "
+            "'werkzeug', 'starlette', 'numpy') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+
+
+def test_public_names_resolve():
+    import gateway_lab as gl
+
+    for name in ("Request", "BadRequest", "run_wsgi", "run_asgi", "run_asgi_async", "run_cgi",
+                 "lifespan", "Exchange", "Response"):
+        assert getattr(gl, name) is not None
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = _requirements(project["dependencies"] + project["optional-dependencies"]["lab"]
+                           + project["optional-dependencies"]["serve"])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert env["channels"] == ["conda-forge"]
+    conda = _requirements(d for d in env["dependencies"] if isinstance(d, str) and d != "pip")
+    python_pin = conda.pop("python")
+    assert python_pin == project["requires-python"]
+    assert conda == wanted
+    pip_part = next(d for d in env["dependencies"] if isinstance(d, dict))["pip"]
+    assert "-e ." in pip_part
+
+
+def test_console_script_and_module_agree():
+    for cmd in ([sys.executable, "-m", "gateway_lab", "--help"],
+                [str(Path(sys.executable).parent / "gateway-lab"), "--help"]):
+        out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        assert out.returncode == 0 and "gateway-lab run" in out.stdout
