@@ -73,6 +73,9 @@ class Input:
         return self._take(size)
 
     def readline(self, size=-1) -> bytes:
+        if size is not None and not isinstance(size, int):
+            self._trace.find("wsgi.input.bad_argument", method="readline", value=repr(size))
+            raise TypeError(f"wsgi.input.readline() takes an int, not {type(size).__name__}")
         end = self._body.find(b"\n", self._pos)
         end = len(self._body) if end < 0 else end + 1
         if size is not None and size >= 0:
@@ -80,6 +83,9 @@ class Input:
         return self._take(end - self._pos)
 
     def readlines(self, hint=-1) -> list[bytes]:
+        if hint is not None and not isinstance(hint, int):
+            self._trace.find("wsgi.input.bad_argument", method="readlines", value=repr(hint))
+            raise TypeError(f"wsgi.input.readlines() takes an int, not {type(hint).__name__}")
         lines = []
         while line := self.readline():
             lines.append(line)
@@ -205,8 +211,17 @@ class _Call:
         self.head_request = False
 
     # PEP 3333 §The start_response() Callable
-    def start_response(self, status, headers, exc_info=None):
+    def start_response(self, *args, **kwargs):
+        if kwargs or len(args) not in (2, 3):
+            given = f"{len(args)} positional argument(s)" + (
+                f" and keywords {sorted(kwargs)}" if kwargs else "")
+            self.trace.find("wsgi.start_response.arguments", given=given)
+            raise WSGIError(f"start_response() takes 2 or 3 positional arguments ({given})")
+        status, headers, exc_info = (*args, None)[:3]
         trace = self.trace
+        if exc_info is not None and not isinstance(exc_info, tuple):
+            trace.find("wsgi.start_response.exc_info_not_tuple", type=type(exc_info).__name__)
+            raise WSGIError("exc_info must be None or a tuple from sys.exc_info()")
         if exc_info:
             try:
                 if self.sent:

@@ -139,3 +139,79 @@ RULES = [
          "your app wrote a {type} to wsgi.errors; it is a text stream",
          "write str: environ['wsgi.errors'].write('message\\n')."),
 ]
+
+RULES += [
+    Rule("wsgi.start_response.arguments", SR, SR_URL,
+         "your app called start_response with {given}; it takes (status, headers) or "
+         "(status, headers, exc_info), positionally",
+         "call start_response('200 OK', headers), with exc_info only from an error handler."),
+    Rule("wsgi.start_response.exc_info_not_tuple", SR, SR_URL,
+         "exc_info is a {type}; it must be None or the tuple sys.exc_info() returns",
+         "pass sys.exc_info(), not the exception object itself."),
+]
+
+# Every check wsgiref.validate makes, keyed "function: condition" as it appears
+# in CPython's Lib/wsgiref/validate.py, and what the lab does about it:
+#   a rule id (or ids joined by "|")  - the app broke it; the lab reports that rule;
+#   "server: ..."                     - the server's own duty; this gateway keeps it
+#                                       (tests run wsgiref.validate around apps on it);
+#   "allowed: ..."                    - validate is stricter than PEP 3333 here.
+# tests/test_coach_wsgi.py proves no check of validate is missing from this table.
+VALIDATE_MAP = {
+    "lint_app: len(args) == 2": "server: the gateway calls app(environ, start_response)",
+    "lint_app: not kw": "server: the gateway passes no keyword arguments",
+    "start_response_wrapper: len(args) == 2 or len(args) == 3": "wsgi.start_response.arguments",
+    "start_response_wrapper: not kw": "wsgi.start_response.arguments",
+    "lint_app: iterator is not None and iterator != False": "wsgi.body.not_iterable",
+    "read: len(args) == 1": "allowed: PEP 3333 lets read() be called without a size",
+    "read: type(v) is bytes": "server: wsgi.input returns bytes",
+    "readline: len(args) <= 1": "wsgi.input.bad_argument",
+    "readline: type(v) is bytes": "server: wsgi.input returns bytes",
+    "readlines: len(args) <= 1": "wsgi.input.bad_argument",
+    "readlines: type(lines) is list": "server: wsgi.input.readlines returns a list",
+    "readlines: type(line) is bytes": "server: wsgi.input returns bytes",
+    "close: 0": "wsgi.input.closed",
+    "write: type(s) is str": "wsgi.errors.not_str",
+    "__call__: type(s) is bytes": "wsgi.write.not_bytes",
+    "__next__: not self.closed": "server: the gateway never iterates after close()",
+    "__next__: False": "wsgi.body.not_bytes",
+    "__next__: self.check_start_response": "wsgi.body.before_start_response",
+    "__del__: self.closed": "server: the gateway always calls close()",
+    "check_environ: type(environ) is dict": "server: environ is a dict",
+    "check_environ: key in environ": "server: every required key is set",
+    "check_environ: key not in environ": "server: no HTTP_CONTENT_TYPE / HTTP_CONTENT_LENGTH",
+    "check_environ: warn": "server: QUERY_STRING is always set; any method token is passed on",
+    "check_environ: type(environ[key]) is str": "server: CGI-style values are str",
+    "check_environ: type(environ['wsgi.version']) is tuple": "server: wsgi.version is (1, 0)",
+    "check_environ: environ['wsgi.url_scheme'] in ('http', 'https')": "server: http or https",
+    "check_environ: not environ.get('SCRIPT_NAME') or environ['SCRIPT_NAME'].startswith('/')":
+        "server: SCRIPT_NAME is '' or starts with '/'",
+    "check_environ: not environ.get('PATH_INFO') or environ['PATH_INFO'].startswith('/')":
+        "server: PATH_INFO is '' or starts with '/'",
+    "check_environ: int(environ['CONTENT_LENGTH']) >= 0": "server: CONTENT_LENGTH is >= 0",
+    "check_environ: 'PATH_INFO' in environ": "server: PATH_INFO is always set",
+    "check_environ: environ.get('SCRIPT_NAME') != '/'": "server: a trailing '/' is stripped",
+    "check_input: hasattr(wsgi_input, attr)": "server: wsgi.input has read/readline/...",
+    "check_errors: hasattr(wsgi_errors, attr)": "server: wsgi.errors has write/flush/...",
+    "check_status: 'Status' is str": "wsgi.status.not_str",
+    "check_status: len(status_code) == 3": "wsgi.status.malformed",
+    "check_status: status_int >= 100": "wsgi.status.malformed",
+    "check_status: warn": "wsgi.status.malformed",
+    "check_headers: type(headers) is list": "wsgi.headers.not_list",
+    "check_headers: type(item) is tuple": "wsgi.headers.not_tuple",
+    "check_headers: len(item) == 2": "wsgi.headers.not_tuple",
+    "check_headers: 'Header name' is str": "wsgi.headers.not_tuple",
+    "check_headers: 'Header value' is str": "wsgi.headers.not_tuple",
+    "check_headers: name.lower() != 'status'": "wsgi.headers.status_header",
+    "check_headers: '\\n' not in name and ':' not in name": "wsgi.headers.bad_name",
+    "check_headers: header_re.search(name)": "wsgi.headers.bad_name",
+    "check_headers: not name.endswith('-') and (not name.endswith('_'))": "wsgi.headers.bad_name",
+    "check_headers: 0": "wsgi.headers.control_chars",
+    "check_content_type: 'Status' is str": "wsgi.status.not_str",
+    "check_content_type: 'Header name' is str": "wsgi.headers.not_tuple",
+    "check_content_type: 0":
+        "wsgi.headers.content_type_forbidden|wsgi.headers.content_type_missing",
+    "check_exc_info: exc_info is None or type(exc_info) is tuple":
+        "wsgi.start_response.exc_info_not_tuple",
+    "check_iterator: not isinstance(iterator, (str, bytes))": "wsgi.body.str_or_bytes",
+}

@@ -1,0 +1,370 @@
+"""The WSGI half of the spec coach: broken apps get a real server's answer and
+a finding that names the rule; nothing is left running afterwards."""
+
+import ast
+import inspect
+import sys
+import time
+import wsgiref.validate
+
+import pytest
+
+import gateway_lab as gl
+from gateway_lab import sandbox
+from gateway_lab.findings import all_rules
+from gateway_lab.rules.wsgi import VALIDATE_MAP
+
+TEXT = [("Content-Type", "text/plain")]
+
+
+def ok(start_response, status="200 OK", headers=None):
+    start_response(status, TEXT if headers is None else headers)
+
+
+# -- the catalog: (app, expected rule, expected status, complete?) ---------------------
+
+def returns_str(environ, start_response):
+    ok(start_response)
+    return "hello"
+
+
+def returns_none(environ, start_response):
+    ok(start_response)
+
+
+def yields_str(environ, start_response):
+    ok(start_response)
+    return ["hello"]
+
+
+def never_starts(environ, start_response):
+    return [b"body without a status"]
+
+
+def starts_twice(environ, start_response):
+    ok(start_response)
+    ok(start_response, "404 Not Found")
+    return [b"x"]
+
+
+def status_int(environ, start_response):
+    start_response(200, TEXT)
+    return [b"x"]
+
+
+def status_no_reason(environ, start_response):
+    start_response("200", TEXT)
+    return [b"x"]
+
+
+def headers_dict(environ, start_response):
+    start_response("200 OK", {"Content-Type": "text/plain"})
+    return [b"x"]
+
+
+def header_bytes(environ, start_response):
+    start_response("200 OK", [(b"Content-Type", b"text/plain")])
+    return [b"x"]
+
+
+def header_splitting(environ, start_response):
+    name = "Ada\r\nSet-Cookie: admin=1"
+    start_response("200 OK", TEXT + [("X-User", name)])
+    return [b"x"]
+
+
+def header_bad_name(environ, start_response):
+    start_response("200 OK", TEXT + [("X-Trace-", "1")])
+    return [b"x"]
+
+
+def header_not_latin1(environ, start_response):
+    start_response("200 OK", TEXT + [("Content-Disposition", "attachment; filename=€.txt")])
+    return [b"x"]
+
+
+def hop_by_hop(environ, start_response):
+    start_response("200 OK", TEXT + [("Connection", "close")])
+    return [b"x"]
+
+
+def status_header(environ, start_response):
+    start_response("200 OK", TEXT + [("Status", "200 OK")])
+    return [b"x"]
+
+
+def no_content_type(environ, start_response):
+    start_response("200 OK", [])
+    return [b"x"]
+
+
+def content_type_on_204(environ, start_response):
+    start_response("204 No Content", TEXT)
+    return []
+
+
+def wrong_content_length(environ, start_response):
+    start_response("200 OK", TEXT + [("Content-Length", "100")])
+    return [b"short"]
+
+
+def write_str(environ, start_response):
+    write = start_response("200 OK", TEXT)
+    write("text")
+    return []
+
+
+def write_before_start(environ, start_response):
+    environ["start_write"] = True
+    return WriteFirst(start_response)
+
+
+class WriteFirst:
+    def __init__(self, start_response):
+        self.start_response = start_response
+
+    def __iter__(self):
+        write = self.start_response("200 OK", TEXT)
+        write(b"early ")
+        write(b"then ")  # fine: write() after start_response
+        yield b"done"
+        write(b"inside")  # write() while the server iterates: not allowed
+
+
+def raises_before_start(environ, start_response):
+    return [1 / 0]
+
+
+def raises_after_start(environ, start_response):
+    ok(start_response)
+    yield b"first"
+    raise KeyError("user_id")
+
+
+class CloseRaises:
+    def __iter__(self):
+        return iter([b"x"])
+
+    def close(self):
+        raise OSError("disk full")
+
+
+def close_raises(environ, start_response):
+    ok(start_response)
+    return CloseRaises()
+
+
+def reads_past_content_length(environ, start_response):
+    data = environ["wsgi.input"].read(1024)
+    ok(start_response)
+    return [data]
+
+
+def closes_input(environ, start_response):
+    environ["wsgi.input"].close()
+    ok(start_response)
+    return [b"x"]
+
+
+def errors_bytes(environ, start_response):
+    environ["wsgi.errors"].write(b"oops\n")
+    ok(start_response)
+    return [b"x"]
+
+
+def start_response_kwargs(environ, start_response):
+    start_response(status="200 OK", headers=TEXT)
+    return [b"x"]
+
+
+def exc_info_exception(environ, start_response):
+    try:
+        raise ValueError("bad")
+    except ValueError as error:
+        start_response("500 Oops", TEXT, error)
+    return [b"x"]
+
+
+class WrongLen(list):
+    def __len__(self):
+        return 5
+
+
+def wrong_len(environ, start_response):
+    ok(start_response)
+    return WrongLen([b"a", b"b"])
+
+
+def not_callable_app():
+    return "this is a str, not an app"
+
+
+def infinite_loop(environ, start_response):
+    while True:
+        pass
+
+
+def two_params_missing(environ):
+    return [b"x"]
+
+
+CATALOG = {
+    "returns_str": (returns_str, "wsgi.body.str_or_bytes", 500),
+    "returns_none": (returns_none, "wsgi.body.not_iterable", 500),
+    "yields_str": (yields_str, "wsgi.body.not_bytes", 500),
+    "never_starts": (never_starts, "wsgi.body.before_start_response", 500),
+    "starts_twice": (starts_twice, "wsgi.start_response.called_twice", 500),
+    "status_int": (status_int, "wsgi.status.not_str", 500),
+    "status_no_reason": (status_no_reason, "wsgi.status.malformed", 200),
+    "headers_dict": (headers_dict, "wsgi.headers.not_list", 500),
+    "header_bytes": (header_bytes, "wsgi.headers.not_tuple", 500),
+    "header_splitting": (header_splitting, "wsgi.headers.control_chars", 500),
+    "header_bad_name": (header_bad_name, "wsgi.headers.bad_name", 500),
+    "header_not_latin1": (header_not_latin1, "wsgi.headers.not_latin1", 500),
+    "hop_by_hop": (hop_by_hop, "wsgi.headers.hop_by_hop", 200),
+    "status_header": (status_header, "wsgi.headers.status_header", 200),
+    "no_content_type": (no_content_type, "wsgi.headers.content_type_missing", 200),
+    "content_type_on_204": (content_type_on_204, "wsgi.headers.content_type_forbidden", 204),
+    "wrong_content_length": (wrong_content_length, "wsgi.content_length.mismatch", 200),
+    "write_str": (write_str, "wsgi.write.not_bytes", 500),
+    "write_inside_iterable": (write_before_start, "wsgi.write.inside_iterable", 200),
+    "raises_before_start": (raises_before_start, "wsgi.app.raised", 500),
+    "raises_after_start": (raises_after_start, "wsgi.app.raised_after_start", 200),
+    "close_raises": (close_raises, "wsgi.close.raised", 200),
+    "reads_past_content_length": (reads_past_content_length,
+                                  "wsgi.input.past_content_length", 200),
+    "closes_input": (closes_input, "wsgi.input.closed", 200),
+    "errors_bytes": (errors_bytes, "wsgi.errors.not_str", 200),
+    "start_response_kwargs": (start_response_kwargs, "wsgi.start_response.arguments", 500),
+    "exc_info_exception": (exc_info_exception, "wsgi.start_response.exc_info_not_tuple", 500),
+    "wrong_len": (wrong_len, "wsgi.len.wrong", 200),
+    "not_callable": (not_callable_app(), "wsgi.app.not_callable", 500),
+    "one_parameter": (two_params_missing, "wsgi.app.signature", 500),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CATALOG))
+def test_broken_app_gets_a_server_answer_and_a_finding(name):
+    app, rule, status = CATALOG[name]
+    start = time.perf_counter()
+    ex = gl.run_wsgi(app, gl.Request("POST", "/", body=b"tiny"), timeout=2.0)
+    elapsed = time.perf_counter() - start
+    rules = [f.rule for f in ex.findings]
+    assert rule in rules, (rules, str(ex))
+    assert ex.response.status == status
+    assert elapsed < 2.0
+    assert sandbox.lab_threads() == []
+    finding = next(f for f in ex.findings if f.rule == rule)
+    assert finding.message and finding.hint and finding.url.startswith("https://")
+    assert "PEP 3333" in finding.spec
+    # the trace shows where it happened, with the finding in place
+    assert any(e.finding is finding for e in ex.trace)
+
+
+def test_a_cut_response_after_the_status_line_went_out():
+    ex = gl.run_wsgi(raises_after_start)
+    assert ex.response.complete is False and ex.response.body == b"first"
+    assert "KeyError" in ex.findings[0].message and "user_id" in ex.findings[0].message
+
+
+def test_response_splitting_is_never_sent():
+    ex = gl.run_wsgi(header_splitting)
+    assert ex.response.status == 500
+    assert all("Set-Cookie" not in v for _, v in ex.response.headers)
+
+
+def test_infinite_loop_is_stopped_and_the_next_run_works():
+    start = time.perf_counter()
+    ex = gl.run_wsgi(infinite_loop, timeout=0.5)
+    assert time.perf_counter() - start < 2.0
+    assert ex.response.status == 504
+    assert [f.rule for f in ex.findings] == ["wsgi.app.timeout"]
+    assert "stopped" in ex.findings[0].message
+    assert sandbox.lab_threads() == []
+    again = gl.run_wsgi(returns_str)
+    assert again.response.status == 500  # the lab still works
+
+
+def test_a_blocked_app_is_abandoned_not_waited_for():
+    def blocked(environ, start_response):
+        time.sleep(1.5)  # in C: cannot be interrupted
+        ok(start_response)
+        return [b"late"]
+
+    start = time.perf_counter()
+    ex = gl.run_wsgi(blocked, timeout=0.3)
+    assert time.perf_counter() - start < 1.2
+    assert ex.response.status == 504
+    assert "C call" in ex.findings[0].message
+    # the one blocked thread is the only one left, and it ends by itself
+    assert len(sandbox.lab_threads()) <= 1
+    time.sleep(1.5)
+    assert sandbox.lab_threads() == []
+
+
+def test_correct_apps_have_no_findings():
+    def good(environ, start_response):
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        start_response("200 OK", TEXT + [("Content-Length", str(len(body)))])
+        return [body]
+
+    assert gl.run_wsgi(good, gl.Request("POST", "/", body=b"abc")).findings == []
+
+
+def _validate_checks():
+    """Every assertion and warning in CPython's wsgiref/validate.py, keyed as VALIDATE_MAP is."""
+    tree = ast.parse(inspect.getsource(wsgiref.validate))
+    keys = []
+
+    def visit(node, fn):
+        for child in ast.iter_child_nodes(node):
+            name = child.name if isinstance(child, ast.FunctionDef) else fn
+            if isinstance(child, ast.Call):
+                called = getattr(child.func, "id", None) or getattr(child.func, "attr", None)
+                if called == "assert_":
+                    keys.append(f"{fn}: {ast.unparse(child.args[0])}")
+                elif called == "warn":
+                    keys.append(f"{fn}: warn")
+                elif called == "check_string_type":
+                    keys.append(f"{fn}: {ast.unparse(child.args[1])} is str")
+            visit(child, name)
+
+    visit(tree, None)
+    return keys
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11),
+                    reason="the map follows Python 3.11's wsgiref/validate.py line by line")
+def test_every_wsgiref_validate_check_maps_to_a_rule():
+    checks = _validate_checks()
+    assert len(checks) >= 50
+    missing = [c for c in checks if c not in VALIDATE_MAP]
+    assert missing == []
+    rules = all_rules()
+    for target in VALIDATE_MAP.values():
+        if target.startswith(("server:", "allowed:")):
+            continue
+        for rule_id in target.split("|"):
+            assert rule_id in rules, rule_id
+
+
+def test_every_app_side_validate_rule_is_exercised_by_the_catalog():
+    """The mapping is not just names: each app-side rule it names is found in a real run."""
+    found = set()
+    for app, rule, _ in CATALOG.values():
+        found |= {f.rule for f in gl.run_wsgi(app, gl.Request("POST", "/", body=b"tiny")).findings}
+    named = {r for t in VALIDATE_MAP.values() if not t.startswith(("server:", "allowed:"))
+             for r in t.split("|")}
+    untested = named - found - {"wsgi.input.bad_argument"}
+    assert untested == set()
+
+
+def test_bad_argument_to_readline():
+    def app(environ, start_response):
+        environ["wsgi.input"].readline("10")
+        ok(start_response)
+        return [b"x"]
+
+    ex = gl.run_wsgi(app)
+    assert ex.response.status == 500
+    assert "wsgi.input.bad_argument" in [f.rule for f in ex.findings]
