@@ -31,6 +31,7 @@ PEP = "PEP 3333"
 # PEP 3333 §Other HTTP Features: these belong to the connection, not the app.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                         "te", "trailers", "transfer-encoding", "upgrade"})
+_SPECIAL = HOP_BY_HOP | {"status"}
 _HEADER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9\-_]*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _STATUS = re.compile(r"^[1-9][0-9]{2} [^\r\n]*$")
@@ -260,29 +261,30 @@ class _Call:
         clean = []
         for header in headers:
             if not (isinstance(header, tuple) and len(header) == 2
-                    and all(isinstance(x, str) for x in header)):
+                    and isinstance(header[0], str) and isinstance(header[1], str)):
                 find("wsgi.headers.not_tuple", header=repr(header))
                 raise WSGIError(f"header {header!r} is not a tuple of two str")
             name, value = header
-            lower = name.lower()
             if not _HEADER_NAME.match(name) or name[-1] in "-_":
                 find("wsgi.headers.bad_name", name=repr(name))
                 raise WSGIError(f"invalid header name {name!r}")
             if _CONTROL.search(value):
                 find("wsgi.headers.control_chars", name=repr(name))
                 raise WSGIError(f"control character in header {name!r}")
-            for text in (name, value):
-                bad = next((c for c in text if ord(c) > 0xFF), None)
+            if not value.isascii():  # the common case skips the per-character scan
+                bad = next((c for c in value if ord(c) > 0xFF), None)
                 if bad is not None:
                     find("wsgi.headers.not_latin1", name=repr(name), char=repr(bad))
                     raise WSGIError(f"header {name!r} is not Latin-1")
-            if lower == "status":
-                find("wsgi.headers.status_header")
-                continue
-            if lower in HOP_BY_HOP:
-                find("wsgi.headers.hop_by_hop", name=repr(name))
-                continue
-            clean.append((name, value))
+            lower = name.lower()
+            if lower in _SPECIAL:
+                if lower == "status":
+                    find("wsgi.headers.status_header")
+                    continue
+                if lower in HOP_BY_HOP:
+                    find("wsgi.headers.hop_by_hop", name=repr(name))
+                    continue
+            clean.append(header)
         code = status[:3]
         has_type = any(n.lower() == "content-type" for n, _ in clean)
         if code in ("204", "304") and has_type:

@@ -4,6 +4,7 @@ a finding that names the rule; nothing is left running afterwards."""
 import ast
 import inspect
 import sys
+import threading
 import time
 import wsgiref.validate
 
@@ -285,15 +286,34 @@ def test_infinite_loop_is_stopped_and_the_next_run_works():
     assert again.response.status == 500  # the lab still works
 
 
-def test_a_blocked_app_is_abandoned_not_waited_for():
-    def blocked(environ, start_response):
-        time.sleep(1.5)  # in C: cannot be interrupted
-        ok(start_response)
-        return [b"late"]
+def blocked(environ, start_response):
+    time.sleep(1.5)  # blocked inside C
+    ok(start_response)
+    return [b"late"]
 
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGALRM on Windows")
+def test_a_blocking_call_on_the_main_thread_is_interrupted():
     start = time.perf_counter()
     ex = gl.run_wsgi(blocked, timeout=0.3)
-    assert time.perf_counter() - start < 1.2
+    assert time.perf_counter() - start < 1.0
+    assert ex.response.status == 504 and "it was stopped" in ex.findings[0].message
+    assert sandbox.lab_threads() == []
+
+
+def test_a_blocked_app_off_the_main_thread_is_abandoned_not_waited_for():
+    result = {}
+
+    def client():
+        start = time.perf_counter()
+        result["ex"] = gl.run_wsgi(blocked, timeout=0.3)
+        result["elapsed"] = time.perf_counter() - start
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    thread.join(5)
+    assert result["elapsed"] < 1.2
+    ex = result["ex"]
     assert ex.response.status == 504
     assert "C call" in ex.findings[0].message
     # the one blocked thread is the only one left, and it ends by itself
