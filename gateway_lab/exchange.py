@@ -101,3 +101,36 @@ class Exchange:
         from .render import exchange_html
 
         return exchange_html(self)
+
+
+def accept(interface: str, request) -> tuple[Request | None, Exchange | None]:
+    """What a server does first: take the request, or refuse it.
+
+    A gateway may be handed raw bytes instead of a Request; bytes that no server
+    may accept (smuggling, bad headers, an oversized head) never reach the app:
+    the client gets 400/431/501 and the trace a finding on the server side.
+    """
+    if request is None:
+        return Request(), None
+    if isinstance(request, Request):
+        return request, None
+    if not isinstance(request, (bytes, bytearray)):
+        raise TypeError(f"expected a gateway_lab.Request or raw bytes, got "
+                        f"{type(request).__name__}")
+    from .request import BadRequest
+
+    try:
+        return Request.parse(bytes(request)), None
+    except BadRequest as error:
+        trace = Trace(interface)
+        first = bytes(request).split(b"\n", 1)[0][:80].decode("latin-1").strip()
+        trace.add("client", "request", first or "(empty)", "RFC 9112 §2", target="server")
+        trace.find(error.rule, actor="server", detail=str(error))
+        reason = {400: "Bad Request", 431: "Request Header Fields Too Large",
+                  501: "Not Implemented"}.get(error.status, "Bad Request")
+        body = f"{error.status} {reason}: {error}\n".encode()
+        response = Response(error.status, [("Content-Type", "text/plain; charset=utf-8"),
+                                           ("Connection", "close")], body, reason=reason)
+        trace.add("server", "response", f"{error.status} {reason}, connection closed",
+                  "RFC 9112 §9.6", target="client", data=response)
+        return None, Exchange(interface, None, response, trace)

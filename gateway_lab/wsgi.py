@@ -21,7 +21,7 @@ import re
 import traceback
 
 from . import sandbox
-from .exchange import Exchange, Response
+from .exchange import Exchange, Response, accept
 from .request import Request
 from .trace import Trace
 
@@ -433,15 +433,19 @@ def _content_length_check(call: _Call, trace: Trace, body: bytes) -> tuple[bytes
     return body, True
 
 
-def run_wsgi(app, request: Request | None = None, *, timeout: float = DEFAULT_TIMEOUT,
+def run_wsgi(app, request: Request | bytes | None = None, *, timeout: float = DEFAULT_TIMEOUT,
              script_name: str = "", multithread: bool = False, multiprocess: bool = False,
              run_once: bool = False) -> Exchange:
     """Run one request through a WSGI app and return the Exchange.
 
+    `request` is a Request or the raw bytes of one (refused with 400 if no
+    server may accept them; the app is then never called).
     The app runs on a worker thread; after `timeout` seconds it is stopped and
     the client gets 504.
     """
-    request = request if request is not None else Request()
+    request, refused = accept("wsgi", request)
+    if refused is not None:
+        return refused
     trace = Trace("wsgi")
     trace.add("client", "request", f"{request.method} {request.target}", "RFC 9112 §3",
               target="server", data=request)

@@ -388,3 +388,36 @@ def test_bad_argument_to_readline():
     ex = gl.run_wsgi(app)
     assert ex.response.status == 500
     assert "wsgi.input.bad_argument" in [f.rule for f in ex.findings]
+
+
+def test_raw_bytes_that_no_server_accepts_never_reach_the_app():
+    called = []
+
+    def app(environ, start_response):
+        called.append(True)
+        ok(start_response)
+        return [b"x"]
+
+    smuggled = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    ex = gl.run_wsgi(app, smuggled)
+    assert called == [] and ex.response.status == 400
+    assert [f.rule for f in ex.findings] == ["http.smuggling.cl_te"]
+    assert "smuggling" in ex.findings[0].message
+    big = b"GET / HTTP/1.1\r\nHost: x\r\nCookie: " + b"a" * 20000 + b"\r\n\r\n"
+    assert gl.run_wsgi(app, big).response.status == 431
+    good = gl.run_wsgi(app, b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert good.response.status == 200 and called == [True]
+
+
+def test_underscore_headers_are_dropped_like_nginx_does():
+    seen = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        ok(start_response)
+        return [b"x"]
+
+    ex = gl.run_wsgi(app, gl.Request("GET", "/", {"X_User": "admin", "X-User": "ada"}))
+    assert seen["HTTP_X_USER"] == "ada"
+    assert [f.rule for f in ex.findings] == ["http.header.underscore_dropped"]
