@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (gateway-lab)" >/dev/null
 	touch $(STAMP)
 
+# root (a container) needs --allow-root; LAB_ARGS adds options (a port, --no-browser).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=notebooks
+	$(BIN)/jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/gateway-lab demo

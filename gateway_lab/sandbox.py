@@ -56,14 +56,15 @@ class Outcome:
 
     __slots__ = ("value", "error", "timed_out", "stuck", "elapsed", "_done")
 
-    def __init__(self):
+    def __init__(self, lock: bool = True):
         self.value = None
         self.error: BaseException | None = None
         self.timed_out = False
         self.stuck = False
         self.elapsed = 0.0
-        self._done = threading.Lock()
-        self._done.acquire()
+        if lock:  # released by the worker thread when the call is over
+            self._done = threading.Lock()
+            self._done.acquire()
 
 
 class _Worker(threading.Thread):
@@ -136,22 +137,30 @@ if _HAS_ALARM:
 
 def call(fn, timeout: float) -> Outcome:
     """Run `fn()` with a deadline of `timeout` seconds; see the module docstring."""
-    if (_HAS_ALARM and not _alarm_busy and threading.current_thread() is _MAIN
-            and _signal.getsignal(_SIGALRM) in (_SIG_DFL, None)
-            and _signal.getitimer(_ITIMER_REAL)[0] == 0):
-        return _call_here(fn, timeout)
+    if _HAS_ALARM and not _alarm_busy and threading.current_thread() is _MAIN:
+        handler = _signal.getsignal(_SIGALRM)
+        # Only when the program does not use SIGALRM or an interval timer itself.
+        if handler in (_SIG_DFL, _on_alarm) and _signal.getitimer(_ITIMER_REAL)[0] == 0:
+            return _call_here(fn, timeout, handler is _on_alarm)
     return _call_on_worker(fn, timeout)
 
 
 def _on_alarm(signum, frame):
-    raise Stopped()
+    if _alarm_busy:
+        raise Stopped()
+    # No run of ours is active: behave as if we had never been installed.
+    _signal.signal(_SIGALRM, _SIG_DFL)
+    os.kill(os.getpid(), _SIGALRM)
 
 
-def _call_here(fn, timeout: float) -> Outcome:
+def _call_here(fn, timeout: float, installed: bool) -> Outcome:
     global _alarm_busy
-    out = Outcome()
+    out = Outcome(lock=False)
     _alarm_busy = True
-    _signal.signal(_SIGALRM, _on_alarm)
+    if not installed:
+        # The handler stays installed between runs (one system call less per
+        # run); outside a run it hands SIGALRM to the default action.
+        _signal.signal(_SIGALRM, _on_alarm)
     # After the first alarm, one every 50 ms: code that swallows Stopped with a
     # bare `except:` is hit again until it lets go.
     _signal.setitimer(_ITIMER_REAL, timeout, 0.05)
@@ -164,7 +173,6 @@ def _call_here(fn, timeout: float) -> Outcome:
         while True:  # disarm; an alarm landing right here must not escape
             try:
                 _signal.setitimer(_ITIMER_REAL, 0)
-                _signal.signal(_SIGALRM, _SIG_DFL)
                 break
             except Stopped:
                 out.error = Stopped()
