@@ -22,6 +22,8 @@ def free_port() -> int:
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.skipif(not list((ROOT / "notebooks").glob("00_*.ipynb")),
+                    reason="no lessons in notebooks/ yet (issue 8 open)")
 def test_make_lab_serves_the_notebooks_on_loopback(tmp_path):
     port, token = free_port(), "lab-test-token"
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "config"),

@@ -1,0 +1,31 @@
+"""Exercise 01: a CGI script that says hello, with a query string.
+
+Lesson: 01 CGI (notebooks/01_*.ipynb).  Check: `gateway-lab check 01_cgi_hello`.
+
+This file is a CGI script: the web server runs it as a new process for every
+request, passes the request in environment variables (and the body on stdin)
+and sends what it prints back to the browser.
+
+Task: answer
+
+    GET /hello.py                     -> 200, body "Hello, world!"
+    GET /hello.py?name=Ada            -> 200, body "Hello, Ada!"
+    GET /hello.py?name=J%C3%BCrgen    -> 200, body "Hello, Jürgen!" (UTF-8)
+
+with a Content-Type header.
+
+Rules it practises (RFC 3875):
+* §4.1.7: QUERY_STRING is always set, "" when there is no query;
+* §6.2.1 / §6.3.1: a document response needs Content-Type; Status is optional
+  (default 200);
+* §6.3: header lines, then one empty line, then the body (LF is fine, the server
+  turns it into CRLF).
+"""
+
+import sys
+
+# Replace this with your code.
+sys.stdout.write("Status: 501 Not Implemented\n")
+sys.stdout.write("Content-Type: text/plain; charset=utf-8\n")
+sys.stdout.write("\n")
+sys.stdout.write("not implemented yet\n")

@@ -1,0 +1,14 @@
+"""Exercise 03, a reference solution: WSGI hello, world (see exercises/03_wsgi_hello.py)."""
+
+from urllib.parse import parse_qs
+
+
+def app(environ, start_response):
+    # QUERY_STRING is always in environ (PEP 3333), "" when the URL has no "?".
+    query = parse_qs(environ["QUERY_STRING"])
+    name = query.get("name", ["world"])[0]
+    body = f"Hello, {name}!".encode("utf-8")
+    # Content-Length is a count of bytes: measure after encoding.
+    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8"),
+                              ("Content-Length", str(len(body)))])
+    return [body]

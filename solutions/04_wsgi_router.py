@@ -1,0 +1,43 @@
+"""Exercise 04, a reference solution: a WSGI router with 404 and 405."""
+
+ITEMS = ["apple", "pear"]
+TEXT = [("Content-Type", "text/plain; charset=utf-8")]
+
+
+def home(environ):
+    return "200 OK", "Welcome to the shop.\n"
+
+
+def list_items(environ):
+    return "200 OK", "".join(f"{item}\n" for item in ITEMS)
+
+
+def add_item(environ):
+    # Read exactly CONTENT_LENGTH bytes (PEP 3333 §Input and Error Streams).
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    item = environ["wsgi.input"].read(length).decode("utf-8").strip()
+    ITEMS.append(item)
+    return "201 Created", f"added {item}\n"
+
+
+# path -> {method: handler}: the path decides 404, the method 405.
+ROUTES = {
+    "/": {"GET": home},
+    "/items": {"GET": list_items, "POST": add_item},
+}
+
+
+def app(environ, start_response):
+    methods = ROUTES.get(environ["PATH_INFO"])
+    if methods is None:
+        status, text, extra = "404 Not Found", "not found\n", []
+    elif environ["REQUEST_METHOD"] not in methods:
+        # RFC 9110 §15.5.6: a 405 MUST say which methods would have worked.
+        status, text = "405 Method Not Allowed", "method not allowed\n"
+        extra = [("Allow", ", ".join(sorted(methods)))]
+    else:
+        status, text = methods[environ["REQUEST_METHOD"]](environ)
+        extra = []
+    body = text.encode("utf-8")
+    start_response(status, TEXT + extra + [("Content-Length", str(len(body)))])
+    return [body]

@@ -1,0 +1,45 @@
+"""Exercise 10, a reference solution: WebSocket echo and a broadcasting chat."""
+
+ROOM = set()  # the `send` callables of the clients connected to /chat
+
+
+async def echo(receive, send):
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        # A frame goes back as the kind it came in: text as text, bytes as bytes.
+        if message.get("text") is not None:
+            await send({"type": "websocket.send", "text": message["text"]})
+        else:
+            await send({"type": "websocket.send", "bytes": message.get("bytes") or b""})
+
+
+async def chat(receive, send):
+    ROOM.add(send)
+    try:
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                continue  # the chat is text only
+            for member in list(ROOM):  # a copy: the room may change while we await
+                await member({"type": "websocket.send", "text": text})
+    finally:
+        ROOM.discard(send)  # whatever happened, nobody sends to a closed connection
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "websocket":
+        return
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    handler = {"/echo": echo, "/chat": chat}.get(scope["path"])
+    if handler is None:
+        await send({"type": "websocket.close", "code": 1008})  # refused: HTTP 403
+        return
+    await send({"type": "websocket.accept"})
+    await handler(receive, send)
