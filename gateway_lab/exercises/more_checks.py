@@ -10,17 +10,7 @@ from .core import LearnerError, call, clip, exercise, expect, fact, need
 
 LESSON_BRIDGES = "08 Bridges (notebooks/08_*.ipynb)"
 LESSON_WIRE = "SCGI, the wire protocols (SPECS.md S1; python.ca/scgi/protocol.txt)"
-LESSON_ASGI = "04 ASGI (notebooks/04_*.ipynb)"
-TEXT = "text/plain; charset=utf-8"
-
-
-def _asgi():
-    try:
-        from .. import asgi
-    except ImportError as error:
-        raise LearnerError("the lab's ASGI gateway (gateway_lab.asgi) is not available in this "
-                           f"install: {error}") from None
-    return asgi
+from .asgi_checks import LESSON_ASGI, TEXT, _asgi  # noqa: E402  (one loader for the gateway)
 
 
 # -- 13: SCGI ---------------------------------------------------------------------------
