@@ -216,4 +216,5 @@ def lab_threads() -> list[threading.Thread]:
     """Threads of the lab that are busy running learner code right now."""
     idle = set(_pool.idle)
     return [t for t in threading.enumerate()
-            if t.name.startswith("gateway-lab") and t.is_alive() and t not in idle]
+            if t.name.startswith("gateway-lab") and t.is_alive() and t not in idle
+            and not getattr(t, "lab_idle", False)]

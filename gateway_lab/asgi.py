@@ -1,0 +1,1053 @@
+"""The ASGI gateway (ASGI 3.0, spec 2.x): a Request in, an app awaited, a Response out.
+
+An ASGI app is one coroutine function, `async def app(scope, receive, send)`
+(ASGI spec §Applications).  The server's side, each step in the trace:
+
+1. build the `scope`, a dict describing the connection: its type ("http",
+   "websocket" or "lifespan"), path, query_string (bytes), headers
+   (lower-case bytes pairs), ... (§HTTP Connection Scope);
+2. await `app(scope, receive, send)`;
+3. answer the app's `await receive()` with the request as events:
+   `http.request` chunks with `more_body`, then `http.disconnect` once the
+   response is over; for a WebSocket `websocket.connect`, the client's
+   messages, `websocket.disconnect`;
+4. check every event the app passes to `await send(event)` against the
+   protocol's state machine: `http.response.start` once, then
+   `http.response.body` parts until `more_body` is False; for a WebSocket
+   `websocket.accept` (or `websocket.close` = refused, HTTP 403) before any
+   `websocket.send`.
+
+The app shares one event loop with every other request.  Each step it takes
+between two awaits is timed; a step that holds the loop too long
+(`time.sleep` in `async def`) is reported as `asgi.loop.blocked`.
+
+Where the app runs: from sync code (a script, a test) on this thread's own
+loop under the sandbox's deadline; when this thread already runs a loop (a
+Jupyter cell) on the lab's loop thread, as starlette's TestClient does, but
+one thread for every run instead of one per client.  asyncio is never patched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import math
+import threading
+import time
+import traceback
+from http import HTTPStatus
+from urllib.parse import unquote_to_bytes
+
+from . import sandbox
+from .exchange import Exchange, Response, accept
+from .request import Close, Request
+from .trace import Trace
+
+DEFAULT_TIMEOUT = 5.0
+BLOCKED = 0.1        # s; a step longer than this blocks the loop (asyncio's debug mode uses 0.1)
+GRACE = 0.25         # s; how long past the deadline a blocked loop gets before it is abandoned
+IDLE_EXIT = 5.0      # s; the lab's loop thread exits after this long without work
+ASGI = {"version": "3.0", "spec_version": "2.4"}
+WWW = "ASGI HTTP spec"
+WS = "ASGI WebSocket spec"
+_clock = time.perf_counter
+_get_running_loop = asyncio._get_running_loop  # None when no loop runs (public since 3.7 in events)
+
+
+class ASGIError(RuntimeError):
+    """Raised from send() into an app that broke the protocol (ASGI spec §Error Handling:
+    "the server must raise an exception" on an invalid event)."""
+
+
+class Disconnected(OSError):
+    """Raised from send() after the client went away (ASGI spec 2.4: an OSError subclass)."""
+
+
+# -- where coroutines run ----------------------------------------------------------
+
+def _quiet(loop, context) -> None:
+    """Exception handler for the lab's loops: a stopped app is not news."""
+    if isinstance(context.get("exception"), (sandbox.Stopped, asyncio.CancelledError)):
+        return
+    loop.default_exception_handler(context)
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_quiet)
+    return loop
+
+
+_main_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _run_here(make_coro, timeout: float) -> sandbox.Outcome:
+    """Run the coroutine on a loop of our own, on this thread, under the sandbox's deadline.
+    The main thread keeps its loop between runs (making one costs more than a run)."""
+    global _main_loop
+    main = threading.current_thread() is threading.main_thread()
+    loop = _main_loop if main else None
+    if loop is None or loop.is_closed():
+        loop = _new_loop()
+    outcome = sandbox.call(lambda: loop.run_until_complete(make_coro()), timeout)
+    if outcome.timed_out or outcome.stuck:
+        # The loop was interrupted mid-step: its state is not to be trusted again.
+        if not loop.is_running():
+            _cancel_all(loop)
+            loop.close()
+        loop = None
+    if main:
+        _main_loop = loop
+    elif loop is not None:
+        loop.close()
+    return outcome
+
+
+def _cancel_all(loop) -> None:
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        try:
+            loop.run_until_complete(asyncio.wait(tasks, timeout=GRACE))
+        except BaseException:  # noqa: BLE001 - a task that will not die is abandoned
+            pass
+
+
+class _LoopThread(threading.Thread):
+    """The lab's own event loop, on its own thread, for callers that already run a loop.
+
+    It exits after IDLE_EXIT seconds without work, so nothing lingers, and it is
+    replaced when an app blocks it past its deadline.
+    """
+
+    lock = threading.Lock()
+    current: "_LoopThread | None" = None
+
+    def __init__(self):
+        super().__init__(name="gateway-lab-loop", daemon=True)
+        self.loop = _new_loop()
+        self.busy = 0
+        self.last = _clock()
+        self.closing = False
+        self.lab_idle = True  # read by sandbox.lab_threads()
+
+    def run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.call_later(IDLE_EXIT, self._idle_check)
+        try:
+            self.loop.run_forever()
+        except BaseException:  # noqa: BLE001 - a Stopped that landed outside an app
+            pass
+        finally:
+            with _LoopThread.lock:
+                self.closing = True
+                if _LoopThread.current is self:
+                    _LoopThread.current = None
+            _cancel_all(self.loop)
+            self.loop.close()
+
+    def _idle_check(self) -> None:
+        with _LoopThread.lock:
+            if self.busy == 0 and _clock() - self.last >= IDLE_EXIT:
+                self.closing = True
+                if _LoopThread.current is self:
+                    _LoopThread.current = None
+                self.loop.stop()
+                return
+        self.loop.call_later(IDLE_EXIT, self._idle_check)
+
+    @classmethod
+    def get(cls) -> "_LoopThread":
+        with cls.lock:
+            thread = cls.current
+            if thread is None or thread.closing:
+                thread = cls.current = _LoopThread()
+                thread.start()
+            thread.busy += 1
+            thread.lab_idle = False
+            return thread
+
+    def done(self) -> None:
+        with _LoopThread.lock:
+            self.busy -= 1
+            self.last = _clock()
+            self.lab_idle = self.busy == 0
+
+
+def _run_on_loop_thread(make_coro, timeout: float) -> sandbox.Outcome:
+    if isinstance(threading.current_thread(), _LoopThread):
+        raise RuntimeError("run_asgi() was called from inside an app running on the lab's "
+                           "loop; use `await gl.run_asgi_async(app, request)` there")
+    thread = _LoopThread.get()
+    out = sandbox.Outcome(lock=False)
+    start = _clock()
+    future = asyncio.run_coroutine_threadsafe(make_coro(), thread.loop)
+    try:
+        out.value = future.result(timeout)
+    except concurrent.futures.TimeoutError:
+        out.timed_out = True
+        _unblock(thread, future, out)
+    except sandbox.Stopped:
+        out.timed_out = True
+    except BaseException as error:  # noqa: BLE001
+        out.error = error
+    finally:
+        thread.done()
+    out.elapsed = _clock() - start
+    return out
+
+
+def _unblock(thread: _LoopThread, future, out: sandbox.Outcome) -> None:
+    """The loop is blocked by an app past its deadline: raise Stopped into it; if it is
+    stuck in C (a long time.sleep), abandon the thread and start a fresh one next time."""
+    deadline = _clock() + GRACE
+    while _clock() < deadline:
+        sandbox._raise_in(thread.ident, sandbox.Stopped)
+        try:
+            future.result(0.05)
+        except concurrent.futures.TimeoutError:
+            continue
+        except BaseException:  # noqa: BLE001 - Stopped, as intended
+            pass
+        sandbox._raise_in(thread.ident, None)
+        return
+    sandbox._raise_in(thread.ident, None)
+    out.stuck = True
+    with _LoopThread.lock:
+        thread.closing = True
+        if _LoopThread.current is thread:
+            _LoopThread.current = None
+    thread.loop.call_soon_threadsafe(thread.loop.stop)
+
+
+def _run(make_coro, timeout: float) -> sandbox.Outcome:
+    if _get_running_loop() is None:
+        return _run_here(make_coro, timeout + GRACE)
+    return _run_on_loop_thread(make_coro, timeout + GRACE)
+
+
+# -- timing the app's steps -----------------------------------------------------
+
+class _Watched:
+    """Await the app's coroutine one step at a time, timing each step.
+
+    A coroutine runs between two awaits without giving the loop back; a step
+    longer than BLOCKED kept every other request waiting.  Awaiting this object
+    forwards every yield and every thrown exception (cancellation) unchanged.
+    """
+
+    __slots__ = ("awaitable", "run")
+
+    def __init__(self, awaitable, run):
+        self.awaitable = awaitable
+        self.run = run
+
+    def __await__(self):
+        steps = self.awaitable.__await__()
+        send, throw = steps.send, steps.throw
+        value = error = None
+        run = self.run
+        while True:
+            start = run.step_start = _clock()
+            try:
+                yielded = send(value) if error is None else throw(error)
+            except StopIteration as stop:
+                self._timed(start)
+                return stop.value
+            except BaseException:
+                self._timed(start, stopped=True)
+                raise
+            self._timed(start)
+            try:
+                value, error = (yield yielded), None
+            except BaseException as thrown:  # noqa: BLE001 - cancellation, forwarded
+                value, error = None, thrown
+
+    def _timed(self, start: float, stopped: bool = False) -> None:
+        run = self.run
+        run.step_start = None
+        took = _clock() - start
+        if took > BLOCKED and not run.closed:
+            how = " and was stopped there" if stopped and took >= self.run.timeout else ""
+            self.run.trace.find("asgi.loop.blocked", seconds=took, how=how)
+            self.run.blocked = max(self.run.blocked, took)
+
+
+# -- scopes ------------------------------------------------------------------
+
+def _headers(request: Request) -> list[tuple[bytes, bytes]]:
+    # §HTTP Connection Scope: header names lower-cased, order and duplicates kept.
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers]
+
+
+def http_scope(request: Request, *, root_path: str = "", state: dict | None = None) -> dict:
+    """The scope of an HTTP request (ASGI HTTP spec §HTTP Connection Scope)."""
+    path_bytes = request.path_bytes
+    scope = {
+        "type": "http",
+        "asgi": dict(ASGI),
+        "http_version": request.http_version,
+        "method": request.method,
+        "scheme": request.scheme,
+        # `path` is percent-decoded text, `raw_path` the bytes as sent.
+        "path": _unquote(path_bytes),
+        "raw_path": request.raw_path,
+        "query_string": request.query_string.encode("latin-1"),
+        "root_path": root_path,
+        "headers": _headers(request),
+        "client": request.client,
+        "server": request.host,
+        "extensions": {},
+    }
+    if state is not None:
+        scope["state"] = dict(state)  # Lifespan spec: a shallow copy per request
+    return scope
+
+
+def websocket_scope(request: Request, *, root_path: str = "", state: dict | None = None) -> dict:
+    """The scope of a WebSocket (ASGI WebSocket spec §Websocket Connection Scope)."""
+    scope = http_scope(request, root_path=root_path, state=state)
+    scope["type"] = "websocket"
+    scope["scheme"] = "wss" if request.scheme == "https" else "ws"
+    del scope["method"]
+    offered = request.header("sec-websocket-protocol") or ""
+    scope["subprotocols"] = [p.strip() for p in offered.split(",") if p.strip()]
+    return scope
+
+
+def _unquote(raw: bytes) -> str:
+    if b"%" not in raw:
+        return raw.decode("utf-8", "replace")
+    return unquote_to_bytes(raw).decode("utf-8", "replace")
+
+
+# -- what an app may put in a message (ASGI spec §Events) ---------------------------
+
+_ALLOWED = (bytes, str, int, float, list, dict, bool, type(None), tuple)
+
+
+def _valid(message, trace: Trace) -> bool:
+    if not isinstance(message, dict) or "type" not in message:
+        trace.find("asgi.message.not_dict", value=_short(message))
+        return False
+    for key, value in message.items():
+        if not isinstance(value, _ALLOWED) or (isinstance(value, float) and not
+                                               math.isfinite(value)):
+            trace.find("asgi.message.bad_value", type=message.get("type"), key=key,
+                       value=_short(value), vtype=type(value).__name__)
+            return False
+    return True
+
+
+def _short(value, limit: int = 50) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _describe(error: BaseException) -> str:
+    where = ""
+    frames = traceback.extract_tb(error.__traceback__) if error.__traceback__ else []
+    if frames:
+        last = frames[-1]
+        where = f" ({last.filename.rsplit('/', 1)[-1]} line {last.lineno})"
+    return f"{type(error).__name__}: {error}{where}"
+
+
+# -- one run: the connection's state, shared by receive() and send() ---------------
+
+class _Run:
+    """What every kind of connection keeps: the app, the trace, the deadline."""
+
+    kind = "http"
+
+    def __init__(self, app, request: Request, timeout: float, scope: dict):
+        self.app = app
+        self.request = request
+        self.timeout = timeout
+        self.scope = scope
+        self.trace = Trace("asgi")
+        self.error: BaseException | None = None
+        self.returned = None
+        self.timed_out = False
+        self.blocked = 0.0
+        self.waiting = ""  # what the app was awaiting, for a timeout's message
+        self.step_start: float | None = None  # set while the app holds the loop
+        self.closed = False  # the exchange was handed back; a late step changes nothing
+
+    async def main(self) -> None:
+        """Await the app with a deadline; record how it ended."""
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        timer = loop.call_later(self.timeout, self._expire, task)
+        try:
+            self.returned = await _Watched(self._call(), self)
+        except asyncio.CancelledError:
+            if not self.timed_out:
+                raise
+        except (sandbox.Stopped, KeyboardInterrupt):
+            raise
+        except BaseException as error:  # noqa: BLE001 - learner code may raise anything
+            self.error = error
+        finally:
+            timer.cancel()
+            self.ended()
+
+    def _expire(self, task) -> None:
+        self.timed_out = True
+        task.cancel()
+
+    def _call(self):
+        self.trace.add("gateway", "call", f"await app(scope, receive, send)",
+                       "ASGI spec §Applications", target="app")
+        awaitable = self.app(self.scope, self.receive, self.send)
+        if not inspect.isawaitable(awaitable):
+            raise _NotAsync(type(awaitable).__name__)
+        return awaitable
+
+    def ended(self) -> None:
+        """Called once the app is done, whatever happened (wakes waiting receives)."""
+
+
+class _NotAsync(Exception):
+    pass
+
+
+class _HTTP(_Run):
+    """An HTTP request: the body as http.request events, the response from send()."""
+
+    def __init__(self, app, request, timeout, scope):
+        super().__init__(app, request, timeout, scope)
+        self.chunks = list(request.chunks) or [b""]
+        self.next_chunk = 0
+        self.status: int | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.body: list[bytes] = []
+        self.complete = False
+        self.trailers_expected = False
+        self.trailers: list[tuple[str, str]] = []
+        self.finished: asyncio.Event | None = None
+        self.after_disconnect = 0
+
+    # receive(): ASGI HTTP spec §Request - receive event, §Disconnect - receive event
+    async def receive(self) -> dict:
+        trace = self.trace
+        if self.next_chunk < len(self.chunks):
+            body = self.chunks[self.next_chunk]
+            self.next_chunk += 1
+            more = self.next_chunk < len(self.chunks)
+            message = {"type": "http.request", "body": body, "more_body": more}
+            trace.add("gateway", "receive", f"http.request, {len(body)} bytes, more_body={more}",
+                      f"{WWW} §Request - receive event", target="app", data=message)
+            return message
+        if not self.complete:
+            # The whole body has arrived; like a real server, the next event is
+            # http.disconnect, once the response is over (or the client leaves).
+            self.waiting = "waiting in receive() after the whole body had arrived"
+            if self.finished is None:
+                self.finished = asyncio.Event()
+            await self.finished.wait()
+            self.waiting = ""
+        else:
+            self.after_disconnect += 1
+            if self.after_disconnect == 3:
+                trace.find("asgi.http.receive_after_disconnect", count=self.after_disconnect)
+        message = {"type": "http.disconnect"}
+        trace.add("gateway", "receive", "http.disconnect", f"{WWW} §Disconnect - receive event",
+                  target="app", data=message)
+        return message
+
+    # send(): ASGI HTTP spec §Response Start, §Response Body, §Response Trailers
+    async def send(self, message) -> None:
+        trace = self.trace
+        if not _valid(message, trace):
+            raise _Handled("invalid message")
+        kind = message["type"]
+        trace.add("app", "send", _summary(message), _spec_of(kind), target="gateway",
+                  data=message)
+        if self.complete:
+            if self.timed_out:
+                raise Disconnected("the client has gone away")
+            trace.find("asgi.http.after_complete", type=kind)
+            return  # uvicorn ignores it too; no need to crash the app
+        if kind == "http.response.start":
+            self._start(message)
+        elif kind == "http.response.body":
+            self._body(message)
+        elif kind == "http.response.trailers":
+            self._trailers(message)
+        elif kind.startswith("http."):
+            trace.find("asgi.http.unknown_message", type=kind)
+            raise _Handled(f"unknown message type {kind!r}")
+        else:
+            trace.find("asgi.http.unknown_message", type=kind)
+            raise _Handled(f"unknown message type {kind!r}")
+
+    def _start(self, message: dict) -> None:
+        trace = self.trace
+        if self.status is not None:
+            trace.find("asgi.http.start_twice")
+            raise _Handled("http.response.start sent twice")
+        status = message.get("status")
+        if type(status) is not int or not 100 <= status <= 599:
+            trace.find("asgi.http.bad_status", value=_short(status))
+            raise _Handled("bad status")
+        self.headers = self._check_headers(message.get("headers", ()))
+        self.trailers_expected = bool(message.get("trailers", False))
+        self.status = status
+
+    def _check_headers(self, headers) -> list[tuple[str, str]]:
+        trace, out = self.trace, []
+        try:
+            pairs = [tuple(pair) for pair in headers]
+        except TypeError:
+            trace.find("asgi.http.bad_headers", value=_short(headers),
+                       problem="it is not a list of pairs")
+            raise _Handled("bad headers") from None
+        for pair in pairs:
+            if len(pair) != 2:
+                trace.find("asgi.http.bad_headers", value=_short(pair),
+                           problem="each header must be a [name, value] pair")
+                raise _Handled("bad headers")
+            name, value = pair
+            if not isinstance(name, bytes) or not isinstance(value, bytes):
+                bad = value if isinstance(name, bytes) else name
+                trace.find("asgi.http.header_not_bytes", name=_short(name),
+                           vtype=type(bad).__name__)
+                raise _Handled("header not bytes")
+            if name != name.lower():
+                trace.find("asgi.http.header_uppercase", name=_short(name))
+            if any(c in value for c in b"\r\n\x00") or any(c in name for c in b"\r\n\x00:"):
+                trace.find("asgi.http.header_control_chars", name=_short(name))
+                continue  # never sent
+            out.append((name.decode("latin-1"), value.decode("latin-1")))
+        return out
+
+    def _body(self, message: dict) -> None:
+        trace = self.trace
+        if self.status is None:
+            trace.find("asgi.http.body_before_start", type="http.response.body")
+            raise _Handled("body before start")
+        body = message.get("body", b"")
+        if not isinstance(body, (bytes, bytearray, memoryview)):
+            trace.find("asgi.http.body_not_bytes", vtype=type(body).__name__)
+            raise _Handled("body not bytes")
+        if body:
+            self.body.append(bytes(body))
+        if not message.get("more_body", False) and not self.trailers_expected:
+            self._complete()
+
+    def _trailers(self, message: dict) -> None:
+        if self.status is None:
+            self.trace.find("asgi.http.body_before_start", type="http.response.trailers")
+            raise _Handled("trailers before start")
+        if not self.trailers_expected:
+            self.trace.find("asgi.http.trailers_not_announced")
+            raise _Handled("trailers not announced")
+        self.trailers.extend((bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
+                             for k, v in message.get("headers", ()))
+        if not message.get("more_trailers", False):
+            self._complete()
+
+    def _complete(self) -> None:
+        self.complete = True
+        if self.finished is not None:
+            self.finished.set()
+
+    def ended(self) -> None:
+        self.complete_or_not = self.complete
+        if self.finished is not None:
+            self.finished.set()
+        self.complete = True  # any later receive() is told http.disconnect
+
+    def response(self) -> Response:
+        trace, request = self.trace, self.request
+        complete = getattr(self, "complete_or_not", False)
+        if self.timed_out:
+            where = self.waiting or "an await never returned"
+            if self.blocked:
+                where = "it blocked the event loop"
+            trace.find("asgi.app.timeout", actor="server", timeout=self.timeout, where=where,
+                       status=504 if self.status is None else "with a cut connection")
+            if self.status is not None:
+                return self._cut()
+            return _plain(504, "Gateway Timeout")
+        error = self.error
+        if error is not None:
+            if isinstance(error, _NotAsync):
+                trace.find("asgi.app.not_async", type=str(error))
+            elif isinstance(error, TypeError) and _is_call_error(error):
+                trace.find("asgi.app.signature", error=str(error))
+            elif not isinstance(error, _Handled):
+                trace.add("server", "log", "".join(traceback.format_exception(error)).rstrip(),
+                          "ASGI spec §Error Handling")
+                rule = "asgi.app.raised_after_start" if self.status else "asgi.app.raised"
+                trace.find(rule, error=_describe(error))
+            if self.status is not None:
+                return self._cut()
+            return _plain(500, "Internal Server Error")
+        if self.returned is not None:
+            trace.find("asgi.app.returned_value", value=_short(self.returned))
+        if self.status is None:
+            trace.find("asgi.http.no_response")
+            return _plain(500, "Internal Server Error")
+        if not complete:
+            trace.find("asgi.http.incomplete_response")
+            return self._cut()
+        body = b"".join(self.body)
+        declared = next((v for k, v in self.headers if k.lower() == "content-length"), None)
+        if declared is not None and declared.strip().isdigit() and request.method != "HEAD":
+            if int(declared) != len(body):
+                trace.find("asgi.http.content_length_mismatch", declared=int(declared),
+                           actual=len(body))
+                complete = len(body) >= int(declared)
+                body = body[:int(declared)]
+        if request.method == "HEAD":
+            body = b""  # RFC 9110 §9.3.2
+        return Response(self.status, self.headers, body, reason=_reason(self.status),
+                        complete=complete, trailers=self.trailers)
+
+    def _cut(self) -> Response:
+        self.trace.add("server", "close connection", "response cut short",
+                       "ASGI spec §Error Handling", target="client")
+        return Response(self.status, self.headers, b"".join(self.body),
+                        reason=_reason(self.status), complete=False)
+
+
+class _Handled(Exception):
+    """The gateway already recorded why the app failed; raised into the app from send()."""
+
+
+def _is_call_error(error: TypeError) -> bool:
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    # The TypeError was raised by the call into the app itself, in _Run._call.
+    return tb is not None and tb.tb_frame.f_code is _Run._call.__code__
+
+
+def _plain(status: int, reason: str) -> Response:
+    return Response(status, [("content-type", "text/plain; charset=utf-8")],
+                    f"{status} {reason}\n".encode(), reason=reason)
+
+
+_REASONS = {s.value: s.phrase for s in HTTPStatus}
+
+
+def _reason(status: int) -> str:
+    return _REASONS.get(status, "")
+
+
+def _summary(message: dict) -> str:
+    kind = message["type"]
+    if kind == "http.response.start":
+        return f"{kind}, status {message.get('status')!r}"
+    if kind == "http.response.body":
+        body = message.get("body", b"")
+        size = len(body) if hasattr(body, "__len__") else "?"
+        return f"{kind}, {size} bytes, more_body={bool(message.get('more_body', False))}"
+    if kind == "websocket.send":
+        data = message.get("text") if message.get("text") is not None else message.get("bytes")
+        return f"{kind} {_short(data, 40)}"
+    return kind
+
+
+_SPEC_OF = {
+    "http.response.start": f"{WWW} §Response Start - send event",
+    "http.response.body": f"{WWW} §Response Body - send event",
+    "http.response.trailers": f"{WWW} §Response Trailers - send event",
+    "websocket.accept": f"{WS} §Accept - send event",
+    "websocket.send": f"{WS} §Send - send event",
+    "websocket.close": f"{WS} §Close - send event",
+}
+
+
+def _spec_of(kind: str) -> str:
+    return _SPEC_OF.get(kind, "ASGI spec §Events")
+
+
+# -- WebSocket -------------------------------------------------------------------
+
+class _WebSocket(_Run):
+    """A WebSocket driven by a scripted client: its messages are `request.messages`,
+    str for text frames, bytes for binary ones, `Close(code)` to hang up.  When the
+    script runs out the client closes normally (1000)."""
+
+    kind = "websocket"
+
+    def __init__(self, app, request, timeout, scope):
+        super().__init__(app, request, timeout, scope)
+        self.script = list(request.messages or [])
+        self.connected = False   # websocket.connect delivered
+        self.state = "connecting"  # -> "accepted" -> "closed"; or "denied"
+        self.accept_headers: list[tuple[str, str]] = []
+        self.subprotocol = None
+        self.sent: list = []
+        self.close_code: int | None = None
+        self.client_code: int | None = None
+        self.early_receives = 0
+
+    async def receive(self) -> dict:
+        trace = self.trace
+        if not self.connected:
+            self.connected = True
+            message = {"type": "websocket.connect"}
+            trace.add("client", "receive", "websocket.connect (the HTTP upgrade request)",
+                      f"{WS} §Connect - receive event", target="app", data=message)
+            return message
+        if self.state == "connecting":
+            trace.find("asgi.ws.receive_before_accept")
+            return self._disconnect(1006)
+        if self.state != "accepted" or not self.script:
+            return self._disconnect(self.close_code or 1000)
+        item = self.script.pop(0)
+        if isinstance(item, Close):
+            return self._disconnect(item.code, item.reason)
+        if isinstance(item, str):
+            message = {"type": "websocket.receive", "text": item}
+        else:
+            message = {"type": "websocket.receive", "bytes": bytes(item)}
+        trace.add("client", "receive", f"websocket.receive {_short(item, 40)}",
+                  f"{WS} §Receive - receive event", target="app", data=message)
+        return message
+
+    def _disconnect(self, code: int, reason: str = "") -> dict:
+        if self.client_code is None:
+            self.client_code = code
+        if self.state != "denied":
+            self.state = "closed"
+        message = {"type": "websocket.disconnect", "code": code, "reason": reason}
+        self.trace.add("client", "receive", f"websocket.disconnect, code {code}",
+                       f"{WS} §Disconnect - receive event", target="app", data=message)
+        return message
+
+    async def send(self, message) -> None:
+        trace = self.trace
+        if not _valid(message, trace):
+            raise _Handled("invalid message")
+        kind = message["type"]
+        trace.add("app", "send", _summary(message), _spec_of(kind), target="client",
+                  data=message)
+        if kind == "websocket.accept":
+            self._accept(message)
+        elif kind == "websocket.send":
+            self._send(message)
+        elif kind == "websocket.close":
+            if self.state in ("closed", "denied"):
+                trace.find("asgi.ws.after_close", type=kind)
+                raise Disconnected("the WebSocket is closed")
+            code = message.get("code", 1000)
+            if self.state == "connecting":
+                # Closing before accepting refuses the handshake: HTTP 403 (§Close).
+                self.state = "denied"
+                trace.add("server", "response", "403 Forbidden: the handshake was refused",
+                          f"{WS} §Close - send event", target="client")
+            else:
+                self.state = "closed"
+                self.close_code = code if isinstance(code, int) else 1000
+        else:
+            trace.find("asgi.ws.unknown_message", type=kind)
+            raise _Handled(f"unknown message type {kind!r}")
+
+    def _accept(self, message: dict) -> None:
+        trace = self.trace
+        if self.state != "connecting":
+            rule = "asgi.ws.accept_twice" if self.state == "accepted" else "asgi.ws.after_close"
+            trace.find(rule, type="websocket.accept")
+            raise _Handled("accept out of order")
+        subprotocol = message.get("subprotocol")
+        offered = self.scope["subprotocols"]
+        if subprotocol is not None and subprotocol not in offered:
+            trace.find("asgi.ws.subprotocol_not_offered", value=subprotocol,
+                       offered=offered or "none")
+        headers = []
+        for name, value in message.get("headers", ()) or ():
+            if bytes(name).lower() == b"sec-websocket-protocol":
+                trace.find("asgi.ws.protocol_header")
+                continue
+            headers.append((bytes(name).decode("latin-1"), bytes(value).decode("latin-1")))
+        if subprotocol is not None:
+            headers.append(("sec-websocket-protocol", str(subprotocol)))
+        self.accept_headers, self.subprotocol = headers, subprotocol
+        self.state = "accepted"
+
+    def _send(self, message: dict) -> None:
+        trace = self.trace
+        if self.state == "connecting":
+            trace.find("asgi.ws.send_before_accept", type="websocket.send")
+            raise _Handled("send before accept")
+        if self.state in ("closed", "denied"):
+            trace.find("asgi.ws.after_close", type="websocket.send")
+            raise Disconnected("the WebSocket is closed")
+        text, data = message.get("text"), message.get("bytes")
+        if (text is None) == (data is None):
+            trace.find("asgi.ws.bad_payload", what="both" if text is not None else "neither")
+            raise _Handled("bad payload")
+        if text is not None and not isinstance(text, str):
+            trace.find("asgi.ws.bad_payload", what=f"'text' of type {type(text).__name__}")
+            raise _Handled("bad payload")
+        if data is not None and not isinstance(data, (bytes, bytearray)):
+            trace.find("asgi.ws.bad_payload", what=f"'bytes' of type {type(data).__name__}")
+            raise _Handled("bad payload")
+        self.sent.append(text if text is not None else bytes(data))
+
+    def response(self) -> Response:
+        trace = self.trace
+        if self.timed_out:
+            trace.find("asgi.app.timeout", actor="server", timeout=self.timeout,
+                       where=self.waiting or "an await never returned",
+                       status="with a closed socket" if self.state == "accepted" else 504)
+            if self.state != "accepted" and self.state != "closed":
+                return _plain(504, "Gateway Timeout")
+            self.close_code = self.close_code or 1011
+            return self._switched()
+        error = self.error
+        if error is not None and not isinstance(error, (_Handled, Disconnected)):
+            if isinstance(error, _NotAsync):
+                trace.find("asgi.app.not_async", type=str(error))
+            elif isinstance(error, TypeError) and _is_call_error(error):
+                trace.find("asgi.app.signature", error=str(error))
+            else:
+                when = "after accepting" if self.state in ("accepted", "closed") else \
+                    "before accepting"
+                did = ("closed the socket with 1011 (internal error)" if self.state ==
+                       "accepted" else "answered the handshake with 500")
+                trace.find("asgi.ws.raised", error=_describe(error), when=when, did=did)
+        elif self.returned is not None:
+            trace.find("asgi.app.returned_value", value=_short(self.returned))
+        if self.state == "denied":
+            return Response(403, [("content-type", "text/plain; charset=utf-8")],
+                            b"403 Forbidden\n", reason="Forbidden")
+        if self.state == "connecting":
+            if error is None:
+                trace.find("asgi.ws.no_handshake")
+            return _plain(500, "Internal Server Error")
+        if self.close_code is None:
+            # The app returned with the socket open (or failed): the server closes it,
+            # 1000 after a normal return, 1011 after an error.
+            self.close_code = 1011 if error is not None and self.state == "accepted" else \
+                (self.client_code or 1000)
+        return self._switched()
+
+    def _switched(self) -> Response:
+        headers = [("upgrade", "websocket"), ("connection", "Upgrade")] + self.accept_headers
+        return Response(101, headers, b"", reason="Switching Protocols")
+
+
+# -- the public functions ------------------------------------------------------------
+
+def _prepare(app, request, timeout, root_path, state):
+    request, refused = accept("asgi", request)
+    if refused is not None:
+        return None, refused
+    if request.is_websocket:
+        run = _WebSocket(app, request, timeout, websocket_scope(request, root_path=root_path,
+                                                                state=state))
+    else:
+        run = _HTTP(app, request, timeout, http_scope(request, root_path=root_path,
+                                                      state=state))
+    trace = run.trace
+    trace.add("client", "request", f"{request.method} {request.target}", "RFC 9112 §3",
+              target="server", data=request)
+    trace.add("server", "scope", f"type={run.scope['type']!r}, path={run.scope['path']!r}",
+              f"{WWW} §HTTP Connection Scope" if run.kind == "http" else
+              f"{WS} §Websocket Connection Scope", target="gateway", data=run.scope)
+    if not callable(app):
+        trace.find("asgi.app.not_callable", actor="server", type=type(app).__name__)
+        return None, _finish(run, _plain(500, "Internal Server Error"))
+    return run, None
+
+
+def _finish(run: _Run, response: Response) -> Exchange:
+    trace = run.trace
+    if run.kind == "websocket":
+        trace.add("server", "response", f"{response.status} {response.reason}".rstrip()
+                  + (f", {len(run.sent)} messages, closed with {run.close_code}"
+                     if response.status == 101 else ""),
+                  "RFC 6455 §4.2.2", target="client", data=response)
+        return Exchange("asgi", run.request, response, trace, messages=getattr(run, "sent", []),
+                        close_code=run.close_code if response.status == 101 else None)
+    trace.add("server", "response", f"{response.status} {response.reason}".rstrip()
+              + f", {len(response.body)} bytes" + ("" if response.complete else " (cut)"),
+              "RFC 9112 §4", target="client", data=response)
+    return Exchange("asgi", run.request, response, trace)
+
+
+def _conclude(run: _Run, outcome: sandbox.Outcome) -> Exchange:
+    if outcome.timed_out:
+        run.timed_out = True
+        if run.step_start is not None and not run.blocked:
+            # Still inside one step: the loop has been blocked since it began.
+            run.blocked = _clock() - run.step_start
+            run.trace.find("asgi.loop.blocked", seconds=run.blocked,
+                           how=" and could not be stopped" if outcome.stuck else "")
+        if outcome.stuck:
+            run.waiting = "it blocked the event loop inside a C call and could not be stopped"
+        elif run.blocked or not run.waiting:
+            run.waiting = "it blocked the event loop"
+        if isinstance(run, _HTTP) and not hasattr(run, "complete_or_not"):
+            run.complete_or_not = run.complete
+    elif outcome.error is not None:  # an error of the gateway itself, not of the app
+        raise outcome.error
+    run.closed = True
+    return _finish(run, run.response())
+
+
+def run_asgi(app, request: Request | bytes | None = None, *, timeout: float = DEFAULT_TIMEOUT,
+             root_path: str = "", state: dict | None = None) -> Exchange:
+    """Run one request (HTTP or a scripted WebSocket) through an ASGI app.
+
+    Works from plain code and from inside a running event loop (a notebook
+    cell) alike.  After `timeout` seconds the app is cancelled (504); an app
+    that blocks the loop past it is stopped, or its loop abandoned.
+    `state` is the lifespan state, shallow-copied into the scope.
+    """
+    run, refused = _prepare(app, request, timeout, root_path, state)
+    if refused is not None:
+        return refused
+    return _conclude(run, _run(run.main, timeout))
+
+
+async def run_asgi_async(app, request: Request | bytes | None = None, *,
+                         timeout: float = DEFAULT_TIMEOUT, root_path: str = "",
+                         state: dict | None = None) -> Exchange:
+    """`await` form of run_asgi: the app runs on the caller's own loop, as in a real
+    server, so concurrent calls interleave.  The deadline cancels an app that awaits
+    too long; an app that blocks the loop is reported, and cannot be stopped here
+    (the loop is yours): use run_asgi for code you do not trust."""
+    run, refused = _prepare(app, request, timeout, root_path, state)
+    if refused is not None:
+        return refused
+    await run.main()
+    return _finish(run, run.response())
+
+
+# -- lifespan --------------------------------------------------------------------
+
+class Lifespan:
+    """What `lifespan(app)` found: whether the app speaks the lifespan protocol,
+    whether startup and shutdown completed, the `state` startup filled in."""
+
+    def __init__(self, trace: Trace):
+        self.trace = trace
+        self.supported = True
+        self.started = False
+        self.stopped = False
+        self.state: dict = {}
+
+    @property
+    def findings(self):
+        return self.trace.findings
+
+    @property
+    def ok(self) -> bool:
+        return not self.trace.findings
+
+    def __repr__(self) -> str:
+        return (f"<Lifespan supported={self.supported} started={self.started} "
+                f"stopped={self.stopped} state={sorted(self.state)} "
+                f"findings={len(self.findings)}>")
+
+    def __str__(self) -> str:
+        return str(self.trace)
+
+    def _repr_html_(self) -> str:
+        return self.trace._repr_html_()
+
+
+async def _lifespan(app, result: Lifespan, timeout: float, between=None) -> None:
+    trace = result.trace
+    to_app: asyncio.Queue = asyncio.Queue()
+    from_app: asyncio.Queue = asyncio.Queue()
+    scope = {"type": "lifespan", "asgi": dict(ASGI), "state": result.state}
+    trace.add("server", "scope", "type='lifespan'", "ASGI Lifespan spec §Scope",
+              target="app", data=scope)
+
+    async def receive():
+        message = await to_app.get()
+        trace.add("server", "receive", message["type"], "ASGI Lifespan spec", target="app",
+                  data=message)
+        return message
+
+    async def send(message):
+        if not _valid(message, trace):
+            raise _Handled("invalid message")
+        trace.add("app", "send", message["type"], "ASGI Lifespan spec", target="server",
+                  data=message)
+        await from_app.put(message)
+
+    async def call():
+        awaitable = app(scope, receive, send)
+        if not inspect.isawaitable(awaitable):
+            raise _NotAsync(type(awaitable).__name__)
+        await _Watched(awaitable, probe)
+
+    class _Probe:  # what _Watched needs: a trace and a deadline
+        pass
+
+    probe = _Probe()
+    probe.trace, probe.timeout, probe.blocked, probe.closed = trace, timeout, 0.0, False
+    task = asyncio.ensure_future(call())
+
+    async def phase(name: str) -> bool:
+        await to_app.put({"type": f"lifespan.{name}"})
+        getter = asyncio.ensure_future(from_app.get())
+        done, _ = await asyncio.wait({getter, task}, timeout=timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if getter in done:
+            reply = getter.result()
+            kind = reply["type"]
+            if kind == f"lifespan.{name}.complete":
+                return True
+            if kind == f"lifespan.{name}.failed":
+                trace.find(f"asgi.lifespan.{name}_failed", message=reply.get("message", ""))
+                return False
+            trace.find("asgi.lifespan.bad_transition", type=kind, to=f"lifespan.{name}")
+            return False
+        getter.cancel()
+        if task in done:
+            error = task.exception()
+            if name == "startup" and error is not None and not result.started:
+                # §Scope: an app that raises on a lifespan scope does not support it; a
+                # server carries on without lifespan (Django does this).
+                result.supported = False
+                trace.add("server", "note", "the app does not support lifespan "
+                          f"({type(error).__name__}); serving without it",
+                          "ASGI Lifespan spec §Scope", target="client")
+                return False
+            if error is not None:
+                trace.find("asgi.lifespan.raised", error=_describe(error), phase=name)
+            else:
+                trace.find("asgi.lifespan.bad_transition", type="(return)",
+                           to=f"lifespan.{name}")
+            return False
+        trace.find("asgi.lifespan.timeout", phase=name, timeout=timeout)
+        return False
+
+    try:
+        result.started = await phase("startup")
+        if result.started:
+            if between is not None:
+                await between(result)
+            result.stopped = await phase("shutdown")
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=GRACE)
+
+
+def lifespan(app, *, timeout: float = DEFAULT_TIMEOUT) -> Lifespan:
+    """Run the lifespan protocol against `app`: startup, then shutdown.
+
+    Returns a Lifespan with `.supported`, `.started`, `.stopped`, `.state` (what
+    startup put in scope["state"]) and `.findings`.
+    """
+    result = Lifespan(Trace("asgi"))
+    outcome = _run(lambda: _lifespan(app, result, timeout), timeout * 2)
+    if outcome.timed_out:
+        result.trace.find("asgi.lifespan.timeout", phase="startup" if not result.started
+                          else "shutdown", timeout=timeout)
+    elif outcome.error is not None:
+        raise outcome.error
+    return result
