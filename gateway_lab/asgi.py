@@ -50,6 +50,7 @@ GRACE = 0.25         # s; how long past the deadline a blocked loop gets before 
 IDLE_EXIT = 5.0      # s; the lab's loop thread exits after this long without work
 ASGI = {"version": "3.0", "spec_version": "2.4"}
 WWW = "ASGI HTTP spec"
+START_SPEC = "ASGI HTTP spec §Response Start - send event"
 WS = "ASGI WebSocket spec"
 _clock = time.perf_counter
 _get_running_loop = asyncio._get_running_loop  # None when no loop runs (public since 3.7 in events)
@@ -429,6 +430,7 @@ class _HTTP(_Run):
         self.trailers: list[tuple[str, str]] = []
         self.finished: asyncio.Event | None = None
         self.after_disconnect = 0
+        self.noted_case = False
 
     # receive(): ASGI HTTP spec §Request - receive event, §Disconnect - receive event
     async def receive(self) -> dict:
@@ -451,8 +453,8 @@ class _HTTP(_Run):
             self.waiting = ""
         else:
             self.after_disconnect += 1
-            if self.after_disconnect == 3:
-                trace.find("asgi.http.receive_after_disconnect", count=self.after_disconnect)
+            if self.after_disconnect > 1:  # told once already: the client is gone
+                trace.find("asgi.http.receive_after_disconnect")
         message = {"type": "http.disconnect"}
         trace.add("gateway", "receive", "http.disconnect", f"{WWW} §Disconnect - receive event",
                   target="app", data=message)
@@ -516,8 +518,13 @@ class _HTTP(_Run):
                 trace.find("asgi.http.header_not_bytes", name=_short(name),
                            vtype=type(bad).__name__)
                 raise _Handled("header not bytes")
-            if name != name.lower():
-                trace.find("asgi.http.header_uppercase", name=_short(name))
+            if name != name.lower() and not self.noted_case:
+                # The spec asks for lower-case names; servers accept any case (HTTP
+                # names are case-insensitive) and Django sends b"Content-Type": a
+                # note, not a finding.
+                self.noted_case = True
+                trace.add("server", "note", f"header name {_short(name)} is not lower-case "
+                          "as the spec asks; servers accept it", START_SPEC, target="app")
             if any(c in value for c in b"\r\n\x00") or any(c in name for c in b"\r\n\x00:"):
                 trace.find("asgi.http.header_control_chars", name=_short(name))
                 continue  # never sent
@@ -579,15 +586,19 @@ class _HTTP(_Run):
                 trace.find("asgi.app.not_async", type=str(error))
             elif isinstance(error, TypeError) and _is_call_error(error):
                 trace.find("asgi.app.signature", error=str(error))
-            elif not isinstance(error, _Handled):
+            elif not isinstance(error, (_Handled, Disconnected)):
                 trace.add("server", "log", "".join(traceback.format_exception(error)).rstrip(),
                           "ASGI spec §Error Handling")
-                rule = "asgi.app.raised_after_start" if self.status else "asgi.app.raised"
+                rule = ("asgi.app.raised" if self.status is None else
+                        "asgi.app.raised_after_response" if complete else
+                        "asgi.app.raised_after_start")
                 trace.find(rule, error=_describe(error))
-            if self.status is not None:
+            if self.status is None:
+                return _plain(500, "Internal Server Error")
+            if not complete:
                 return self._cut()
-            return _plain(500, "Internal Server Error")
-        if self.returned is not None:
+            error = None  # the response went out whole; the error was only logged
+        if self.returned is not None and error is None:
             trace.find("asgi.app.returned_value", value=_short(self.returned))
         if self.status is None:
             trace.find("asgi.http.no_response")
@@ -715,7 +726,7 @@ class _WebSocket(_Run):
     def _disconnect(self, code: int, reason: str = "") -> dict:
         if self.client_code is None:
             self.client_code = code
-        if self.state != "denied":
+        if self.state == "accepted":
             self.state = "closed"
         message = {"type": "websocket.disconnect", "code": code, "reason": reason}
         self.trace.add("client", "receive", f"websocket.disconnect, code {code}",
@@ -820,7 +831,7 @@ class _WebSocket(_Run):
             return Response(403, [("content-type", "text/plain; charset=utf-8")],
                             b"403 Forbidden\n", reason="Forbidden")
         if self.state == "connecting":
-            if error is None:
+            if error is None and self.client_code is None:
                 trace.find("asgi.ws.no_handshake")
             return _plain(500, "Internal Server Error")
         if self.close_code is None:

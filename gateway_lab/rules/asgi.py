@@ -62,6 +62,11 @@ RULES = [
          "your app raised {error} after http.response.start was sent; the server could only "
          "close the connection, so the client got a truncated response",
          "do the work that can fail before sending http.response.start."),
+    Rule("asgi.app.raised_after_response", ERRORS, ERRORS_URL,
+         "your app raised {error} after its response was complete; the client got the whole "
+         "response and the server logged the error",
+         "frameworks re-raise on purpose so the server logs it (Starlette does after its 500 "
+         "page); in your own app, handle the error before responding."),
     Rule("asgi.app.timeout", ERRORS, ERRORS_URL,
          "your app did not finish within {timeout:g} s ({where}); the server gave up and "
          "answered {status}",
@@ -113,10 +118,6 @@ RULES = [
          "the response header {name} is given as {vtype}; ASGI header names and values are "
          "bytes",
          "encode them: (b'content-type', b'text/plain') or ('x', v.encode('latin-1'))."),
-    Rule("asgi.http.header_uppercase", START, START_URL,
-         "the response header name {name} has upper-case letters; ASGI header names are "
-         "lower-cased",
-         "write header names in lower case, e.g. b'content-type'."),
     Rule("asgi.http.header_control_chars", START, START_URL,
          "the response header {name} contains CR, LF or NUL; it was not sent (that is how "
          "response splitting works)",
@@ -133,7 +134,7 @@ RULES = [
          "set 'trailers': True in http.response.start (and only when the request had "
          "'TE: trailers')."),
     Rule("asgi.http.receive_after_disconnect", DISCONNECT, DISCONNECT_URL,
-         "your app called receive() {count} times after it was told http.disconnect",
+         "your app called receive() again after it was told http.disconnect",
          "stop reading once you get {{'type': 'http.disconnect'}}: the client is gone."),
     # -- WebSocket ------------------------------------------------------------
     Rule("asgi.ws.no_handshake", WS_CONNECT, WS_CONNECT_URL,

@@ -1,0 +1,364 @@
+"""The ASGI gateway: real Starlette, FastAPI and Django apps give the same responses
+as starlette's TestClient; the scope, the body events, WebSockets and lifespan
+follow the ASGI spec; and run_asgi works inside a running event loop."""
+
+import asyncio
+import json
+import threading
+import time
+
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, StreamingResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.testclient import TestClient
+
+import gateway_lab as gl
+from gateway_lab import sandbox
+
+
+# -- real framework apps --------------------------------------------------------------
+
+def make_starlette():
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def life(app):
+        yield {"greeting": "Hello"}
+
+    async def hello(request):
+        name = request.query_params.get("name", "world")
+        return PlainTextResponse(f"{request.state.greeting}, {name}!")
+
+    async def echo_json(request):
+        data = await request.json()
+        return JSONResponse({"received": data, "length": len(await request.body())})
+
+    async def form(request):
+        return JSONResponse(dict(await request.form()))
+
+    async def stream(request):
+        async def parts():
+            for i in range(3):
+                yield f"part {i}\n"
+        return StreamingResponse(parts(), media_type="text/plain")
+
+    async def go(request):
+        return RedirectResponse("/hello?name=redirected")
+
+    async def cookie(request):
+        response = JSONResponse({"seen": request.cookies.get("flavour")})
+        response.set_cookie("flavour", "oatmeal", httponly=True)
+        return response
+
+    async def boom(request):
+        raise RuntimeError("boom")
+
+    async def ws(websocket):
+        await websocket.accept()
+        async for text in websocket.iter_text():
+            await websocket.send_text(f"echo {text}")
+
+    return Starlette(routes=[
+        Route("/hello", hello), Route("/json", echo_json, methods=["POST"]),
+        Route("/form", form, methods=["POST"]), Route("/stream", stream), Route("/go", go),
+        Route("/cookie", cookie), Route("/boom", boom), WebSocketRoute("/ws", ws),
+    ], lifespan=life)
+
+
+def make_fastapi():
+    app = FastAPI()
+
+    class Item(BaseModel):
+        name: str
+        price: float
+
+    @app.get("/items/{item_id}")
+    def read_item(item_id: int, q: str | None = None):  # a sync route: run in a thread pool
+        return {"item_id": item_id, "q": q}
+
+    @app.post("/items")
+    async def create_item(item: Item):
+        return {"name": item.name, "price_with_tax": round(item.price * 1.2, 2)}
+
+    return app
+
+
+STARLETTE_CASES = [
+    gl.Request("GET", "/hello?name=Ada"),
+    gl.Request("POST", "/json", {"Content-Type": "application/json"}, b'{"a": [1, 2]}'),
+    gl.Request("POST", "/form", {"Content-Type": "application/x-www-form-urlencoded"},
+               b"name=Ada&lang=en"),
+    gl.Request("GET", "/stream"),
+    gl.Request("GET", "/go"),
+    gl.Request("GET", "/cookie", {"Cookie": "flavour=chocolate"}),
+    gl.Request("GET", "/nowhere"),
+    gl.Request("HEAD", "/hello"),
+]
+FASTAPI_CASES = [
+    gl.Request("GET", "/items/42?q=x"),
+    gl.Request("POST", "/items", {"Content-Type": "application/json"},
+               b'{"name": "pen", "price": 2.5}'),
+    gl.Request("POST", "/items", {"Content-Type": "application/json"}, b'{"name": "pen"}'),
+    gl.Request("GET", "/items/not-a-number"),
+]
+
+
+def reference(client: TestClient, req: gl.Request):
+    headers = {k: v for k, v in req.headers if k.lower() not in ("host", "content-length")}
+    return client.request(req.method, req.target, headers=headers, content=req.body or None,
+                          follow_redirects=False)
+
+
+def header_set(headers):
+    # The app's own headers; the transport may add its framing.
+    return sorted((k.lower(), v) for k, v in headers if k.lower() not in ("content-length",))
+
+
+@pytest.fixture(scope="module")
+def starlette_app():
+    return make_starlette()
+
+
+@pytest.mark.parametrize("req", STARLETTE_CASES, ids=lambda r: f"{r.method} {r.target}")
+def test_starlette_parity(starlette_app, req):
+    life = gl.lifespan(starlette_app)
+    assert life.started and life.stopped and life.ok, life.findings
+    ex = gl.run_asgi(starlette_app, req, state=life.state)
+    with TestClient(starlette_app) as client:
+        want = reference(client, req)
+    assert ex.response.status == want.status_code
+    assert ex.response.body == want.content
+    assert header_set(ex.response.headers) == header_set(want.headers.multi_items())
+    assert ex.findings == [], [str(f) for f in ex.findings]
+
+
+@pytest.mark.parametrize("req", FASTAPI_CASES, ids=lambda r: f"{r.method} {r.target}")
+def test_fastapi_parity(req):
+    app = make_fastapi()
+    ex = gl.run_asgi(app, req)
+    want = reference(TestClient(app), req)
+    assert ex.response.status == want.status_code
+    assert ex.response.json() == want.json()
+    assert header_set(ex.response.headers) == header_set(want.headers.multi_items())
+    assert ex.findings == []
+
+
+def test_starlette_websocket_parity(starlette_app):
+    ex = gl.run_asgi(starlette_app, gl.Request.websocket("/ws", ["a", "b", gl.Close(1000)]))
+    with TestClient(starlette_app) as client, client.websocket_connect("/ws") as socket:
+        socket.send_text("a")
+        first = socket.receive_text()
+        socket.send_text("b")
+        want = [first, socket.receive_text()]
+    assert ex.response.status == 101
+    assert ex.messages == want == ["echo a", "echo b"]
+    assert ex.findings == []
+
+
+def test_starlette_exception_is_a_500_with_a_finding(starlette_app):
+    # Starlette sends its own 500 page, then re-raises so the server logs the error.
+    ex = gl.run_asgi(starlette_app, gl.Request("GET", "/boom"))
+    assert ex.response.status == 500 and ex.response.complete
+    assert [f.rule for f in ex.findings] == ["asgi.app.raised_after_response"]
+    assert "RuntimeError: boom" in ex.findings[0].message
+
+
+def test_django_without_lifespan_still_serves_http(tmp_path, monkeypatch):
+    django = pytest.importorskip("django")
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(DEBUG=False, ALLOWED_HOSTS=["*"], ROOT_URLCONF=__name__,
+                           SECRET_KEY="lab", MIDDLEWARE=[], INSTALLED_APPS=[])
+    django.setup()
+    from django.core.asgi import get_asgi_application
+
+    app = get_asgi_application()
+    life = gl.lifespan(app)
+    assert not life.supported and life.ok  # not a mistake: a server carries on without it
+    ex = gl.run_asgi(app, gl.Request("GET", "/django/?name=Ada"))
+    assert ex.response.status == 200
+    assert ex.response.body == b"Django says hi to Ada"
+    assert ex.findings == []
+
+
+def django_view(request):
+    from django.http import HttpResponse
+
+    return HttpResponse(f"Django says hi to {request.GET['name']}")
+
+
+try:
+    from django.urls import path as _path
+
+    urlpatterns = [_path("django/", django_view)]
+except ImportError:  # pragma: no cover
+    urlpatterns = []
+
+
+# -- the scope and the events, to the letter of the spec -------------------------------
+
+def recorder():
+    seen = {"messages": []}
+
+    async def app(scope, receive, send):
+        seen["scope"] = scope
+        while True:
+            message = await receive()
+            seen["messages"].append(message)
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+        seen["after"] = await receive()  # the response is over: the client is gone
+
+    return app, seen
+
+
+def test_http_scope_keys():
+    app, seen = recorder()
+    req = gl.Request("GET", "/caf%C3%A9/a%20b?x=1&y=%20", {"X-Token": "t", "Accept": "a"},
+                     client=("10.0.0.5", 4242), server=("example.org", 8080))
+    ex = gl.run_asgi(app, req, root_path="/api")
+    scope = seen["scope"]
+    assert ex.response.status == 200 and ex.ok
+    assert scope["type"] == "http" and scope["asgi"]["version"] == "3.0"
+    assert scope["path"] == "/café/a b"                     # decoded text
+    assert scope["raw_path"] == b"/caf%C3%A9/a%20b"          # bytes as sent
+    assert scope["query_string"] == b"x=1&y=%20"             # bytes, still encoded
+    assert scope["root_path"] == "/api"
+    assert scope["method"] == "GET" and scope["http_version"] == "1.1"
+    assert (b"x-token", b"t") in [tuple(h) for h in scope["headers"]]
+    assert all(name == name.lower() and isinstance(name, bytes) for name, _ in scope["headers"])
+    assert tuple(scope["client"]) == ("10.0.0.5", 4242)
+    assert seen["after"] == {"type": "http.disconnect"}
+
+
+def test_body_arrives_in_chunks_with_more_body():
+    app, seen = recorder()
+    gl.run_asgi(app, gl.Request("POST", "/", chunks=[b"ab", b"cd", b"e"]))
+    bodies = [(m["body"], m["more_body"]) for m in seen["messages"]]
+    assert bodies == [(b"ab", True), (b"cd", True), (b"e", False)]
+
+
+def test_raw_bytes_are_parsed_and_bad_ones_refused():
+    app, seen = recorder()
+    ex = gl.run_asgi(app, b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
+    assert ex.response.status == 200 and seen["messages"][0]["body"] == b"abc"
+    bad = gl.run_asgi(app, b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+                           b"Transfer-Encoding: chunked\r\n\r\n")
+    assert bad.response.status == 400
+    assert [f.rule for f in bad.findings] == ["http.smuggling.cl_te"]
+
+
+def test_lifespan_state_reaches_requests():
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    scope["state"]["pool"] = "the pool"
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["state"]["pool"].encode()})
+
+    life = gl.lifespan(app)
+    assert life.started and life.stopped and life.state == {"pool": "the pool"}
+    assert gl.run_asgi(app, gl.Request(), state=life.state).response.body == b"the pool"
+
+
+def test_lifespan_failed_is_a_finding():
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "no database"})
+
+    life = gl.lifespan(app)
+    assert not life.started
+    assert [f.rule for f in life.findings] == ["asgi.lifespan.startup_failed"]
+    assert "no database" in life.findings[0].message
+
+
+def test_websocket_close_before_accept_is_403():
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.close", "code": 1008})
+
+    ex = gl.run_asgi(app, gl.Request.websocket("/ws", ["hi"]))
+    assert ex.response.status == 403 and ex.messages == [] and ex.ok
+
+
+def test_websocket_subprotocol_and_binary_frames():
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept", "subprotocol": scope["subprotocols"][-1]})
+        message = await receive()
+        await send({"type": "websocket.send", "bytes": message["bytes"][::-1]})
+        await send({"type": "websocket.close", "code": 4000})
+
+    ex = gl.run_asgi(app, gl.Request.websocket("/ws", [b"\x01\x02"],
+                                               subprotocols=["chat.v1", "chat.v2"]))
+    assert ex.response.status == 101
+    assert ex.response.header("sec-websocket-protocol") == "chat.v2"
+    assert ex.messages == [b"\x02\x01"] and ex.close_code == 4000 and ex.ok
+
+
+# -- where it runs ------------------------------------------------------------------
+
+async def slow_hello(scope, receive, send):
+    await asyncio.sleep(0.1)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"hi"})
+
+
+def test_run_asgi_inside_a_running_loop_like_a_notebook_cell():
+    async def cell():
+        assert asyncio.get_running_loop() is not None
+        return gl.run_asgi(slow_hello, gl.Request())
+
+    ex = asyncio.run(cell())
+    assert ex.response.status == 200 and ex.response.body == b"hi" and ex.ok
+    assert asyncio.get_event_loop_policy().__class__.__module__.startswith("asyncio")
+
+
+def test_run_asgi_async_interleaves_on_one_loop():
+    async def many():
+        start = time.perf_counter()
+        exchanges = await asyncio.gather(*[gl.run_asgi_async(slow_hello, gl.Request())
+                                           for _ in range(20)])
+        return exchanges, time.perf_counter() - start
+
+    exchanges, took = asyncio.run(many())
+    assert all(ex.response.body == b"hi" for ex in exchanges)
+    assert took < 1.0  # 20 x 0.1 s in series would be 2 s
+
+
+def test_run_asgi_from_a_thread():
+    out = {}
+    thread = threading.Thread(target=lambda: out.setdefault("ex", gl.run_asgi(
+        slow_hello, gl.Request())))
+    thread.start()
+    thread.join(5)
+    assert out["ex"].response.status == 200
+
+
+def test_nothing_left_running():
+    async def cell():
+        return gl.run_asgi(slow_hello, gl.Request())
+
+    asyncio.run(cell())
+    gl.run_asgi(slow_hello, gl.Request())
+    assert sandbox.lab_threads() == []
+
+
+def test_json_roundtrip_of_an_asgi_exchange():
+    ex = gl.run_asgi(slow_hello, gl.Request("GET", "/"))
+    data = json.loads(json.dumps(ex.to_dict()))
+    assert data["interface"] == "asgi" and data["response"]["status"] == 200
+    ws = gl.run_asgi(make_starlette(), gl.Request.websocket("/ws", ["x"]))
+    assert ws.to_dict()["messages"] == ["echo x"]

@@ -1,0 +1,370 @@
+"""The ASGI half of the spec coach: broken apps get what uvicorn would give (500,
+a cut response, 403/500 for a WebSocket handshake) and a finding that names the
+rule; a blocked event loop is caught and measured; nothing is left running."""
+
+import asyncio
+import time
+
+import pytest
+
+import gateway_lab as gl
+from gateway_lab import sandbox
+from gateway_lab.findings import all_rules
+
+START = {"type": "http.response.start", "status": 200,
+         "headers": [(b"content-type", b"text/plain")]}
+
+
+def body(data=b"ok", more=False):
+    return {"type": "http.response.body", "body": data, "more_body": more}
+
+
+# -- HTTP ---------------------------------------------------------------------
+
+async def body_before_start(scope, receive, send):
+    await send(body())
+
+
+async def start_twice(scope, receive, send):
+    await send(START)
+    await send(START)
+
+
+async def never_responds(scope, receive, send):
+    await receive()
+
+
+async def incomplete(scope, receive, send):
+    await send(START)
+    await send(body(b"part", more=True))
+
+
+async def send_after_complete(scope, receive, send):
+    await send(START)
+    await send(body())
+    await send(body(b"more"))
+
+
+async def unknown_type(scope, receive, send):
+    await send({"type": "http.response.begin", "status": 200})
+
+
+async def status_str(scope, receive, send):
+    await send({"type": "http.response.start", "status": "200 OK", "headers": []})
+
+
+async def status_out_of_range(scope, receive, send):
+    await send({"type": "http.response.start", "status": 999, "headers": []})
+
+
+async def header_str(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [("content-type", "text/plain")]})
+
+
+async def headers_dict(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": [b"content-type"]})
+
+
+async def header_splitting(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"x-name", b"a\r\nset-cookie: evil=1")]})
+    await send(body())
+
+
+async def body_str(scope, receive, send):
+    await send(START)
+    await send({"type": "http.response.body", "body": "hello"})
+
+
+async def message_not_dict(scope, receive, send):
+    await send(["http.response.start", 200])
+
+
+async def message_bad_value(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": [], "extra": {1, 2}})
+
+
+async def raises_before_start(scope, receive, send):
+    raise KeyError("user_id")
+
+
+async def raises_after_start(scope, receive, send):
+    await send(START)
+    await send(body(b"first", more=True))
+    raise ValueError("halfway")
+
+
+async def content_length_wrong(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-length", b"10")]})
+    await send(body(b"short"))
+
+
+async def trailers_unannounced(scope, receive, send):
+    await send(START)
+    await send(body(more=True))
+    await send({"type": "http.response.trailers", "headers": []})
+
+
+async def returns_value(scope, receive, send):
+    await send(START)
+    await send(body())
+    return "done"
+
+
+def plain_def(scope, receive, send):  # forgot async
+    return None
+
+
+async def two_params(scope, receive):
+    pass
+
+
+async def sleeps_in_async(scope, receive, send):
+    time.sleep(0.25)  # blocks the loop: every other request waits
+    await send(START)
+    await send(body())
+
+
+async def cpu_loop_forever(scope, receive, send):
+    while True:
+        pass
+
+
+async def awaits_forever(scope, receive, send):
+    await asyncio.Event().wait()
+
+
+async def receive_after_body(scope, receive, send):
+    await receive()
+    await receive()  # waits for http.disconnect, which only comes after the response
+
+
+async def reads_after_disconnect(scope, receive, send):
+    await send(START)
+    await send(body())
+    for _ in range(3):
+        await receive()
+
+
+# -- WebSocket ------------------------------------------------------------------
+
+async def ws_send_before_accept(scope, receive, send):
+    await receive()
+    await send({"type": "websocket.send", "text": "hi"})
+
+
+async def ws_no_handshake(scope, receive, send):
+    await receive()
+
+
+async def ws_accept_twice(scope, receive, send):
+    await receive()
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.accept"})
+
+
+async def ws_both_payloads(scope, receive, send):
+    await receive()
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": "a", "bytes": b"a"})
+
+
+async def ws_text_is_bytes(scope, receive, send):
+    await receive()
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": b"a"})
+
+
+async def ws_send_after_close(scope, receive, send):
+    await receive()
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close"})
+    await send({"type": "websocket.send", "text": "late"})
+
+
+async def ws_unknown(scope, receive, send):
+    await receive()
+    await send({"type": "websocket.open"})
+
+
+async def ws_subprotocol_not_offered(scope, receive, send):
+    await receive()
+    await send({"type": "websocket.accept", "subprotocol": "graphql"})
+    await send({"type": "websocket.close"})
+
+
+async def ws_receive_before_accept(scope, receive, send):
+    await receive()
+    await receive()
+
+
+async def ws_raises_after_accept(scope, receive, send):
+    await receive()
+    await send({"type": "websocket.accept"})
+    raise RuntimeError("chat room is full")
+
+
+HTTP = {
+    "body_before_start": (body_before_start, "asgi.http.body_before_start", 500),
+    "start_twice": (start_twice, "asgi.http.start_twice", 200),
+    "never_responds": (never_responds, "asgi.http.no_response", 500),
+    "incomplete": (incomplete, "asgi.http.incomplete_response", 200),
+    "send_after_complete": (send_after_complete, "asgi.http.after_complete", 200),
+    "unknown_type": (unknown_type, "asgi.http.unknown_message", 500),
+    "status_str": (status_str, "asgi.http.bad_status", 500),
+    "status_out_of_range": (status_out_of_range, "asgi.http.bad_status", 500),
+    "header_str": (header_str, "asgi.http.header_not_bytes", 500),
+    "headers_not_pairs": (headers_dict, "asgi.http.bad_headers", 500),
+    "header_splitting": (header_splitting, "asgi.http.header_control_chars", 200),
+    "body_str": (body_str, "asgi.http.body_not_bytes", 200),
+    "message_not_dict": (message_not_dict, "asgi.message.not_dict", 500),
+    "message_bad_value": (message_bad_value, "asgi.message.bad_value", 500),
+    "raises_before_start": (raises_before_start, "asgi.app.raised", 500),
+    "raises_after_start": (raises_after_start, "asgi.app.raised_after_start", 200),
+    "content_length_wrong": (content_length_wrong, "asgi.http.content_length_mismatch", 200),
+    "trailers_unannounced": (trailers_unannounced, "asgi.http.trailers_not_announced", 200),
+    "returns_value": (returns_value, "asgi.app.returned_value", 200),
+    "plain_def": (plain_def, "asgi.app.not_async", 500),
+    "two_params": (two_params, "asgi.app.signature", 500),
+    "not_callable": ("app", "asgi.app.not_callable", 500),
+    "sleeps_in_async": (sleeps_in_async, "asgi.loop.blocked", 200),
+    "cpu_loop_forever": (cpu_loop_forever, "asgi.loop.blocked", 504),
+    "awaits_forever": (awaits_forever, "asgi.app.timeout", 504),
+    "receive_after_body": (receive_after_body, "asgi.app.timeout", 504),
+    "reads_after_disconnect": (reads_after_disconnect, "asgi.http.receive_after_disconnect",
+                               200),
+}
+WEBSOCKET = {
+    "ws_send_before_accept": (ws_send_before_accept, "asgi.ws.send_before_accept", 500),
+    "ws_no_handshake": (ws_no_handshake, "asgi.ws.no_handshake", 500),
+    "ws_accept_twice": (ws_accept_twice, "asgi.ws.accept_twice", 101),
+    "ws_both_payloads": (ws_both_payloads, "asgi.ws.bad_payload", 101),
+    "ws_text_is_bytes": (ws_text_is_bytes, "asgi.ws.bad_payload", 101),
+    "ws_send_after_close": (ws_send_after_close, "asgi.ws.after_close", 101),
+    "ws_unknown": (ws_unknown, "asgi.ws.unknown_message", 500),
+    "ws_subprotocol_not_offered": (ws_subprotocol_not_offered,
+                                   "asgi.ws.subprotocol_not_offered", 101),
+    "ws_receive_before_accept": (ws_receive_before_accept, "asgi.ws.receive_before_accept",
+                                 500),
+    "ws_raises_after_accept": (ws_raises_after_accept, "asgi.ws.raised", 101),
+}
+TIMEOUT = 0.5
+
+
+def check(ex, rule, status, elapsed):
+    rules = [f.rule for f in ex.findings]
+    assert rule in rules, (rules, str(ex))
+    assert ex.response.status == status, str(ex)
+    assert elapsed < TIMEOUT + 1.0
+    assert sandbox.lab_threads() == []
+    finding = next(f for f in ex.findings if f.rule == rule)
+    assert finding.message and finding.hint and finding.url.startswith("https://")
+    assert any(e.finding is finding for e in ex.trace)  # shown where it happened
+
+
+@pytest.mark.parametrize("name", sorted(HTTP))
+def test_broken_http_app(name):
+    app, rule, status = HTTP[name]
+    start = time.perf_counter()
+    ex = gl.run_asgi(app, gl.Request("POST", "/", body=b"tiny"), timeout=TIMEOUT)
+    check(ex, rule, status, time.perf_counter() - start)
+
+
+@pytest.mark.parametrize("name", sorted(WEBSOCKET))
+def test_broken_websocket_app(name):
+    app, rule, status = WEBSOCKET[name]
+    start = time.perf_counter()
+    ex = gl.run_asgi(app, gl.Request.websocket("/ws", ["hello"]), timeout=TIMEOUT)
+    check(ex, rule, status, time.perf_counter() - start)
+
+
+def test_the_same_broken_apps_inside_a_running_loop():
+    """In a notebook the app runs on the lab's loop thread; the answers are the same."""
+    async def cell():
+        out = {}
+        for name in ("body_before_start", "cpu_loop_forever", "awaits_forever",
+                     "sleeps_in_async"):
+            app, rule, status = HTTP[name]
+            start = time.perf_counter()
+            out[name] = (gl.run_asgi(app, gl.Request(), timeout=TIMEOUT),
+                         time.perf_counter() - start)
+        return out
+
+    for name, (ex, elapsed) in asyncio.run(cell()).items():
+        app, rule, status = HTTP[name]
+        check(ex, rule, status, elapsed)
+
+
+def test_blocked_loop_says_how_long():
+    ex = gl.run_asgi(sleeps_in_async, gl.Request())
+    finding = next(f for f in ex.findings if f.rule == "asgi.loop.blocked")
+    seconds = float(finding.message.split("for ")[1].split(" s")[0])
+    assert 0.25 <= seconds < 1.0
+    assert "asyncio.sleep" in finding.hint
+
+
+def test_a_cut_response_after_the_start():
+    ex = gl.run_asgi(raises_after_start, gl.Request())
+    assert ex.response.complete is False and ex.response.body == b"first"
+    assert "ValueError: halfway" in ex.findings[0].message
+
+
+def test_response_splitting_is_never_sent():
+    ex = gl.run_asgi(header_splitting, gl.Request())
+    assert all("evil" not in v for _, v in ex.response.headers)
+
+
+def test_websocket_error_closes_with_1011():
+    ex = gl.run_asgi(ws_raises_after_accept, gl.Request.websocket("/ws"))
+    assert ex.close_code == 1011
+    assert "chat room is full" in ex.findings[0].message
+
+
+def test_lifespan_broken_apps():
+    async def wrong_reply(scope, receive, send):
+        await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def raises_in_shutdown(scope, receive, send):
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        raise OSError("could not close the pool")
+
+    async def never_answers(scope, receive, send):
+        await asyncio.Event().wait()
+
+    cases = [(wrong_reply, "asgi.lifespan.bad_transition"),
+             (raises_in_shutdown, "asgi.lifespan.raised"),
+             (never_answers, "asgi.lifespan.timeout")]
+    for app, rule in cases:
+        start = time.perf_counter()
+        life = gl.lifespan(app, timeout=TIMEOUT)
+        assert rule in [f.rule for f in life.findings], (rule, life.findings)
+        assert time.perf_counter() - start < 3 * TIMEOUT
+    assert sandbox.lab_threads() == []
+
+
+def test_every_asgi_rule_has_a_case_or_a_reason():
+    covered = {rule for _, rule, _ in {**HTTP, **WEBSOCKET}.values()}
+    covered |= {"asgi.lifespan.bad_transition", "asgi.lifespan.raised", "asgi.lifespan.timeout",
+                "asgi.lifespan.startup_failed",       # tests/test_asgi.py
+                "asgi.app.raised_after_response",     # tests/test_asgi.py (Starlette's 500)
+                "asgi.lifespan.shutdown_failed",      # the same path as startup_failed
+                "asgi.ws.protocol_header",            # below
+                "asgi.ws.raised"}
+    rules = {r for r in all_rules() if r.startswith("asgi.")}
+    assert rules - covered == set()
+
+
+def test_protocol_header_in_accept():
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept",
+                    "headers": [(b"sec-websocket-protocol", b"chat")]})
+        await send({"type": "websocket.close"})
+
+    ex = gl.run_asgi(app, gl.Request.websocket("/ws", subprotocols=["chat"]))
+    assert [f.rule for f in ex.findings] == ["asgi.ws.protocol_header"]
