@@ -680,10 +680,15 @@ def _spec_of(kind: str) -> str:
 
 # -- WebSocket -------------------------------------------------------------------
 
+def _is_pause(item) -> bool:
+    return isinstance(item, (int, float)) and not isinstance(item, bool)
+
+
 class _WebSocket(_Run):
     """A WebSocket driven by a scripted client: its messages are `request.messages`,
-    str for text frames, bytes for binary ones, `Close(code)` to hang up.  When the
-    script runs out the client closes normally (1000)."""
+    str for text frames, bytes for binary ones, a number to pause that many seconds,
+    `Close(code)` to hang up.  When the script runs out the client closes normally
+    (1000)."""
 
     kind = "websocket"
 
@@ -710,6 +715,11 @@ class _WebSocket(_Run):
         if self.state == "connecting":
             trace.find("asgi.ws.receive_before_accept")
             return self._disconnect(1006)
+        while self.script and _is_pause(self.script[0]) and self.state == "accepted":
+            seconds = self.script.pop(0)
+            trace.add("client", "wait", f"the client sends nothing for {seconds:g} s",
+                      "RFC 6455 §5 (frames come when the peer sends them)", target="app")
+            await asyncio.sleep(seconds)
         if self.state != "accepted" or not self.script:
             return self._disconnect(self.close_code or 1000)
         item = self.script.pop(0)

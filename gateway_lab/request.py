@@ -184,9 +184,10 @@ class Request:
     def websocket(cls, target: str = "/", messages=(), *, subprotocols=(), headers=None, **kw):
         """A WebSocket handshake plus a script of what the client sends after it.
 
-        `messages` holds str (a text frame), bytes (a binary frame) and
-        optionally `Close(code)`; when the script runs out the client closes
-        with 1000.
+        `messages` holds str (a text frame), bytes (a binary frame), a number
+        (the client waits that many seconds before its next frame, listening
+        meanwhile) and optionally `Close(code)`; when the script runs out the
+        client closes with 1000.
         """
         hdrs = [
             ("Upgrade", "websocket"),

@@ -362,3 +362,29 @@ def test_json_roundtrip_of_an_asgi_exchange():
     assert data["interface"] == "asgi" and data["response"]["status"] == 200
     ws = gl.run_asgi(make_starlette(), gl.Request.websocket("/ws", ["x"]))
     assert ws.to_dict()["messages"] == ["echo x"]
+
+
+def test_two_scripted_clients_chat_through_one_app():
+    room = []
+
+    async def chat(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept"})
+        room.append(send)
+        try:
+            while (message := await receive())["type"] == "websocket.receive":
+                for peer in list(room):
+                    await peer({"type": "websocket.send", "text": message["text"]})
+        finally:
+            room.remove(send)
+
+    async def both():
+        # B waits 50 ms (a number in the script is a pause), so A is in the room first.
+        return await asyncio.gather(
+            gl.run_asgi_async(chat, gl.Request.websocket("/chat", [0.05, "hi from A", 0.1])),
+            gl.run_asgi_async(chat, gl.Request.websocket("/chat", [0.1, "hello from B", 0.1])))
+
+    a, b = asyncio.run(both())
+    assert a.messages == ["hi from A", "hello from B"]
+    assert b.messages == ["hi from A", "hello from B"]
+    assert a.ok and b.ok and room == []
