@@ -494,6 +494,192 @@ print(report.summary())
     ]
 
 
+def long_lived() -> list:
+    return [
+        M("""
+# 05 · Long-lived connections: WebSockets and server-sent events
+
+A classic request is over in milliseconds. A chat, a live dashboard or a notification feed
+keeps its connection open for minutes, mostly idle. This is where ASGI's design pays off, and
+where WSGI's does not fit.
+
+**In this notebook you will**
+- walk through the WebSocket state machine of the ASGI spec, step by step;
+- refuse a handshake (close before accept = HTTP 403);
+- connect two scripted clients to one chat app and watch messages cross;
+- stream server-sent events from an ASGI app, then from a WSGI app, and see what each
+  costs a server that must hold many of them;
+- measure what an idle connection costs as a thread and as a task.
+"""),
+        C("""
+import asyncio
+import time
+
+import gateway_lab as gl
+from gateway_lab.views import TraceStepper
+"""),
+        M("""
+## The WebSocket state machine (ASGI WebSocket spec)
+
+| state | the client sends | the app may send |
+|---|---|---|
+| connecting | `websocket.connect` (the HTTP upgrade request) | `websocket.accept`, or `websocket.close` (= HTTP 403) |
+| connected | `websocket.receive` (text or bytes), `websocket.disconnect` | `websocket.send` (exactly one of text / bytes), `websocket.close` |
+| closed | `websocket.disconnect` | nothing |
+
+The lab drives the client side from a **script**: a list of frames (`str` for text, `bytes`
+for binary), numbers (seconds of silence) and `gl.Close(code)`. When the script runs out the
+client closes normally (1000).
+"""),
+        C("""
+async def echo(scope, receive, send):
+    assert scope["type"] == "websocket"
+    await receive()                                  # websocket.connect
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            break
+        await send({"type": "websocket.send", "text": message["text"].upper()})
+
+ex = gl.run_asgi(echo, gl.Request.websocket("/echo", ["hello", "are you there?"]))
+print(ex.response.status, ex.messages, "closed with", ex.close_code)
+TraceStepper(ex)
+"""),
+        M("""
+## Refusing a connection
+
+Closing before accepting is how an app says no (for example, no login cookie). The client
+never gets a WebSocket: it gets an HTTP 403 to its upgrade request.
+"""),
+        C("""
+async def members_only(scope, receive, send):
+    await receive()
+    cookies = dict(scope["headers"]).get(b"cookie", b"")
+    if b"session=" not in cookies:
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    await send({"type": "websocket.accept"})
+
+print("no cookie:", gl.run_asgi(members_only, gl.Request.websocket("/ws")).response.status)
+print("cookie:   ", gl.run_asgi(members_only, gl.Request.websocket(
+    "/ws", headers={"Cookie": "session=1"})).response.status)
+"""),
+        M("""
+## A chat between two clients
+
+One app, two connections. The app keeps every connected socket's `send` in a set and
+broadcasts each message to all of them. Both clients run at once on one event loop
+(`await gl.run_asgi_async` in `asyncio.gather`); A waits 20 ms (so both are in the room) and B 50 ms before speaking.
+"""),
+        C("""
+room = set()
+
+async def chat(scope, receive, send):
+    await receive()
+    await send({"type": "websocket.accept"})
+    room.add(send)
+    try:
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            for peer in list(room):
+                await peer({"type": "websocket.send", "text": message["text"]})
+    finally:
+        room.discard(send)
+
+alice, bob = await asyncio.gather(
+    gl.run_asgi_async(chat, gl.Request.websocket("/chat", [0.02, "hi, I am A", 0.15])),
+    gl.run_asgi_async(chat, gl.Request.websocket("/chat", [0.05, "hello A, B here", 0.1])))
+print("A received:", alice.messages)
+print("B received:", bob.messages)
+"""),
+        M("""
+## Server-sent events: a response that does not end
+
+SSE (the HTML standard's `text/event-stream`) is plain HTTP: the server keeps the response
+open and writes `data: ...` lines as things happen. In ASGI that is `http.response.body`
+with `more_body=True`, once per event. The trace's time column shows the gaps.
+"""),
+        C("""
+async def ticker(scope, receive, send):
+    await receive()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]})
+    for n in range(3):
+        await send({"type": "http.response.body", "body": f"data: tick {n}\\n\\n".encode(), "more_body": True})
+        await asyncio.sleep(0.05)
+    await send({"type": "http.response.body", "body": b""})
+
+ex = gl.run_asgi(ticker, gl.Request("GET", "/events"))
+for event in ex.trace:
+    if event.kind == "send":
+        print(f"{event.t * 1000:7.1f} ms  {event.detail}")
+print(ex.response.text)
+"""),
+        M("""
+## The same stream from WSGI
+
+A WSGI app can stream too: return a generator. But the generator runs **inside the
+server's worker** (a thread or a process) for the whole stream, and `time.sleep` between
+events keeps that worker busy doing nothing. With 2 worker threads and 4 listeners, the
+last two wait until the first two streams end. On one event loop, the 4 ASGI streams
+interleave.
+"""),
+        C("""
+def wsgi_ticker(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/event-stream")])
+    def events():
+        for n in range(3):
+            yield f"data: tick {n}\\n\\n".encode()
+            time.sleep(0.05)
+    return events()
+
+listeners = [gl.Request("GET", "/events") for _ in range(4)]
+threads = gl.run_many(wsgi_ticker, listeners, model=gl.Threads(2))
+loop = gl.run_many(ticker, listeners, model=gl.EventLoop())
+print(f"WSGI, 2 threads: all 4 streams done after {threads.summary()['makespan']:.2f} s")
+print(f"ASGI, one loop:  all 4 streams done after {loop.summary()['makespan']:.2f} s")
+"""),
+        M("""
+## What an idle connection costs
+
+Most of a chat connection's life is waiting. A threaded server parks a thread on it; an
+event loop parks a suspended coroutine. Here are 1,000 idle connections each way, measured
+in this process (Python objects allocated, and the growth of resident memory where the OS
+tells us):
+"""),
+        C("""
+from gateway_lab.concurrency import idle_connection_cost
+
+for how, cost in idle_connection_cost(1000).items():
+    print(how, cost, sep="\\n", end="\\n\\n")
+"""),
+        M("""
+## Your turn
+
+Exercise `10_asgi_websocket`: an echo endpoint and a broadcast room, like the chat above.
+Edit `exercises/10_asgi_websocket.py`, then check it:
+"""),
+        C("""
+report = gl.check("10_asgi_websocket")
+print(report.summary())
+"""),
+        M("""
+## Summary
+
+- A WebSocket is a state machine: connect, then accept (or close = 403), then frames both
+  ways, then close; sending out of order is an error the lab names.
+- Long-lived connections are mostly idle. On an event loop each costs a suspended
+  coroutine; on a threaded server, a thread for its whole life.
+- WSGI can stream (a generator) but holds a worker per open stream, and has no way to
+  receive WebSocket frames at all: the interface has no `receive`.
+"""),
+    ]
+
+
 def lessons() -> dict[str, list]:
-    return {"07_event_loops": event_loops(), "08_bridges": bridges(),
+    return {"05_long_lived": long_lived(),
+            "07_event_loops": event_loops(), "08_bridges": bridges(),
             "09_build_your_own": build_your_own()}
