@@ -1,0 +1,222 @@
+"""The lab's SCGI, FastCGI and uwsgi servers behind a front end nobody here wrote:
+Debian's nginx, started by the test with scgi_pass, fastcgi_pass and uwsgi_pass.
+
+A real HTTP client talks to nginx; nginx encodes each request in the wire
+protocol, the lab's app server decodes it and runs the app through the
+engine; the client must get what the in-process engine (gl.run_wsgi) gives.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import gateway_lab as gl
+from gateway_lab.wire import WireServer
+
+pytestmark = pytest.mark.nginx
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+PREFIXES = {"scgi": "/scgi/", "fastcgi": "/fcgi/", "uwsgi": "/uwsgi/"}
+
+
+def app(environ, start_response):
+    """Echoes what it was given, so any difference on the way shows up in the body."""
+    path = environ["PATH_INFO"]
+    if path.endswith("/missing"):
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"no such page: " + path.encode("latin-1") + b"\n"]
+    if path.endswith("/big"):  # more than one FastCGI STDOUT record (65535 bytes each)
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return [bytes(range(256)) * 800]
+    if path.endswith("/stream"):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Streamed", "yes")])
+        return (f"part {i}\n".encode() for i in range(5))
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.errors"].write(f"lab app saw {environ['REQUEST_METHOD']} {path}\n")
+    lines = [f"method={environ['REQUEST_METHOD']}", f"path={path}",
+             f"query={environ['QUERY_STRING']}",
+             f"type={environ.get('CONTENT_TYPE', '')}",
+             f"x-lab={environ.get('HTTP_X_LAB', '')}", f"body={body.decode('latin-1')}"]
+    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8"),
+                              ("X-Lab-Echo", "1"), ("Set-Cookie", "a=1"),
+                              ("Set-Cookie", "b=2")])
+    return ["\n".join(lines).encode("utf-8") + b"\n"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _config(tmp: Path, port: int, backends: dict[str, int]) -> str:
+    temp = {name: tmp / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    for path in temp.values():
+        path.mkdir()
+    # As root nginx's workers would switch to "nobody"; stay the user who ran the test.
+    user = "user root;\n" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
+    return f"""{user}worker_processes 1;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {temp['client_body']};
+    proxy_temp_path {temp['proxy']};
+    fastcgi_temp_path {temp['fastcgi']};
+    uwsgi_temp_path {temp['uwsgi']};
+    scgi_temp_path {temp['scgi']};
+    upstream lab_fastcgi {{
+        server 127.0.0.1:{backends['fastcgi']};
+        keepalive 2;  # with fastcgi_keep_conn: reuse the connection (FastCGI §5.1 KEEP_CONN)
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        server_name localhost;
+        location /scgi/ {{
+            include /etc/nginx/scgi_params;
+            scgi_pass 127.0.0.1:{backends['scgi']};
+        }}
+        location /fcgi/ {{
+            include /etc/nginx/fastcgi_params;
+            fastcgi_keep_conn on;
+            fastcgi_pass lab_fastcgi;
+        }}
+        location /uwsgi/ {{
+            include /etc/nginx/uwsgi_params;
+            uwsgi_pass 127.0.0.1:{backends['uwsgi']};
+        }}
+    }}
+}}
+"""
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    errors = log.read_text() if log.exists() else "(no error log)"
+    pytest.fail(f"nginx did not start listening on {port}:\n{errors}")
+
+
+@pytest.fixture(scope="module")
+def front(tmp_path_factory):
+    if not os.path.exists(NGINX):
+        pytest.skip("nginx is not installed (Debian: apt-get install nginx-light or nginx)")
+    for params in ("scgi_params", "fastcgi_params", "uwsgi_params"):
+        if not os.path.exists(f"/etc/nginx/{params}"):
+            pytest.skip(f"/etc/nginx/{params} is missing (Debian's nginx-common ships it)")
+    tmp = tmp_path_factory.mktemp("nginx")
+    servers = {name: WireServer(name, app, timeout=5.0).start() for name in PREFIXES}
+    port = _free_port()
+    conf = tmp / "nginx.conf"
+    conf.write_text(_config(tmp, port, {n: s.port for n, s in servers.items()}))
+    log = tmp / "error.log"
+    proc = subprocess.Popen(
+        [NGINX, "-p", str(tmp), "-e", str(log), "-c", str(conf), "-g",
+         f"daemon off; pid {tmp / 'nginx.pid'}; error_log {log} info;"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_port(port, proc, log)
+        yield port, servers, log
+    finally:
+        proc.terminate()  # SIGTERM: nginx's fast shutdown, workers included
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        for server in servers.values():
+            server.stop()
+
+
+def _fetch(port: int, method: str, target: str, headers=None, body: bytes | None = None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, target, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.getheaders(), response.read()
+    finally:
+        conn.close()
+
+
+REQUESTS = [
+    ("GET with a query", "GET", "hello/world?name=Ada&x=%20y", {"X-Lab": "one"}, None),
+    ("POST with a body", "POST", "items", {"Content-Type": "application/x-www-form-urlencoded"},
+     b"a=1&b=caf%C3%A9&" + b"x" * 3000),
+    ("a 100 kB upload", "PUT", "upload", {"Content-Type": "application/octet-stream"},
+     bytes(range(256)) * 400),
+    ("a 200 kB response", "GET", "big", {}, None),
+    ("a 404", "GET", "missing", {}, None),
+    ("a streamed body", "GET", "stream", {}, None),
+]
+
+
+@pytest.mark.parametrize("protocol", list(PREFIXES))
+@pytest.mark.parametrize("title,method,path,headers,body", REQUESTS,
+                         ids=[r[0] for r in REQUESTS])
+def test_nginx_relays_what_the_engine_gives(front, protocol, title, method, path, headers,
+                                            body):
+    port, servers, _ = front
+    target = PREFIXES[protocol] + path
+    status, got_headers, got_body = _fetch(port, method, target, headers, body)
+    want = gl.run_wsgi(app, gl.Request(method, target, headers, body or b"")).response
+    assert (status, got_body) == (want.status, want.body), title
+    names = {n.lower() for n, _ in want.headers}
+    for name in names:  # every header the app set arrives, in order, with its value
+        got = [v for n, v in got_headers if n.lower() == name]
+        assert got == [v for n, v in want.headers if n.lower() == name], name
+    assert any(n.lower() == "server" and v.startswith("nginx") for n, v in got_headers)
+    trace = servers[protocol].traces[-1]
+    assert any(e.kind == "wire read" for e in trace.events), "wire fields traced"
+    assert trace.events[-1].kind == "response"
+
+
+def test_the_app_sees_the_request_nginx_received(front):
+    port, servers, _ = front
+    for protocol, prefix in PREFIXES.items():
+        status, _, body = _fetch(port, "PUT", prefix + "echo?q=1", {"X-Lab": "two",
+                                 "Content-Type": "text/plain"}, b"payload")
+        assert status == 200
+        text = body.decode()
+        assert f"path={prefix}echo" in text and "query=q=1" in text, protocol
+        assert "x-lab=two" in text and "type=text/plain" in text and "body=payload" in text
+        trace = servers[protocol].traces[-1]
+        environ = next(e.data for e in trace.events if e.kind == "environ")
+        assert environ["REMOTE_ADDR"] == "127.0.0.1"
+        assert environ["HTTP_HOST"].startswith("127.0.0.1")
+
+
+def test_fastcgi_stderr_reaches_nginx_error_log(front):
+    port, _, log = front
+    _fetch(port, "GET", "/fcgi/logged-path")
+    deadline = time.monotonic() + 5
+    while "lab app saw GET /fcgi/logged-path" not in log.read_text():
+        assert time.monotonic() < deadline, "the app's wsgi.errors line is not in nginx's log"
+        time.sleep(0.05)
+
+
+def test_fastcgi_keeps_the_connection_for_the_next_request(front):
+    port, servers, _ = front
+    server = servers["fastcgi"]
+    _fetch(port, "GET", "/fcgi/warm-up")
+    before, connections = len(server.traces), server.connections
+    for i in range(3):
+        status, _, body = _fetch(port, "GET", f"/fcgi/again?i={i}")
+        assert status == 200 and f"query=i={i}".encode() in body
+    assert len(server.traces) == before + 3
+    assert server.connections == connections, "nginx opened a new connection per request"
