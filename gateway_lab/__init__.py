@@ -35,7 +35,7 @@ _LAZY = {
     "io": "concurrency",
     "io_sync": "concurrency",
     "cpu": "concurrency",
-    "serve": "serve",
+    "serve": "serving",
     "check": "exercises",
 }
 

@@ -22,7 +22,7 @@ COMMANDS = {
     "demo": ("gateway_lab.demo:main", "the guestbook through CGI, WSGI and ASGI, traced"),
     "run": ("gateway_lab.cli:run_main", "run one request through any app and print the trace"),
     "race": ("gateway_lab.concurrency.cli:main", "compare worker models on a workload"),
-    "serve": ("gateway_lab.serve:main", "serve an app on 127.0.0.1 with a real server"),
+    "serve": ("gateway_lab.serving:main", "serve an app on 127.0.0.1 with a real server"),
     "check": ("gateway_lab.exercises:main", "check an exercise and get hints"),
 }
 

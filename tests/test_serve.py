@@ -24,7 +24,7 @@ from starlette.routing import Route, WebSocketRoute
 
 import gateway_lab as gl
 from gateway_lab.sandbox import lab_threads
-from gateway_lab.serve import ServeError, guess_gateway
+from gateway_lab.serving import ServeError, guess_gateway
 from gateway_lab.wire import scgi
 
 
@@ -88,8 +88,8 @@ def server_threads() -> list[str]:
 # -- WSGI under werkzeug ------------------------------------------------------------------
 
 def test_wsgi_app_served_by_werkzeug_answers_like_the_engine(capsys):
-    # gateway_lab.serve is imported above; gl.serve must still be the callable of DESIGN.md.
-    assert callable(gl.serve)
+    # gateway_lab.serving is imported above; gl.serve must still be the callable of DESIGN.md.
+    assert callable(gl.serve) and not isinstance(gl.serve, type(gl))
     with gl.serve(wsgi_app) as srv:
         assert "Serving wsgi app at http://127.0.0.1:" in capsys.readouterr().out
         assert srv.url == f"http://127.0.0.1:{srv.port}/" and srv.running

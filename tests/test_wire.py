@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gateway_lab as gl
-from gateway_lab.serve import ServeError
+from gateway_lab.serving import ServeError
 from gateway_lab.wire import (
     Field,
     WireError,

@@ -145,7 +145,7 @@ class WireServer:
                              f"{', '.join(PROTOCOLS)}")
         if not callable(app):
             raise TypeError(f"a WSGI app must be callable, got {type(app).__name__}")
-        from ..serve import bind_error
+        from ..serving import bind_error
 
         self.protocol = protocol
         self.app = app

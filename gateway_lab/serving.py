@@ -38,7 +38,6 @@ import socket
 import sys
 import threading
 import time
-import types
 import warnings
 from http import HTTPStatus
 from pathlib import Path
@@ -520,18 +519,3 @@ def _serve_reloading(gateway: str, app, args) -> int:
         pass
     print("stopped", flush=True)
     return 0
-
-
-class _CallableModule(types.ModuleType):
-    """`gateway_lab.serve` names both this module and its function (DESIGN.md: `gl.serve(app)`).
-
-    Once the module is imported (the CLI does, `from gateway_lab.serve import ...`
-    does), Python sets the package attribute `gateway_lab.serve` to the *module*,
-    hiding the function; so the module itself answers a call like the function.
-    """
-
-    def __call__(self, app, **kw) -> Server:
-        return serve(app, **kw)
-
-
-sys.modules[__name__].__class__ = _CallableModule
