@@ -205,16 +205,16 @@ def _unblock(thread: _LoopThread, future, out: sandbox.Outcome) -> None:
     stuck in C (a long time.sleep), abandon the thread and start a fresh one next time."""
     deadline = _clock() + GRACE
     while _clock() < deadline:
-        sandbox._raise_in(thread.ident, sandbox.Stopped)
+        sandbox.raise_in(thread.ident, sandbox.Stopped)
         try:
             future.result(0.05)
         except concurrent.futures.TimeoutError:
             continue
         except BaseException:  # noqa: BLE001 - Stopped, as intended
             pass
-        sandbox._raise_in(thread.ident, None)
+        sandbox.raise_in(thread.ident, None)
         return
-    sandbox._raise_in(thread.ident, None)
+    sandbox.raise_in(thread.ident, None)
     out.stuck = True
     with _LoopThread.lock:
         thread.closing = True

@@ -24,6 +24,7 @@ timeout)` picks one of two ways to put a deadline on `fn`:
 from __future__ import annotations
 
 import _signal  # the C functions behind `signal`, without its enum wrapping (2x cheaper)
+import contextvars
 import ctypes
 import os
 import queue
@@ -42,9 +43,12 @@ class Stopped(BaseException):
     """
 
 
-def _raise_in(thread_id: int, exc_type) -> None:
+def raise_in(thread_id: int, exc_type) -> None:
+    """Raise `exc_type` in the thread `thread_id` at its next bytecode (None cancels)."""
     ctypes.pythonapi.PyThreadState_SetAsyncExc(
         ctypes.c_ulong(thread_id), None if exc_type is None else ctypes.py_object(exc_type))
+
+
 
 
 class Outcome:
@@ -187,7 +191,10 @@ def _call_on_worker(fn, timeout: float) -> Outcome:
     """Run `fn()` on a worker thread; give up on it after `timeout` seconds."""
     out = Outcome()
     worker = _pool.get()
-    worker.jobs.put((fn, out))
+    # The caller's context variables follow the call onto the worker, as with
+    # asyncio.to_thread (the concurrency lab records phases through one).
+    context = contextvars.copy_context()
+    worker.jobs.put((lambda: context.run(fn), out))
     if out._done.acquire(timeout=timeout):
         if isinstance(out.error, Stopped):  # a stray Stopped that hit the code late
             out.timed_out, out.error = True, None
@@ -202,11 +209,11 @@ def stop(worker: threading.Thread, out: Outcome) -> None:
     """Raise Stopped in `worker` until it gives up (or GRACE runs out)."""
     deadline = time.perf_counter() + GRACE
     while time.perf_counter() < deadline:
-        _raise_in(worker.ident, Stopped)
+        raise_in(worker.ident, Stopped)
         if out._done.acquire(timeout=0.05):
-            _raise_in(worker.ident, None)  # clear one that may still be pending
+            raise_in(worker.ident, None)  # clear one that may still be pending
             return
-    _raise_in(worker.ident, None)
+    raise_in(worker.ident, None)
     out.stuck = True
     if isinstance(worker, _Worker):
         worker.abandoned = True

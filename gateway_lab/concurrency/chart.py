@@ -1,0 +1,182 @@
+"""Timelines as Gantt charts (matplotlib, imported only when a chart is drawn).
+
+    from gateway_lab.concurrency import chart
+    chart.gantt(tl)                          # one run
+    chart.compare([seq, threads, loop])      # several runs on one time axis
+    chart.save(fig, "race.png")
+
+One band per *lane* (a worker: a thread, a process, the event loop).  When a
+worker serves several requests at once (an event loop's tasks, overlapping
+spans) the band splits into rows, one per request in flight.  Colours are
+the phases: computing, waiting on I/O, queued (for the CPU: the GIL, the
+loop); grey is time the app did not mark.  The band on top counts the
+requests waiting for a worker; its ticks mark when each request arrived.
+
+The figures are plain `matplotlib.figure.Figure` objects, made without
+pyplot, so a library call never opens a window; Jupyter shows them inline.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .phases import CPU, IO, QUEUED
+from .timeline import Timeline
+
+if TYPE_CHECKING:  # matplotlib loads only when a chart is drawn
+    from matplotlib.figure import Figure
+
+COLOURS = {CPU: "#e4572e", IO: "#4c9be8", QUEUED: "#ffffff", "running": "#c8c8c8"}
+LABELS = {CPU: "computing (cpu)", IO: "waiting on I/O (io)", QUEUED: "queued",
+          "running": "running (not marked)"}
+DRAW_ORDER = ("running", QUEUED, IO, CPU)
+MAX_ROWS_PER_LANE = 40   # an event loop with 10,000 tasks still fits on a slide
+DEFAULT_LIMIT = 400      # spans drawn per chart (a simulation may have 100,000)
+
+
+def _rows(spans) -> tuple[dict, dict]:
+    """Pack each lane's spans into rows so that spans in one row never overlap.
+
+    Greedy by start time, like assigning meeting rooms; returns the row of each
+    span (by index) and the number of rows of each lane.
+    """
+    row_of: dict[int, int] = {}
+    ends_by_lane: dict[int, list[float]] = {}
+    for span in sorted(spans, key=lambda s: (s.lane, s.start, s.index)):
+        ends = ends_by_lane.setdefault(span.lane, [])
+        row = next((r for r, end in enumerate(ends) if end <= span.start + 1e-9), None)
+        if row is None:
+            if len(ends) < MAX_ROWS_PER_LANE:
+                row = len(ends)
+                ends.append(span.end)
+            else:  # full: share the row that frees first
+                row = min(range(len(ends)), key=ends.__getitem__)
+        ends[row] = max(ends[row], span.end)
+        row_of[span.index] = row
+    return row_of, {lane: len(ends) for lane, ends in ends_by_lane.items()}
+
+
+def waiting(spans) -> tuple[list[float], list[int]]:
+    """The number of requests that arrived but have no worker yet, as a step function."""
+    changes = sorted([(s.arrival, 1) for s in spans if s.start > s.arrival]
+                     + [(s.start, -1) for s in spans if s.start > s.arrival])
+    xs, ys, now = [0.0], [0], 0
+    for t, d in changes:
+        now += d
+        xs.append(t)
+        ys.append(now)
+    return xs, ys
+
+
+QUEUE_BAND = 3.0  # rows of height given to the "waiting for a worker" band
+
+
+def _draw(ax, tl: Timeline, limit: int, title: str | None) -> None:
+    spans = tl.spans[:limit] if len(tl) > limit else tl.spans
+    row_of, rows_in = _rows(spans)
+    lanes = sorted(rows_in)
+    # y positions from the bottom up: the lanes (last lane lowest), then the queue band
+    base, y_lane, y = {}, {}, 0.0
+    for lane in reversed(lanes):
+        base[lane] = y
+        y_lane[lane] = y + rows_in[lane] / 2
+        y += rows_in[lane] + 0.6  # a gap between bands
+    bars: dict[str, tuple[list, list, list]] = {k: ([], [], []) for k in DRAW_ORDER}
+
+    def bar(kind, row_y, left, right):
+        if right > left:
+            ys, lefts, widths = bars[kind]
+            ys.append(row_y)
+            lefts.append(left)
+            widths.append(right - left)
+
+    for span in spans:
+        row_y = base[span.lane] + rows_in[span.lane] - row_of[span.index] - 0.5
+        bar("running", row_y, span.start, span.end)
+        for kind, start, end in span.phases:
+            # Waiting for a worker is drawn in the queue band above, not in a lane.
+            bar(kind, row_y, max(start, span.start), end)
+    for kind in DRAW_ORDER:  # unmarked time first, so the phases are drawn over it
+        ys, lefts, widths = bars[kind]
+        if ys:
+            ax.barh(ys, widths, left=lefts, height=0.8, color=COLOURS[kind],
+                    edgecolor="#808080" if kind == QUEUED else "none", linewidth=0.5,
+                    hatch="////" if kind == QUEUED else None, label=LABELS[kind])
+    # The queue band: how many requests wait for a worker, and when each arrived.
+    xs, counts = waiting(spans)
+    top = max(counts) or 1
+    floor = y
+    ax.fill_between(xs, [floor + QUEUE_BAND * c / top for c in counts], floor, step="post",
+                    color="#bbbbbb", alpha=0.6, label="waiting for a worker")
+    ax.scatter([s.arrival for s in spans], [floor + 0.2] * len(spans), marker="|", s=60,
+               color="#222222", linewidths=1, label="arrival", zorder=3)
+    ticks = [y_lane[lane] for lane in lanes] + [floor + QUEUE_BAND / 2]
+    names = [tl.lane_name(lane) for lane in lanes] + [f"queue (max {max(counts)})"]
+    ax.set_yticks(ticks)
+    ax.set_yticklabels(names)
+    ax.set_ylim(-0.5, floor + QUEUE_BAND + 0.3)
+    ax.set_xlim(0, _right_edge([tl], limit))
+    ax.grid(axis="x", alpha=0.3)
+    shown = "" if len(tl) <= limit else f" (first {limit:,} of {len(tl):,} requests)"
+    s = tl.summary()
+    ax.set_title(title or f"{tl.model}, {tl.source}: makespan {s['makespan']:.3f} s, "
+                          f"{s['throughput']:,.0f} req/s{shown}", loc="left", fontsize=10)
+
+
+def _right_edge(timelines, limit: int) -> float:
+    ends = [s.end for tl in timelines for s in (tl.spans[:limit] if len(tl) > limit else tl)]
+    return max(max(ends, default=0.0) * 1.02, 1e-3)
+
+
+def _figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _band_height(tl: Timeline, limit: int) -> float:
+    spans = tl.spans[:limit]
+    _, rows_in = _rows(spans)
+    return sum(rows_in.values()) + 0.6 * len(rows_in) + QUEUE_BAND
+
+
+def gantt(tl: Timeline, *, limit: int = DEFAULT_LIMIT, title: str | None = None,
+          width: float = 10.0) -> Figure:
+    """A Gantt chart of one timeline: lanes = workers, colours = phases."""
+    if not isinstance(tl, Timeline):
+        raise TypeError(f"gantt() takes a Timeline (from run_many or simulate), not {tl!r}")
+    rows = _band_height(tl, limit)
+    fig = _figure(width, min(2.0 + 0.22 * rows, 14))
+    ax = fig.add_subplot()
+    _draw(ax, tl, limit, title)
+    ax.set_xlabel("seconds since the run started")
+    ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+    return fig
+
+
+def compare(timelines, *, limit: int = DEFAULT_LIMIT, width: float = 10.0) -> Figure:
+    """Several timelines stacked on one shared time axis, so their lengths compare."""
+    timelines = list(timelines)
+    if not timelines or not all(isinstance(t, Timeline) for t in timelines):
+        raise TypeError("compare() takes a list of Timelines")
+    heights = [max(_band_height(t, limit), 1.5) for t in timelines]
+    fig = _figure(width, min(1.2 * len(timelines) + 0.2 * sum(heights), 24))
+    axes = fig.subplots(len(timelines), 1, sharex=True, squeeze=False,
+                        gridspec_kw={"height_ratios": heights})[:, 0]
+    for ax, tl in zip(axes, timelines, strict=True):
+        _draw(ax, tl, limit, None)
+    axes[-1].set_xlim(0, _right_edge(timelines, limit))  # the axis is shared: one scale
+    axes[-1].set_xlabel("seconds since the run started")
+    handles, labels = {}, {}
+    for ax in axes:  # one legend for the whole figure, every kind that appears
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, h)
+            labels[label] = label
+    fig.legend(list(handles.values()), list(labels), loc="outside lower center",
+               ncols=min(5, len(labels)), fontsize=8)
+    return fig
+
+
+def save(fig: Figure, path) -> None:
+    """Write a figure as PNG (or any format matplotlib knows from the suffix)."""
+    fig.savefig(path, dpi=110)

@@ -1,0 +1,181 @@
+"""Phase markers: how an app tells the timeline what a request is doing.
+
+A span on the timeline is one request from start to end.  Inside it, the app
+can mark *phases*:
+
+    with gl.cpu():          # computing: this thread (or the event loop) is busy
+        render(page)
+    gl.cpu(0.01)            # spend 10 ms of CPU time here (a stand-in for real work)
+    gl.io_sync(0.05)        # wait 50 ms the blocking way (time.sleep, a sync DB driver)
+    await gl.io(0.05)       # wait 50 ms the async way (asyncio.sleep, an async client)
+
+Why the difference matters: a thread that waits in `time.sleep` releases the
+GIL, so other threads run, but it still *holds its worker*; an `await`
+releases the event loop as well, so one thread serves thousands of waiting
+requests.  A `time.sleep` inside `async def` releases neither: the whole
+loop stops (that is what the timeline of a blocked loop shows).
+
+Where the phases go: the concurrency lab sets a *recorder* for each request
+in a context variable (PEP 567) before it calls the app.  Context variables
+follow the code that runs the request: each asyncio task has its own copy,
+and the lab sets the variable again in whichever thread the gateway uses.
+Outside a run (a plain `gl.run_wsgi`), the markers still sleep and compute,
+they just record nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+
+# The three kinds a span's phases can have (a contract with the views).
+CPU, IO, QUEUED = "cpu", "io", "queued"
+KINDS = (CPU, IO, QUEUED)
+
+clock = time.perf_counter  # one clock for every span and phase in a process
+
+
+class Recorder:
+    """The phases of one request, as (kind, start, end) in `clock()` seconds."""
+
+    __slots__ = ("closed", "phases")
+
+    def __init__(self):
+        self.phases: list[tuple[str, float, float]] = []
+        self.closed = False  # after the request ends, late marks are dropped
+
+    def add(self, kind: str, start: float, end: float) -> None:
+        if not self.closed:
+            self.phases.append((kind, start, end))
+
+
+_current: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
+    "gateway_lab_phase_recorder", default=None)
+
+
+def recording(recorder: Recorder | None) -> contextvars.Token:
+    """Make `recorder` receive the marks of the code that runs next in this context."""
+    return _current.set(recorder)
+
+
+def _record(kind: str, start: float, end: float) -> None:
+    recorder = _current.get()
+    if recorder is not None:
+        recorder.add(kind, start, end)
+
+
+def _check_seconds(seconds, name: str) -> float:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"{name}(seconds) takes a number of seconds, not {seconds!r}")
+    if not 0 <= seconds < 3600:
+        raise ValueError(f"{name}({seconds!r}): seconds must be between 0 and 3600")
+    return float(seconds)
+
+
+class _Mark:
+    """A phase as a context manager: `with gl.cpu(): ...` / `with gl.io_sync(): ...`.
+    `async with gl.io(): ...` works too (the marks are the same either way)."""
+
+    __slots__ = ("kind", "start")
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.start = 0.0
+
+    def __enter__(self):
+        self.start = clock()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _record(self.kind, self.start, clock())
+
+    async def __aenter__(self):
+        return self.__enter__()
+
+    async def __aexit__(self, *exc) -> None:
+        self.__exit__(*exc)
+
+
+class _Spent:
+    """What `gl.cpu(seconds)` returns: the work is already done."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def __repr__(self) -> str:
+        return f"<spent {self.seconds * 1000:g} ms of CPU time>"
+
+    def __enter__(self):
+        raise TypeError("gl.cpu(seconds) already spent its CPU time; to mark your own code, "
+                        "write `with gl.cpu(): ...` without seconds")
+
+    def __exit__(self, *exc) -> None:  # pragma: no cover - __enter__ always raises
+        pass
+
+
+def burn(seconds: float) -> None:
+    """Compute for `seconds` of *this thread's CPU time* (not wall time).
+
+    Spinning until the wall clock moves would be wrong: a thread waiting for
+    the GIL sees the wall clock move too, so four threads "computing" 50 ms
+    each would finish together in 50 ms.  `time.thread_time()` only advances
+    while this thread really runs, so the work is the same on any model.
+    """
+    end = time.thread_time() + seconds
+    x = 0
+    while time.thread_time() < end:
+        for i in range(200):  # a little arithmetic between clock reads
+            x += i * i
+
+
+def cpu(seconds: float | None = None):
+    """Mark computing: `with gl.cpu(): ...`, or `gl.cpu(0.01)` to spend 10 ms of CPU."""
+    if seconds is None:
+        return _Mark(CPU)
+    seconds = _check_seconds(seconds, "gl.cpu")
+    start = clock()
+    burn(seconds)
+    _record(CPU, start, clock())
+    return _Spent(seconds)
+
+
+def io_sync(seconds: float | None = None):
+    """Wait the blocking way: `gl.io_sync(0.05)` sleeps 50 ms (like a sync DB call);
+    `with gl.io_sync(): requests.get(url)` marks a real blocking wait."""
+    if seconds is None:
+        return _Mark(IO)
+    seconds = _check_seconds(seconds, "gl.io_sync")
+    start = clock()
+    time.sleep(seconds)
+    _record(IO, start, clock())
+    return None
+
+
+class _AsyncWait(_Mark):
+    """`await gl.io(0.05)` or `async with gl.io(): await client.get(url)`."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float | None):
+        super().__init__(IO)
+        self.seconds = seconds
+
+    def __await__(self):
+        if self.seconds is None:
+            raise TypeError("`await gl.io()` needs seconds, e.g. `await gl.io(0.05)`; "
+                            "to mark your own wait write `async with gl.io(): ...`")
+        return self._wait().__await__()
+
+    async def _wait(self) -> None:
+        start = clock()
+        await asyncio.sleep(self.seconds)
+        _record(IO, start, clock())
+
+
+def io(seconds: float | None = None) -> _AsyncWait:
+    """Wait the async way: `await gl.io(0.05)` (asyncio.sleep, recorded as waiting);
+    `async with gl.io(): await client.get(url)` marks a real async wait."""
+    if seconds is not None:
+        seconds = _check_seconds(seconds, "gl.io")
+    return _AsyncWait(seconds)
