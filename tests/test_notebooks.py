@@ -1,0 +1,70 @@
+"""The lessons run top to bottom in a real kernel, quickly, and are stored without outputs."""
+
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+CELL_TIMEOUT = 60       # seconds per cell (a hung cell fails, it does not hang the suite)
+LESSON_BUDGET = 20      # seconds a whole lesson may take, kernel start excluded (issue 8)
+
+def test_the_lesson_path_is_complete():
+    # issue 8: ten lessons, numbered in reading order
+    assert [p.name[:3] for p in LESSONS] == [f"{i:02d}_" for i in range(10)]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
+def test_lesson_is_stored_without_outputs_and_with_a_kernel(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3", \
+        "without kernelspec metadata JupyterLab asks which kernel to use"
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, \
+                f"cell {i} of {path.name} carries outputs: run `python notebooks/_build.py`"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
+def test_lesson_has_objectives_widget_exercise_and_summary(path):
+    nb = nbformat.read(path, as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert re.search(r"in this notebook you will", text, re.IGNORECASE), "objectives at the top"
+    assert "## Your turn" in text and "## Summary" in text
+    assert re.search(r"TraceStepper|RequestBuilder|%%wsgi|%%asgi|%%cgi|Explorer|widgets\.",
+                     code), "at least one interactive widget"
+    # The "your turn" cell runs the check, or tells how to (a slow stub may not be run).
+    names = re.findall(r'gl\.check\("(\w+)"', code + text)
+    assert names, "a 'your turn' cell that points to its exercise's check"
+    for name in names:
+        assert (ROOT / "exercises" / f"{name}.py").is_file(), f"no exercises/{name}.py"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
+def test_lesson_runs_top_to_bottom_in_a_kernel(path, monkeypatch):
+    # The kernel is the project's own: the .venv's python3 kernelspec comes first.
+    monkeypatch.setenv("JUPYTER_PATH", os.path.join(sys.prefix, "share", "jupyter"))
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+                                     resources={"metadata": {"path": str(NOTEBOOKS)}})
+    with client.setup_kernel():
+        started = time.monotonic()
+        for index, cell in enumerate(nb.cells):
+            client.execute_cell(cell, index)   # raises CellExecutionError on any error
+        elapsed = time.monotonic() - started
+    assert elapsed < LESSON_BUDGET, f"{path.name} took {elapsed:.1f} s (budget {LESSON_BUDGET})"
+    outputs = json.dumps([c.get("outputs", []) for c in nb.cells])
+    assert "Traceback" not in outputs
+    # The widgets really were created (their views are in the outputs).
+    assert "application/vnd.jupyter.widget-view+json" in outputs
