@@ -72,9 +72,10 @@ CGI_SCRIPT = 'import sys\nsys.stdout.write("Content-Type: text/plain\\r\\n\\r\\n
 # -- the cases: name -> (group, a function doing one call) ------------------------
 
 def wsgi_cases(app, label):
-    from werkzeug.test import Client
     from wsgiref.util import setup_testing_defaults
     from wsgiref.validate import validator
+
+    from werkzeug.test import Client
 
     base = {}
     setup_testing_defaults(base)

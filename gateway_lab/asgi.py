@@ -124,7 +124,7 @@ class _LoopThread(threading.Thread):
     """
 
     lock = threading.Lock()
-    current: "_LoopThread | None" = None
+    current: _LoopThread | None = None
 
     def __init__(self):
         super().__init__(name="gateway-lab-loop", daemon=True)
@@ -160,7 +160,7 @@ class _LoopThread(threading.Thread):
         self.loop.call_later(IDLE_EXIT, self._idle_check)
 
     @classmethod
-    def get(cls) -> "_LoopThread":
+    def get(cls) -> _LoopThread:
         with cls.lock:
             thread = cls.current
             if thread is None or thread.closing:
@@ -400,7 +400,7 @@ class _Run:
         task.cancel()
 
     def _call(self):
-        self.trace.add("gateway", "call", f"await app(scope, receive, send)",
+        self.trace.add("gateway", "call", "await app(scope, receive, send)",
                        "ASGI spec §Applications", target="app")
         awaitable = self.app(self.scope, self.receive, self.send)
         if not inspect.isawaitable(awaitable):

@@ -71,7 +71,7 @@ def load_target(target: str):
 def guess_gateway(app) -> str:
     if isinstance(app, Path):
         return "cgi"
-    call = getattr(app, "__call__", None)
+    call = type(app).__call__ if callable(app) else None
     if inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(call):
         return "asgi"
     return "wsgi"

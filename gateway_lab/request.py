@@ -201,7 +201,7 @@ class Request:
         return cls("GET", target, hdrs, messages=list(messages), **kw)
 
     @classmethod
-    def parse(cls, data: bytes, **kw) -> "Request":
+    def parse(cls, data: bytes, **kw) -> Request:
         """Parse one complete HTTP/1.x request from `data`; raise `BadRequest` if a
         server must refuse it."""
         from ._parse import parse_request

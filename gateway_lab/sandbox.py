@@ -72,7 +72,7 @@ class Outcome:
 
 
 class _Worker(threading.Thread):
-    def __init__(self, pool: "_Pool"):
+    def __init__(self, pool: _Pool):
         super().__init__(name="gateway-lab-worker", daemon=True)
         self.pool = pool
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()

@@ -49,7 +49,8 @@ does: the kernel (ipykernel) runs one and executes cells from it.
 """),
         C("""
 loop = asyncio.get_running_loop()
-print(type(loop).__name__, "running:", loop.is_running(), "on thread", threading.current_thread().name)
+print(type(loop).__name__, "running:", loop.is_running(),
+      "on thread", threading.current_thread().name)
 """),
         M("""
 ## So `asyncio.run()` refuses
@@ -285,10 +286,11 @@ def per_request(fn, n=200):
     return (time.perf_counter() - start) / n
 
 request = gl.Request("GET", "/")
+via_asgiref, via_a2wsgi = WsgiToAsgi(wsgi_app), WSGIMiddleware(wsgi_app)
 costs = {
     "direct WSGI (gl.run_wsgi)": per_request(lambda: gl.run_wsgi(wsgi_app, request)),
-    "asgiref WsgiToAsgi (gl.run_asgi)": per_request(lambda: gl.run_asgi(WsgiToAsgi(wsgi_app), request)),
-    "a2wsgi WSGIMiddleware (gl.run_asgi)": per_request(lambda: gl.run_asgi(WSGIMiddleware(wsgi_app), request)),
+    "asgiref WsgiToAsgi (gl.run_asgi)": per_request(lambda: gl.run_asgi(via_asgiref, request)),
+    "a2wsgi WSGIMiddleware (gl.run_asgi)": per_request(lambda: gl.run_asgi(via_a2wsgi, request)),
 }
 base = costs["direct WSGI (gl.run_wsgi)"]
 for name, seconds in costs.items():
@@ -523,9 +525,11 @@ from gateway_lab.views import TraceStepper
 
 | state | the client sends | the app may send |
 |---|---|---|
-| connecting | `websocket.connect` (the HTTP upgrade request) | `websocket.accept`, or `websocket.close` (= HTTP 403) |
-| connected | `websocket.receive` (text or bytes), `websocket.disconnect` | `websocket.send` (exactly one of text / bytes), `websocket.close` |
+| connecting | `websocket.connect` (the upgrade request) | `websocket.accept`; `websocket.close` (= 403) |
+| connected | `websocket.receive` (text or bytes); `websocket.disconnect` | `websocket.send`; `websocket.close` |
 | closed | `websocket.disconnect` | nothing |
+
+A `websocket.send` carries exactly one of `text` (str) and `bytes`.
 
 The lab drives the client side from a **script**: a list of frames (`str` for text, `bytes`
 for binary), numbers (seconds of silence) and `gl.Close(code)`. When the script runs out the
@@ -570,7 +574,8 @@ print("cookie:   ", gl.run_asgi(members_only, gl.Request.websocket(
 
 One app, two connections. The app keeps every connected socket's `send` in a set and
 broadcasts each message to all of them. Both clients run at once on one event loop
-(`await gl.run_asgi_async` in `asyncio.gather`); A waits 20 ms (so both are in the room) and B 50 ms before speaking.
+(`await gl.run_asgi_async` in `asyncio.gather`); A waits 20 ms (so both are in the room)
+and B 50 ms before speaking.
 """),
         C("""
 room = set()
@@ -606,9 +611,11 @@ with `more_body=True`, once per event. The trace's time column shows the gaps.
 async def ticker(scope, receive, send):
     await receive()
     await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]})
+                "headers": [(b"content-type", b"text/event-stream"),
+                            (b"cache-control", b"no-cache")]})
     for n in range(3):
-        await send({"type": "http.response.body", "body": f"data: tick {n}\\n\\n".encode(), "more_body": True})
+        event = f"data: tick {n}\\n\\n".encode()
+        await send({"type": "http.response.body", "body": event, "more_body": True})
         await asyncio.sleep(0.05)
     await send({"type": "http.response.body", "body": b""})
 

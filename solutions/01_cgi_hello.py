@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 # RFC 3875 §4.1.7: always set; "" when the URL has no query.
 query = parse_qs(os.environ.get("QUERY_STRING", ""))
 name = query.get("name", ["world"])[0]
-body = f"Hello, {name}!".encode("utf-8")
+body = f"Hello, {name}!".encode()
 
 out = sys.stdout.buffer  # bytes, so the encoding never depends on the locale
 out.write(b"Content-Type: text/plain; charset=utf-8\n")

@@ -7,7 +7,7 @@ def app(environ, start_response):
     # QUERY_STRING is always in environ (PEP 3333), "" when the URL has no "?".
     query = parse_qs(environ["QUERY_STRING"])
     name = query.get("name", ["world"])[0]
-    body = f"Hello, {name}!".encode("utf-8")
+    body = f"Hello, {name}!".encode()
     # Content-Length is a count of bytes: measure after encoding.
     start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8"),
                               ("Content-Length", str(len(body)))])

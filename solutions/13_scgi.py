@@ -25,7 +25,7 @@ def parse_request(data):
     if fields[-1] != b"" or len(fields) % 2 != 1:
         raise ValueError("every header is name\\0value\\0")
     headers = {}
-    for name, value in zip(fields[0:-1:2], fields[1:-1:2]):
+    for name, value in zip(fields[0:-1:2], fields[1:-1:2], strict=True):
         key = name.decode("latin-1")
         if key in headers:
             raise ValueError(f"the header {key} appears twice")

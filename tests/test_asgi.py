@@ -18,7 +18,6 @@ from starlette.testclient import TestClient
 import gateway_lab as gl
 from gateway_lab import sandbox
 
-
 # -- real framework apps --------------------------------------------------------------
 
 def make_starlette():

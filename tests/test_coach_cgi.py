@@ -105,7 +105,8 @@ CATALOG = {
         """, rule="cgi.response.bad_location", status=302),
     "carriage_return_in_a_value": case("""
         import sys
-        sys.stdout.write("Content-Type: text/plain\\r\\nX-Note: a\\rSet-Cookie: evil=1\\r\\n\\r\\nhi")
+        sys.stdout.write(
+            "Content-Type: text/plain\\r\\nX-Note: a\\rSet-Cookie: evil=1\\r\\n\\r\\nhi")
         """, rule="cgi.response.bad_header", status=502),
     "nph_prints_cgi_headers": case(OK, rule="cgi.nph.not_http", status=502,
                                    filename="nph-broken.py"),

@@ -105,7 +105,7 @@ def test_validator_finds_nothing_and_close_is_called():
 
     def app(environ, start_response):
         data = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        environ["wsgi.errors"].write("got %d bytes\n" % len(data))
+        environ["wsgi.errors"].write(f"got {len(data)} bytes\n")
         start_response("200 OK", [("Content-Type", "text/plain")])
         return Body()
 

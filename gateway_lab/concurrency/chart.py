@@ -18,6 +18,7 @@ pyplot, so a library call never opens a window; Jupyter shows them inline.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from .phases import CPU, IO, QUEUED
@@ -131,7 +132,24 @@ def _right_edge(timelines, limit: int) -> float:
 def _figure(width: float, height: float) -> Figure:
     from matplotlib.figure import Figure
 
+    _inline_in_ipython(Figure)
     return Figure(figsize=(width, height), layout="constrained")
+
+
+def _inline_in_ipython(figure_class) -> None:
+    """A bare Figure (no pyplot) has no notebook picture until `%matplotlib inline`
+    registers one; register the same PNG formatter, so a returned chart shows."""
+    if "IPython" not in sys.modules:
+        return
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    from IPython.core.pylabtools import print_figure
+
+    png = shell.display_formatter.formatters["image/png"]
+    png.for_type(figure_class, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
 
 
 def _band_height(tl: Timeline, limit: int) -> float:

@@ -43,8 +43,8 @@ from pathlib import Path
 
 from .. import sandbox
 from ..request import Request
-from .models import EventLoop, Processes, ProcessPerRequest, Sequential, Threads, check_model
 from . import phases as _phases
+from .models import EventLoop, Processes, ProcessPerRequest, Sequential, Threads, check_model
 from .phases import QUEUED, Recorder, clock, recording
 from .timeline import Timeline
 

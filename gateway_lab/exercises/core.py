@@ -11,9 +11,9 @@ import html
 import sys
 import traceback
 import types
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from .. import sandbox
 

@@ -12,7 +12,6 @@ LESSON_BRIDGES = "08 Bridges (notebooks/08_*.ipynb)"
 LESSON_WIRE = "SCGI, the wire protocols (SPECS.md S1; python.ca/scgi/protocol.txt)"
 from .asgi_checks import LESSON_ASGI, TEXT, _asgi  # noqa: E402  (one loader for the gateway)
 
-
 # -- 13: SCGI ---------------------------------------------------------------------------
 
 VECTOR = (b"70:CONTENT_LENGTH\x0027\x00SCGI\x001\x00REQUEST_METHOD\x00POST\x00"

@@ -10,8 +10,8 @@ import re
 import time
 
 from ..request import Request
-from ..wsgi import build_environ, run_wsgi
 from ..trace import Trace
+from ..wsgi import build_environ, run_wsgi
 from . import core as _core
 from .core import LearnerError, call, exercise, expect, fact, need
 
