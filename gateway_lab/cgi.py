@@ -816,7 +816,7 @@ def _record(run: _Run, argv: list[str], pid: int, path: str, request: Request,
             trace: Trace) -> None:
     """The run as trace events, in the order a server sees them."""
     def at(when: float, *args, **kw):
-        trace.add(*args, **kw).t = when - trace.t0
+        trace.add(*args, at=when, **kw)
 
     at(run.t_spawn, "server", "spawn", f"{_show(argv, path)} (pid {pid})", f"{RFC} §3.4",
        target="app", data={"argv": argv, "pid": pid, "cwd": os.path.dirname(path)})

@@ -17,6 +17,7 @@ import time
 from .findings import Finding
 
 ACTORS = ("client", "server", "gateway", "app")
+_clock = time.perf_counter
 
 
 class Event:
@@ -45,19 +46,34 @@ class Event:
 
 
 class Trace:
-    """Events in the order they happened, with times relative to the start."""
+    """Events in the order they happened, with times relative to the start.
+
+    Gateways record a step as a plain tuple (cheap: most traces of a busy
+    exercise check are never looked at); the Event objects a view reads are
+    made from them on first access to `events`.
+    """
 
     def __init__(self, interface: str = ""):
         self.interface = interface
-        self.events: list[Event] = []
+        self._pending: list[tuple] = []   # recorded, not yet turned into Events
+        self._events: list[Event] = []
         self.findings: list[Finding] = []
-        self.t0 = time.perf_counter()
+        self.t0 = _clock()
 
     def add(self, actor: str, kind: str, detail: str, spec: str = "", data=None,
-            target: str | None = None) -> Event:
-        event = Event(actor, kind, detail, spec, time.perf_counter() - self.t0, data, target)
-        self.events.append(event)
-        return event
+            target: str | None = None, *, at: float | None = None) -> None:
+        """Record one step; `at` is a time.perf_counter() reading if not now."""
+        self._pending.append((actor, kind, detail, spec, _clock() if at is None else at,
+                              data, target, None))
+
+    @property
+    def events(self) -> list[Event]:
+        if self._pending:
+            t0, make = self.t0, Event
+            self._events.extend(make(a, k, d, s, t - t0, data, target, f)
+                                for a, k, d, s, t, data, target, f in self._pending)
+            self._pending.clear()
+        return self._events
 
     def find(self, rule: str, actor: str = "app", **facts) -> Finding:
         """Record that `rule` was broken; `facts` fill the rule's message template."""
@@ -67,12 +83,12 @@ class Trace:
         # The same mistake made in a loop is one lesson, not a hundred.
         if not any(f.rule == finding.rule and f.message == finding.message for f in self.findings):
             self.findings.append(finding)
-            event = self.add(actor, "finding", finding.message, finding.spec)
-            event.finding = finding
+            self._pending.append((actor, "finding", finding.message, finding.spec, _clock(),
+                                  None, None, finding))
         return finding
 
     def __len__(self) -> int:
-        return len(self.events)
+        return len(self._events) + len(self._pending)
 
     def __iter__(self):
         return iter(self.events)
