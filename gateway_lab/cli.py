@@ -3,7 +3,7 @@
     gateway-lab demo                      one form POST through CGI, WSGI and ASGI
     gateway-lab run  [--gateway G] TARGET METHOD PATH [-H 'N: v'] [-d BODY] [--json]
     gateway-lab race --workload io|cpu|mixed|websocket --requests N [--simulate] [--png F]
-    gateway-lab serve [--gateway G | --protocol P] TARGET [--port P]
+    gateway-lab serve [--gateway G | --protocol P] TARGET [--host H] [--port P] [--reload]
     gateway-lab check NN_name [--file PATH] [--hint [N]]
 """
 
