@@ -83,7 +83,7 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 _main_loop: asyncio.AbstractEventLoop | None = None
 
 
-def _run_here(make_coro, timeout: float) -> sandbox.Outcome:
+def _run_here(make_coro, timeout: float, trace: Trace | None = None) -> sandbox.Outcome:
     """Run the coroutine on a loop of our own, on this thread, under the sandbox's deadline.
     The main thread keeps its loop between runs (making one costs more than a run)."""
     global _main_loop
@@ -92,6 +92,15 @@ def _run_here(make_coro, timeout: float) -> sandbox.Outcome:
     if loop is None or loop.is_closed():
         loop = _new_loop()
     outcome = sandbox.call(lambda: loop.run_until_complete(make_coro()), timeout)
+    if not (outcome.timed_out or outcome.stuck) and asyncio.all_tasks(loop):
+        # Tasks the app started and left running would wake up in the next,
+        # unrelated run on this loop: nothing of a run may outlive it.
+        left = len(asyncio.all_tasks(loop))
+        _cancel_all(loop)
+        if trace is not None:
+            trace.add("server", "note", f"{left} task(s) the app started were still running "
+                      "after it returned; the lab cancelled them", "ASGI spec §Applications",
+                      target="app")
     if outcome.timed_out or outcome.stuck:
         # The loop was interrupted mid-step: its state is not to be trusted again.
         if not loop.is_running():
@@ -223,9 +232,9 @@ def _unblock(thread: _LoopThread, future, out: sandbox.Outcome) -> None:
     thread.loop.call_soon_threadsafe(thread.loop.stop)
 
 
-def _run(make_coro, timeout: float) -> sandbox.Outcome:
+def _run(make_coro, timeout: float, trace: Trace | None = None) -> sandbox.Outcome:
     if _get_running_loop() is None:
-        return _run_here(make_coro, timeout + GRACE)
+        return _run_here(make_coro, timeout + GRACE, trace)
     return _run_on_loop_thread(make_coro, timeout + GRACE)
 
 
@@ -927,7 +936,7 @@ def run_asgi(app, request: Request | bytes | None = None, *, timeout: float = DE
     run, refused = _prepare(app, request, timeout, root_path, state)
     if refused is not None:
         return refused
-    return _conclude(run, _run(run.main, timeout))
+    return _conclude(run, _run(run.main, timeout, run.trace))
 
 
 async def run_asgi_async(app, request: Request | bytes | None = None, *,

@@ -387,3 +387,24 @@ def test_two_scripted_clients_chat_through_one_app():
     assert a.messages == ["hi from A", "hello from B"]
     assert b.messages == ["hi from A", "hello from B"]
     assert a.ok and b.ok and room == []
+
+
+def test_tasks_the_app_leaves_behind_are_cancelled():
+    cancelled = []
+
+    async def forever():
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    async def app(scope, receive, send):
+        scope["task"] = asyncio.get_running_loop().create_task(forever())
+        await asyncio.sleep(0)  # let it start
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body"})
+
+    ex = gl.run_asgi(app, gl.Request())
+    assert ex.response.status == 204 and cancelled == [True]
+    assert any(e.kind == "note" and "cancelled" in e.detail for e in ex.trace)
