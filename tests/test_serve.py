@@ -304,7 +304,7 @@ class Cli:
             if text in line:
                 return line
         self.stop()
-        pytest.fail(f"no {text!r} from the CLI; stderr:\n{self.proc.stderr.read()}")
+        pytest.fail(f"no {text!r} from the CLI; stderr:\n{self.stderr}")
 
     def stop(self) -> int:
         if self.proc.poll() is None:
@@ -314,7 +314,8 @@ class Cli:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             code = self.proc.wait()
-        self.reader.join(5)
+        self.reader.join(15)  # the last lines ("stopped") may still be in the pipe
+        self.stderr = self.proc.stderr.read()
         self.proc.stdout.close()
         self.proc.stderr.close()
         return code
@@ -338,8 +339,9 @@ def test_cli_serves_until_terminated(tmp_path, gateway, target, want):
     finally:
         code = cli.stop()
     if os.name == "posix":  # SIGTERM is turned into a clean stop
-        assert code == 0
-        assert cli.lines.queue and any("stopped" in (x or "") for x in cli.lines.queue)
+        said = list(cli.lines.queue)
+        assert code == 0, (said, cli.stderr)
+        assert any("stopped" in (x or "") for x in said), (said, cli.stderr)
 
 
 def test_cli_serves_a_wsgi_app_over_scgi(tmp_path):
