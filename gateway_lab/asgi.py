@@ -36,11 +36,12 @@ import math
 import threading
 import time
 import traceback
-from http import HTTPStatus
+import types
 from urllib.parse import unquote_to_bytes
 
 from . import sandbox
-from .exchange import Exchange, Response, accept
+from .exchange import Exchange, Response, accept, reason_phrase
+from .findings import clip, describe_error
 from .request import Close, Request
 from .trace import Trace
 
@@ -240,27 +241,31 @@ def _run(make_coro, timeout: float, trace: Trace | None = None) -> sandbox.Outco
 
 # -- timing the app's steps -----------------------------------------------------
 
-class _Watched:
-    """Await the app's coroutine one step at a time, timing each step.
+class _Watch:
+    """The loop watchdog's view of one app: which step it is in, how long it held the loop.
 
     A coroutine runs between two awaits without giving the loop back; a step
-    longer than BLOCKED kept every other request waiting.  Awaiting this object
-    forwards every yield and every thrown exception (cancellation) unchanged.
+    longer than BLOCKED kept every other request on the loop waiting.
     """
 
-    __slots__ = ("awaitable", "run")
+    __slots__ = ("trace", "timeout", "step_start", "blocked", "closed")
 
-    def __init__(self, awaitable, run):
-        self.awaitable = awaitable
-        self.run = run
+    def __init__(self, trace: Trace, timeout: float):
+        self.trace = trace
+        self.timeout = timeout
+        self.step_start: float | None = None  # set while the app holds the loop
+        self.blocked = 0.0                    # the longest step so far
+        self.closed = False                   # the run is reported; late steps change nothing
 
-    def __await__(self):
-        steps = self.awaitable.__await__()
+    @types.coroutine
+    def steps(self, awaitable):
+        """Await `awaitable` one step at a time, timing each step; every yield and
+        every exception thrown in (cancellation) is passed through unchanged."""
+        steps = awaitable.__await__()
         send, throw = steps.send, steps.throw
         value = error = None
-        run = self.run
         while True:
-            start = run.step_start = _clock()
+            start = self.step_start = _clock()
             try:
                 yielded = send(value) if error is None else throw(error)
             except StopIteration as stop:
@@ -276,13 +281,15 @@ class _Watched:
                 value, error = None, thrown
 
     def _timed(self, start: float, stopped: bool = False) -> None:
-        run = self.run
-        run.step_start = None
+        self.step_start = None
         took = _clock() - start
-        if took > BLOCKED and not run.closed:
-            how = " and was stopped there" if stopped and took >= self.run.timeout else ""
-            self.run.trace.find("asgi.loop.blocked", seconds=took, how=how)
-            self.run.blocked = max(self.run.blocked, took)
+        if took > BLOCKED and not self.closed:
+            self.found(took, " and was stopped there" if stopped and took >= self.timeout
+                       else "")
+
+    def found(self, took: float, how: str = "") -> None:
+        self.trace.find("asgi.loop.blocked", seconds=took, how=how)
+        self.blocked = max(self.blocked, took)
 
 
 # -- scopes ------------------------------------------------------------------
@@ -340,29 +347,17 @@ _ALLOWED = (bytes, str, int, float, list, dict, bool, type(None), tuple)
 
 def _valid(message, trace: Trace) -> bool:
     if not isinstance(message, dict) or "type" not in message:
-        trace.find("asgi.message.not_dict", value=_short(message))
+        trace.find("asgi.message.not_dict", value=clip(message))
         return False
     for key, value in message.items():
         if not isinstance(value, _ALLOWED) or (isinstance(value, float) and not
                                                math.isfinite(value)):
             trace.find("asgi.message.bad_value", type=message.get("type"), key=key,
-                       value=_short(value), vtype=type(value).__name__)
+                       value=clip(value), vtype=type(value).__name__)
             return False
     return True
 
 
-def _short(value, limit: int = 50) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def _describe(error: BaseException) -> str:
-    where = ""
-    frames = traceback.extract_tb(error.__traceback__) if error.__traceback__ else []
-    if frames:
-        last = frames[-1]
-        where = f" ({last.filename.rsplit('/', 1)[-1]} line {last.lineno})"
-    return f"{type(error).__name__}: {error}{where}"
 
 
 # -- one run: the connection's state, shared by receive() and send() ---------------
@@ -381,10 +376,9 @@ class _Run:
         self.error: BaseException | None = None
         self.returned = None
         self.timed_out = False
-        self.blocked = 0.0
+        self.stuck = False  # timed out inside a C call: its thread was abandoned
         self.waiting = ""  # what the app was awaiting, for a timeout's message
-        self.step_start: float | None = None  # set while the app holds the loop
-        self.closed = False  # the exchange was handed back; a late step changes nothing
+        self.watch = _Watch(self.trace, timeout)
 
     async def main(self) -> None:
         """Await the app with a deadline; record how it ended."""
@@ -392,7 +386,7 @@ class _Run:
         task = asyncio.current_task()
         timer = loop.call_later(self.timeout, self._expire, task)
         try:
-            self.returned = await _Watched(self._call(), self)
+            self.returned = await self.watch.steps(self._call())
         except asyncio.CancelledError:
             if not self.timed_out:
                 raise
@@ -419,6 +413,34 @@ class _Run:
     def ended(self) -> None:
         """Called once the app is done, whatever happened (wakes waiting receives)."""
 
+    def where(self) -> str:
+        """What the app was doing when its time ran out, for the timeout's finding."""
+        if self.stuck:
+            return "it blocked the event loop inside a C call and could not be stopped"
+        if self.watch.blocked:
+            return "it blocked the event loop"
+        return self.waiting or "an await never returned"
+
+    def explained(self, error: BaseException) -> bool:
+        """True when `error` needs no more words: a finding about how the app was
+        called is recorded here, and send() recorded its own before raising."""
+        if isinstance(error, _NotAsync):
+            self.trace.find("asgi.app.not_async", type=str(error))
+            return True
+        if isinstance(error, TypeError) and _is_call_error(error):
+            self.trace.find("asgi.app.signature", error=str(error))
+            return True
+        return isinstance(error, (_Handled, Disconnected))
+
+    def sent_event(self, message, target: str) -> str:
+        """What every send() does first: check the message is one, and trace it."""
+        if not _valid(message, self.trace):
+            raise _Handled("invalid message")
+        kind = message["type"]
+        self.trace.add("app", "send", _summary(message), _spec_of(kind), target=target,
+                       data=message)
+        return kind
+
 
 class _NotAsync(Exception):
     pass
@@ -437,8 +459,9 @@ class _HTTP(_Run):
         self.complete = False
         self.trailers_expected = False
         self.trailers: list[tuple[str, str]] = []
-        self.finished: asyncio.Event | None = None
-        self.after_disconnect = 0
+        self.finished: asyncio.Event | None = None  # set when the response is over
+        self.over = False  # the app has returned (or failed): the client is gone
+        self.told_disconnect = False
         self.noted_case = False
 
     # receive(): ASGI HTTP spec §Request - receive event, §Disconnect - receive event
@@ -452,7 +475,9 @@ class _HTTP(_Run):
             trace.add("gateway", "receive", f"http.request, {len(body)} bytes, more_body={more}",
                       f"{WWW} §Request - receive event", target="app", data=message)
             return message
-        if not self.complete:
+        if self.told_disconnect:
+            trace.find("asgi.http.receive_after_disconnect")
+        if not (self.complete or self.over):
             # The whole body has arrived; like a real server, the next event is
             # http.disconnect, once the response is over (or the client leaves).
             self.waiting = "waiting in receive() after the whole body had arrived"
@@ -460,10 +485,7 @@ class _HTTP(_Run):
                 self.finished = asyncio.Event()
             await self.finished.wait()
             self.waiting = ""
-        else:
-            self.after_disconnect += 1
-            if self.after_disconnect > 1:  # told once already: the client is gone
-                trace.find("asgi.http.receive_after_disconnect")
+        self.told_disconnect = True
         message = {"type": "http.disconnect"}
         trace.add("gateway", "receive", "http.disconnect", f"{WWW} §Disconnect - receive event",
                   target="app", data=message)
@@ -471,16 +493,11 @@ class _HTTP(_Run):
 
     # send(): ASGI HTTP spec §Response Start, §Response Body, §Response Trailers
     async def send(self, message) -> None:
-        trace = self.trace
-        if not _valid(message, trace):
-            raise _Handled("invalid message")
-        kind = message["type"]
-        trace.add("app", "send", _summary(message), _spec_of(kind), target="gateway",
-                  data=message)
+        kind = self.sent_event(message, "gateway")
+        if self.over:
+            raise Disconnected("the client has gone away")
         if self.complete:
-            if self.timed_out:
-                raise Disconnected("the client has gone away")
-            trace.find("asgi.http.after_complete", type=kind)
+            self.trace.find("asgi.http.after_complete", type=kind)
             return  # uvicorn ignores it too; no need to crash the app
         if kind == "http.response.start":
             self._start(message)
@@ -488,11 +505,8 @@ class _HTTP(_Run):
             self._body(message)
         elif kind == "http.response.trailers":
             self._trailers(message)
-        elif kind.startswith("http."):
-            trace.find("asgi.http.unknown_message", type=kind)
-            raise _Handled(f"unknown message type {kind!r}")
         else:
-            trace.find("asgi.http.unknown_message", type=kind)
+            self.trace.find("asgi.http.unknown_message", type=kind)
             raise _Handled(f"unknown message type {kind!r}")
 
     def _start(self, message: dict) -> None:
@@ -502,7 +516,7 @@ class _HTTP(_Run):
             raise _Handled("http.response.start sent twice")
         status = message.get("status")
         if type(status) is not int or not 100 <= status <= 599:
-            trace.find("asgi.http.bad_status", value=_short(status))
+            trace.find("asgi.http.bad_status", value=clip(status))
             raise _Handled("bad status")
         self.headers = self._check_headers(message.get("headers", ()))
         self.trailers_expected = bool(message.get("trailers", False))
@@ -513,18 +527,18 @@ class _HTTP(_Run):
         try:
             pairs = [tuple(pair) for pair in headers]
         except TypeError:
-            trace.find("asgi.http.bad_headers", value=_short(headers),
+            trace.find("asgi.http.bad_headers", value=clip(headers),
                        problem="it is not a list of pairs")
             raise _Handled("bad headers") from None
         for pair in pairs:
             if len(pair) != 2:
-                trace.find("asgi.http.bad_headers", value=_short(pair),
+                trace.find("asgi.http.bad_headers", value=clip(pair),
                            problem="each header must be a [name, value] pair")
                 raise _Handled("bad headers")
             name, value = pair
             if not isinstance(name, bytes) or not isinstance(value, bytes):
                 bad = value if isinstance(name, bytes) else name
-                trace.find("asgi.http.header_not_bytes", name=_short(name),
+                trace.find("asgi.http.header_not_bytes", name=clip(name),
                            vtype=type(bad).__name__)
                 raise _Handled("header not bytes")
             if name != name.lower() and not self.noted_case:
@@ -532,10 +546,10 @@ class _HTTP(_Run):
                 # names are case-insensitive) and Django sends b"Content-Type": a
                 # note, not a finding.
                 self.noted_case = True
-                trace.add("server", "note", f"header name {_short(name)} is not lower-case "
+                trace.add("server", "note", f"header name {clip(name)} is not lower-case "
                           "as the spec asks; servers accept it", START_SPEC, target="app")
             if any(c in value for c in b"\r\n\x00") or any(c in name for c in b"\r\n\x00:"):
-                trace.find("asgi.http.header_control_chars", name=_short(name))
+                trace.find("asgi.http.header_control_chars", name=clip(name))
                 continue  # never sent
             out.append((name.decode("latin-1"), value.decode("latin-1")))
         return out
@@ -572,46 +586,39 @@ class _HTTP(_Run):
             self.finished.set()
 
     def ended(self) -> None:
-        self.complete_or_not = self.complete
+        self.over = True
         if self.finished is not None:
             self.finished.set()
-        self.complete = True  # any later receive() is told http.disconnect
 
     def response(self) -> Response:
         trace, request = self.trace, self.request
-        complete = getattr(self, "complete_or_not", False)
+        complete = self.complete
         if self.timed_out:
-            where = self.waiting or "an await never returned"
-            if self.blocked:
-                where = "it blocked the event loop"
-            trace.find("asgi.app.timeout", actor="server", timeout=self.timeout, where=where,
+            trace.find("asgi.app.timeout", actor="server", timeout=self.timeout,
+                       where=self.where(),
                        status=504 if self.status is None else "with a cut connection")
             if self.status is not None:
                 return self._cut()
-            return _plain(504, "Gateway Timeout")
+            return Response.error(504)
         error = self.error
         if error is not None:
-            if isinstance(error, _NotAsync):
-                trace.find("asgi.app.not_async", type=str(error))
-            elif isinstance(error, TypeError) and _is_call_error(error):
-                trace.find("asgi.app.signature", error=str(error))
-            elif not isinstance(error, (_Handled, Disconnected)):
+            if not self.explained(error):
                 trace.add("server", "log", "".join(traceback.format_exception(error)).rstrip(),
                           "ASGI spec §Error Handling")
                 rule = ("asgi.app.raised" if self.status is None else
                         "asgi.app.raised_after_response" if complete else
                         "asgi.app.raised_after_start")
-                trace.find(rule, error=_describe(error))
+                trace.find(rule, error=describe_error(error))
             if self.status is None:
-                return _plain(500, "Internal Server Error")
+                return Response.error(500)
             if not complete:
                 return self._cut()
             error = None  # the response went out whole; the error was only logged
         if self.returned is not None and error is None:
-            trace.find("asgi.app.returned_value", value=_short(self.returned))
+            trace.find("asgi.app.returned_value", value=clip(self.returned))
         if self.status is None:
             trace.find("asgi.http.no_response")
-            return _plain(500, "Internal Server Error")
+            return Response.error(500)
         if not complete:
             trace.find("asgi.http.incomplete_response")
             return self._cut()
@@ -625,14 +632,14 @@ class _HTTP(_Run):
                 body = body[:int(declared)]
         if request.method == "HEAD":
             body = b""  # RFC 9110 §9.3.2
-        return Response(self.status, self.headers, body, reason=_reason(self.status),
+        return Response(self.status, self.headers, body, reason=reason_phrase(self.status),
                         complete=complete, trailers=self.trailers)
 
     def _cut(self) -> Response:
         self.trace.add("server", "close connection", "response cut short",
                        "ASGI spec §Error Handling", target="client")
         return Response(self.status, self.headers, b"".join(self.body),
-                        reason=_reason(self.status), complete=False)
+                        reason=reason_phrase(self.status), complete=False)
 
 
 class _Handled(Exception):
@@ -647,18 +654,6 @@ def _is_call_error(error: TypeError) -> bool:
     return tb is not None and tb.tb_frame.f_code is _Run._call.__code__
 
 
-def _plain(status: int, reason: str) -> Response:
-    return Response(status, [("content-type", "text/plain; charset=utf-8")],
-                    f"{status} {reason}\n".encode(), reason=reason)
-
-
-_REASONS = {s.value: s.phrase for s in HTTPStatus}
-
-
-def _reason(status: int) -> str:
-    return _REASONS.get(status, "")
-
-
 def _summary(message: dict) -> str:
     kind = message["type"]
     if kind == "http.response.start":
@@ -669,7 +664,7 @@ def _summary(message: dict) -> str:
         return f"{kind}, {size} bytes, more_body={bool(message.get('more_body', False))}"
     if kind == "websocket.send":
         data = message.get("text") if message.get("text") is not None else message.get("bytes")
-        return f"{kind} {_short(data, 40)}"
+        return f"{kind} {clip(data, 40)}"
     return kind
 
 
@@ -738,7 +733,7 @@ class _WebSocket(_Run):
             message = {"type": "websocket.receive", "text": item}
         else:
             message = {"type": "websocket.receive", "bytes": bytes(item)}
-        trace.add("client", "receive", f"websocket.receive {_short(item, 40)}",
+        trace.add("client", "receive", f"websocket.receive {clip(item, 40)}",
                   f"{WS} §Receive - receive event", target="app", data=message)
         return message
 
@@ -754,11 +749,7 @@ class _WebSocket(_Run):
 
     async def send(self, message) -> None:
         trace = self.trace
-        if not _valid(message, trace):
-            raise _Handled("invalid message")
-        kind = message["type"]
-        trace.add("app", "send", _summary(message), _spec_of(kind), target="client",
-                  data=message)
+        kind = self.sent_event(message, "client")
         if kind == "websocket.accept":
             self._accept(message)
         elif kind == "websocket.send":
@@ -826,33 +817,28 @@ class _WebSocket(_Run):
         trace = self.trace
         if self.timed_out:
             trace.find("asgi.app.timeout", actor="server", timeout=self.timeout,
-                       where=self.waiting or "an await never returned",
+                       where=self.where(),
                        status="with a closed socket" if self.state == "accepted" else 504)
             if self.state != "accepted" and self.state != "closed":
-                return _plain(504, "Gateway Timeout")
+                return Response.error(504)
             self.close_code = self.close_code or 1011
             return self._switched()
         error = self.error
-        if error is not None and not isinstance(error, (_Handled, Disconnected)):
-            if isinstance(error, _NotAsync):
-                trace.find("asgi.app.not_async", type=str(error))
-            elif isinstance(error, TypeError) and _is_call_error(error):
-                trace.find("asgi.app.signature", error=str(error))
-            else:
+        if error is not None:
+            if not self.explained(error):
                 when = "after accepting" if self.state in ("accepted", "closed") else \
                     "before accepting"
                 did = ("closed the socket with 1011 (internal error)" if self.state ==
                        "accepted" else "answered the handshake with 500")
-                trace.find("asgi.ws.raised", error=_describe(error), when=when, did=did)
+                trace.find("asgi.ws.raised", error=describe_error(error), when=when, did=did)
         elif self.returned is not None:
-            trace.find("asgi.app.returned_value", value=_short(self.returned))
+            trace.find("asgi.app.returned_value", value=clip(self.returned))
         if self.state == "denied":
-            return Response(403, [("content-type", "text/plain; charset=utf-8")],
-                            b"403 Forbidden\n", reason="Forbidden")
+            return Response.error(403)
         if self.state == "connecting":
             if error is None and self.client_code is None:
                 trace.find("asgi.ws.no_handshake")
-            return _plain(500, "Internal Server Error")
+            return Response.error(500)
         if self.close_code is None:
             # The app returned with the socket open (or failed): the server closes it,
             # 1000 after a normal return, 1011 after an error.
@@ -885,7 +871,7 @@ def _prepare(app, request, timeout, root_path, state):
               f"{WS} §Websocket Connection Scope", target="gateway", data=run.scope)
     if not callable(app):
         trace.find("asgi.app.not_callable", actor="server", type=type(app).__name__)
-        return None, _finish(run, _plain(500, "Internal Server Error"))
+        return None, _finish(run, Response.error(500))
     return run, None
 
 
@@ -905,22 +891,17 @@ def _finish(run: _Run, response: Response) -> Exchange:
 
 
 def _conclude(run: _Run, outcome: sandbox.Outcome) -> Exchange:
+    watch = run.watch
     if outcome.timed_out:
         run.timed_out = True
-        if run.step_start is not None and not run.blocked:
+        run.stuck = outcome.stuck
+        if watch.step_start is not None and not watch.blocked:
             # Still inside one step: the loop has been blocked since it began.
-            run.blocked = _clock() - run.step_start
-            run.trace.find("asgi.loop.blocked", seconds=run.blocked,
-                           how=" and could not be stopped" if outcome.stuck else "")
-        if outcome.stuck:
-            run.waiting = "it blocked the event loop inside a C call and could not be stopped"
-        elif run.blocked or not run.waiting:
-            run.waiting = "it blocked the event loop"
-        if isinstance(run, _HTTP) and not hasattr(run, "complete_or_not"):
-            run.complete_or_not = run.complete
+            watch.found(_clock() - watch.step_start,
+                        " and could not be stopped" if outcome.stuck else "")
     elif outcome.error is not None:  # an error of the gateway itself, not of the app
         raise outcome.error
-    run.closed = True
+    watch.closed = True
     return _finish(run, run.response())
 
 
@@ -1011,13 +992,9 @@ async def _lifespan(app, result: Lifespan, timeout: float, between=None) -> None
         awaitable = app(scope, receive, send)
         if not inspect.isawaitable(awaitable):
             raise _NotAsync(type(awaitable).__name__)
-        await _Watched(awaitable, probe)
+        await watch.steps(awaitable)
 
-    class _Probe:  # what _Watched needs: a trace and a deadline
-        pass
-
-    probe = _Probe()
-    probe.trace, probe.timeout, probe.blocked, probe.closed = trace, timeout, 0.0, False
+    watch = _Watch(trace, timeout)
     task = asyncio.ensure_future(call())
 
     async def phase(name: str) -> bool:
@@ -1047,7 +1024,7 @@ async def _lifespan(app, result: Lifespan, timeout: float, between=None) -> None
                           "ASGI Lifespan spec §Scope", target="client")
                 return False
             if error is not None:
-                trace.find("asgi.lifespan.raised", error=_describe(error), phase=name)
+                trace.find("asgi.lifespan.raised", error=describe_error(error), phase=name)
             else:
                 trace.find("asgi.lifespan.bad_transition", type="(return)",
                            to=f"lifespan.{name}")

@@ -37,7 +37,6 @@ import signal
 import subprocess
 import sys
 import time
-from http import HTTPStatus
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from . import __version__
@@ -481,12 +480,6 @@ def _bad_line(n: int, line: str) -> str | None:
     return None
 
 
-def _error(status: int) -> Response:
-    reason = HTTPStatus(status).phrase
-    return Response(status, [("Content-Type", "text/plain")],
-                    f"{status} {reason}\n".encode(), reason=reason)
-
-
 class _LocalRedirect:
     def __init__(self, location: str):
         self.location = location
@@ -497,10 +490,10 @@ def _interpret(run: _Run, request: Request, trace: Trace, timeout: float, max_ou
     """The script's output as the client's response (§6), or a local redirect."""
     if run.outcome == "timeout":
         trace.find("cgi.script.timeout", actor="server", timeout=timeout)
-        return _error(504)
+        return Response.error(504)
     if run.outcome == "too_large":
         trace.find("cgi.response.too_large", actor="server", limit=max_output)
-        return _error(502)
+        return Response.error(502)
     if run.code != 0:
         # Apache ignores the exit status; the lab does not, because a non-zero
         # exit usually means the script died halfway, and Python flushes its
@@ -516,7 +509,7 @@ def _interpret(run: _Run, request: Request, trace: Trace, timeout: float, max_ou
             how = f"exited with status {run.code}"
         trace.find("cgi.script.exit_status", how=how,
                    last=f" after writing to stderr: {errors[-1].strip()}" if errors else "")
-        return _error(502)
+        return Response.error(502)
     if run.stderr.strip():
         lines = [line for line in run.stderr.decode("utf-8", "replace").splitlines()
                  if line.strip()]
@@ -526,7 +519,7 @@ def _interpret(run: _Run, request: Request, trace: Trace, timeout: float, max_ou
         trace.find("cgi.script.left_processes")
     if not run.stdout:
         trace.find("cgi.response.empty")
-        return _error(502)
+        return Response.error(502)
     if nph:
         return _nph_response(run.stdout, request, trace)
     head = request.method == "HEAD"
@@ -534,7 +527,7 @@ def _interpret(run: _Run, request: Request, trace: Trace, timeout: float, max_ou
     if split is None:
         trace.find("cgi.response.no_header_separator", size=len(run.stdout),
                    start=run.stdout[:40].decode("latin-1"))
-        return _error(502)
+        return Response.error(502)
     lines, body = split
     return _fields(lines, body, trace, head)
 
@@ -576,11 +569,11 @@ def _nph_response(out: bytes, request: Request, trace: Trace) -> Response:
     except h11.RemoteProtocolError as error:
         why = str(error) if out.startswith(b"HTTP/") else "no 'HTTP/1.1 200 OK' status line"
         trace.find("cgi.nph.not_http", start=out[:40].decode("latin-1"), error=why)
-        return _error(502)
+        return Response.error(502)
     if head is None:
         trace.find("cgi.nph.not_http", start=out[:40].decode("latin-1"),
                    error="it ends before the end of the headers")
-        return _error(502)
+        return Response.error(502)
     headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in head.headers]
     tokens = {t.strip().lower() for n, v in headers if n.lower() == "connection"
               for t in v.split(",")}
@@ -600,7 +593,7 @@ def _fields(lines: list[bytes], body: bytes, trace: Trace, head: bool
         why = _bad_line(n, line)
         if why:
             trace.find("cgi.response.bad_header", n=n, line=line[:80], why=why)
-            return _error(502)
+            return Response.error(502)
         name, _, value = line.partition(":")
         fields.append((name, value.strip(" \t")))
     cgi: dict[str, list[str]] = {}
@@ -617,13 +610,13 @@ def _fields(lines: list[bytes], body: bytes, trace: Trace, head: bool
         if len(values) > 1:
             trace.find("cgi.response.duplicate_field", name=CGI_FIELDS[lower],
                        count=len(values))
-            return _error(502)
+            return Response.error(502)
     status, reason = None, ""
     if "status" in cgi:
         match = _STATUS.match(cgi["status"][0])
         if not match:
             trace.find("cgi.response.bad_status", value=cgi["status"][0])
-            return _error(502)
+            return Response.error(502)
         status, reason = int(match.group(1)), match.group(2)
     content_type = cgi.get("content-type", [None])[0]
     location = cgi.get("location", [None])[0]
@@ -731,14 +724,14 @@ def _serve(path: str, request: Request, trace: Trace, timeout: float, max_output
            script_name: str | None, interpreter) -> Response:
     if request.is_websocket:
         trace.find("cgi.request.websocket", actor="server")
-        return _error(501)
+        return Response.error(501)
     if not os.path.exists(path):
         trace.find("cgi.script.not_found", actor="server", path=path, cwd=os.getcwd())
-        return _error(404)
+        return Response.error(404)
     argv, why = _command(path, interpreter)
     if argv is None:
         trace.find("cgi.script.not_executable", actor="server", path=path, error=why)
-        return _error(500)
+        return Response.error(500)
     deadline = time.monotonic() + timeout
     mount = _mount_point(_remove_dots(_decoded_path(request)), path, script_name)
     chain: list[str] = []
@@ -750,12 +743,12 @@ def _serve(path: str, request: Request, trace: Trace, timeout: float, max_output
         if len(chain) > MAX_REDIRECTS:
             trace.find("cgi.response.redirect_loop", actor="server", hops=len(chain),
                        chain=" -> ".join(chain))
-            return _error(500)
+            return Response.error(500)
         try:
             request = _redirected(request, result.location)
         except BadRequest as error:
             trace.find("cgi.response.bad_location", value=result.location, what=f": {error}")
-            return _error(502)
+            return Response.error(502)
         trace.add("server", "local redirect", f"{request.method} {request.target}, "
                   "handled inside the server", f"{RFC} §6.2.2", target="server")
 
@@ -788,11 +781,11 @@ def _one_run(path: str, argv: list[str], request: Request, mount: str, trace: Tr
     if "\x00" in decoded:
         trace.find("cgi.request.bad_path", actor="server", path=request.target,
                    why="a NUL byte")
-        return _error(400)
+        return Response.error(400)
     split = _split_path(_remove_dots(decoded), mount)
     if split is None:
         trace.find("cgi.request.not_mapped", actor="server", path=decoded, script_name=mount)
-        return _error(404)
+        return Response.error(404)
     script_name, path_info = split
     cwd = os.path.dirname(path)  # §7.2: the script runs in its own directory
     env = build_meta_variables(request, trace, script_name=script_name, path_info=path_info,
@@ -807,7 +800,7 @@ def _one_run(path: str, argv: list[str], request: Request, mount: str, trace: Tr
     except OSError as error:
         trace.find("cgi.script.not_executable", actor="server", path=path,
                    error=_spawn_error(error))
-        return _error(500)
+        return Response.error(500)
     _record(run, argv, pid, path, request, trace)
     return _interpret(run, request, trace, timeout, max_output, is_nph(path))
 

@@ -4,9 +4,17 @@ that bundles it with the request, the trace and the findings."""
 from __future__ import annotations
 
 import json as _json
+from http import HTTPStatus
 
 from .request import Request
 from .trace import Trace
+
+_REASONS = {s.value: s.phrase for s in HTTPStatus}
+
+
+def reason_phrase(status: int) -> str:
+    """'Not Found' for 404 (RFC 9110 §15); '' for a code it does not name."""
+    return _REASONS.get(status, "")
 
 
 class Response:
@@ -25,6 +33,13 @@ class Response:
         self.reason = reason
         self.complete = complete
         self.trailers: list[tuple[str, str]] = list(trailers or [])
+
+    @classmethod
+    def error(cls, status: int) -> Response:
+        """The short plain-text answer a server gives when it cannot give the app's."""
+        reason = reason_phrase(status)
+        return cls(status, [("Content-Type", "text/plain; charset=utf-8")],
+                   f"{status} {reason}\n".encode(), reason=reason)
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -126,8 +141,7 @@ def accept(interface: str, request) -> tuple[Request | None, Exchange | None]:
         first = bytes(request).split(b"\n", 1)[0][:80].decode("latin-1").strip()
         trace.add("client", "request", first or "(empty)", "RFC 9112 §2", target="server")
         trace.find(error.rule, actor="server", detail=str(error))
-        reason = {400: "Bad Request", 431: "Request Header Fields Too Large",
-                  501: "Not Implemented"}.get(error.status, "Bad Request")
+        reason = reason_phrase(error.status)
         body = f"{error.status} {reason}: {error}\n".encode()
         response = Response(error.status, [("Content-Type", "text/plain; charset=utf-8"),
                                            ("Connection", "close")], body, reason=reason)

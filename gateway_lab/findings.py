@@ -8,6 +8,8 @@ template filled with what *this* app did, and a hint.
 
 from __future__ import annotations
 
+import os
+import traceback
 from dataclasses import dataclass
 
 
@@ -58,6 +60,22 @@ class _Facts(dict):
 
     def __missing__(self, key):
         return "{" + key + "}"
+
+
+def clip(value, limit: int = 40) -> str:
+    """repr(value), cut to `limit` characters: what the app passed, in a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def describe_error(error: BaseException) -> str:
+    """'ZeroDivisionError: division by zero (app.py line 3)' for a learner."""
+    where = ""
+    frames = traceback.extract_tb(error.__traceback__) if error.__traceback__ else []
+    if frames:
+        last = frames[-1]
+        where = f" ({os.path.basename(last.filename)} line {last.lineno})"
+    return f"{type(error).__name__}: {error}{where}"
 
 
 def make_finding(rule_id: str, **facts) -> Finding:

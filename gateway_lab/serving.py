@@ -39,9 +39,9 @@ import sys
 import threading
 import time
 import warnings
-from http import HTTPStatus
 from pathlib import Path
 
+from .exchange import reason_phrase
 from .trace import Trace
 
 __all__ = ["ServeError", "Server", "main", "serve"]
@@ -178,7 +178,7 @@ def _request_from_environ(environ: dict):
 def _reply(exchange, start_response):
     """Send an Exchange's response through the real server."""
     response = exchange.response
-    reason = response.reason or _phrase(response.status)
+    reason = response.reason or reason_phrase(response.status)
     start_response(f"{response.status} {reason}".rstrip(), list(response.headers))
     if response.complete:
         return [response.body]
@@ -193,11 +193,6 @@ def _cut(body: bytes):
     raise ConnectionAbortedError("the app failed after the response started")
 
 
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
 
 
 def _refuse(error: Exception, start_response):

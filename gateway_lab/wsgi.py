@@ -22,6 +22,7 @@ import traceback
 
 from . import sandbox
 from .exchange import Exchange, Response, accept
+from .findings import clip, describe_error
 from .request import Request
 from .trace import Trace
 
@@ -227,7 +228,7 @@ class _Call:
             try:
                 if self.sent:
                     trace.find("wsgi.start_response.exc_info_after_headers",
-                               error=_describe(exc_info[1]))
+                               error=describe_error(exc_info[1]))
                     raise exc_info[1].with_traceback(exc_info[2])
             finally:
                 exc_info = None  # avoid a reference cycle through the traceback
@@ -350,7 +351,7 @@ class _Call:
                 try:
                     close()
                 except Exception as error:
-                    trace.find("wsgi.close.raised", error=_describe(error))
+                    trace.find("wsgi.close.raised", error=describe_error(error))
 
     def _drain(self, result) -> None:
         try:
@@ -363,7 +364,7 @@ class _Call:
             count += 1
             if not isinstance(chunk, (bytes, bytearray)):
                 self.trace.find("wsgi.body.not_bytes", type=type(chunk).__name__,
-                                value=_short(chunk))
+                                value=clip(chunk))
                 raise _Handled()
             if not chunk:
                 continue
@@ -402,20 +403,6 @@ def _count(headers) -> str:
     return str(len(headers)) if isinstance(headers, list) else "?"
 
 
-def _short(value, limit: int = 40) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def _describe(error: BaseException) -> str:
-    """'ZeroDivisionError: division by zero (app.py line 3)' for a learner."""
-    where = ""
-    tb = error.__traceback__
-    frames = traceback.extract_tb(tb) if tb else []
-    if frames:
-        last = frames[-1]
-        where = f" ({last.filename.rsplit('/', 1)[-1]} line {last.lineno})"
-    return f"{type(error).__name__}: {error}{where}"
 
 
 def _content_length_check(call: _Call, trace: Trace, body: bytes) -> tuple[bytes, bool]:
@@ -451,8 +438,7 @@ def run_wsgi(app, request: Request | bytes | None = None, *, timeout: float = DE
               target="server", data=request)
     if not callable(app):
         trace.find("wsgi.app.not_callable", actor="server", type=type(app).__name__)
-        return _finish(request, trace, Response(500, [("Content-Type", "text/plain")],
-                                                b"500 Internal Server Error\n"))
+        return _finish(request, trace, Response.error(500))
     environ = build_environ(request, trace, script_name=script_name, multithread=multithread,
                             multiprocess=multiprocess, run_once=run_once)
     trace.add("server", "environ", f"{len(environ)} keys, PATH_INFO={environ['PATH_INFO']!r}",
@@ -471,18 +457,16 @@ def _response(call: _Call, trace: Trace, outcome, request: Request, timeout: flo
         trace.find("wsgi.app.timeout", actor="server", timeout=timeout, how=how)
         if call.sent:
             return _cut(call)
-        return Response(504, [("Content-Type", "text/plain")], b"504 Gateway Timeout\n",
-                        reason="Gateway Timeout")
+        return Response.error(504)
     if error is not None:
         if not isinstance(error, (_Handled, WSGIError)):
             trace.add("server", "log", "".join(traceback.format_exception(error)).rstrip(),
                       f"{PEP} §Error Handling")
             rule = "wsgi.app.raised_after_start" if call.sent else "wsgi.app.raised"
-            trace.find(rule, error=_describe(error))
+            trace.find(rule, error=describe_error(error))
         if call.sent:
             return _cut(call)
-        return Response(500, [("Content-Type", "text/plain")], b"500 Internal Server Error\n",
-                        reason="Internal Server Error")
+        return Response.error(500)
     body = b"".join(call.body)
     body, complete = _content_length_check(call, trace, body)
     if request.method == "HEAD":

@@ -24,11 +24,10 @@ byte value survives the round trip.
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import NamedTuple
 from urllib.parse import quote
 
-from ..exchange import Response
+from ..exchange import Response, reason_phrase
 from ..request import BadRequest, Request
 from ..trace import Trace
 
@@ -170,18 +169,13 @@ def encode_cgi_response(response: Response) -> bytes:
     A front end turns this into an HTTP status line; nginx's scgi, uwsgi and
     fastcgi modules all read it this way.
     """
-    reason = response.reason or _phrase(response.status)
+    reason = response.reason or reason_phrase(response.status)
     lines = [f"Status: {response.status} {reason}".rstrip()]
     lines += [f"{name}: {value}" for name, value in response.headers]
     head = "\r\n".join(lines) + "\r\n\r\n"
     return latin1(head, "a response header") + response.body
 
 
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
 
 
 def decode_cgi_response(data: bytes) -> Response:
@@ -214,7 +208,7 @@ def decode_cgi_response(data: bytes) -> Response:
             headers.append((name, value.strip()))
     if status is None:
         status = 302 if any(n.lower() == "location" for n, _ in headers) else 200
-    return Response(status, headers, data[end + sep:], reason=reason or _phrase(status))
+    return Response(status, headers, data[end + sep:], reason=reason or reason_phrase(status))
 
 
 def _status(text: str) -> tuple[int, str]:
