@@ -40,7 +40,7 @@ import types
 from urllib.parse import unquote_to_bytes
 
 from . import sandbox
-from .exchange import Exchange, Response, accept, reason_phrase
+from .exchange import Exchange, Response, accept, reason_phrase, respond
 from .findings import clip, describe_error
 from .request import Close, Request
 from .trace import Trace
@@ -213,18 +213,17 @@ def _run_on_loop_thread(make_coro, timeout: float) -> sandbox.Outcome:
 def _unblock(thread: _LoopThread, future, out: sandbox.Outcome) -> None:
     """The loop is blocked by an app past its deadline: raise Stopped into it; if it is
     stuck in C (a long time.sleep), abandon the thread and start a fresh one next time."""
-    deadline = _clock() + GRACE
-    while _clock() < deadline:
-        sandbox.raise_in(thread.ident, sandbox.Stopped)
+    def moved(seconds: float) -> bool:
         try:
-            future.result(0.05)
+            future.result(seconds)
         except concurrent.futures.TimeoutError:
-            continue
+            return False
         except BaseException:  # noqa: BLE001 - Stopped, as intended
             pass
-        sandbox.raise_in(thread.ident, None)
+        return True
+
+    if sandbox.stop_thread(thread, moved, GRACE):
         return
-    sandbox.raise_in(thread.ident, None)
     out.stuck = True
     with _LoopThread.lock:
         thread.closing = True
@@ -884,10 +883,7 @@ def _finish(run: _Run, response: Response) -> Exchange:
                   "RFC 6455 §4.2.2", target="client", data=response)
         return Exchange("asgi", run.request, response, trace, messages=getattr(run, "sent", []),
                         close_code=run.close_code if response.status == 101 else None)
-    trace.add("server", "response", f"{response.status} {response.reason}".rstrip()
-              + f", {len(response.body)} bytes" + ("" if response.complete else " (cut)"),
-              "RFC 9112 §4", target="client", data=response)
-    return Exchange("asgi", run.request, response, trace)
+    return respond("asgi", run.request, trace, response)
 
 
 def _conclude(run: _Run, outcome: sandbox.Outcome) -> Exchange:

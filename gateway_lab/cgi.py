@@ -37,10 +37,11 @@ import signal
 import subprocess
 import sys
 import time
-from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.parse import unquote_to_bytes
 
 from . import __version__
-from .exchange import Exchange, Response, accept
+from .exchange import Exchange, Response, accept, respond
+from .request import HOP_BY_HOP as _HOP_BY_HOP
 from .request import BadRequest, Request
 from .trace import Trace
 
@@ -55,13 +56,11 @@ _CHUNK = 65536
 
 # §6.3: the three fields the server interprets; all others go to the client.
 CGI_FIELDS = {"content-type": "Content-Type", "location": "Location", "status": "Status"}
-# §6.3.4: fields about the connection are the server's business, not the script's.
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-                        "te", "trailer", "trailers", "transfer-encoding", "upgrade"})
-# §4.1.18, §9.2: credentials are not handed to the script, and Content-Length /
-# Content-Type have meta-variables of their own.
-_NOT_HTTP_VARS = frozenset({"authorization", "proxy-authorization", "content-length",
-                            "content-type"})
+# §6.3.4: fields about the connection are the server's business, not the script's
+# (the list PEP 3333 uses, and the Trailer field RFC 9110 §6.6.2 names).
+HOP_BY_HOP = _HOP_BY_HOP | {"trailer"}
+# §4.1.18, §9.2: credentials are not handed to the script; Proxy is httpoxy (below).
+_NOT_HTTP_VARS = frozenset({"authorization", "proxy-authorization", "proxy"})
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")   # field-name = token (§6.3)
 _STATUS = re.compile(r"^([2-5][0-9]{2}) (.*\S.*)$")       # "Status:" code SP reason (§6.3.3)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")       # an absoluteURI starts so (§6.3.2)
@@ -168,25 +167,13 @@ def build_meta_variables(request: Request, trace: Trace, *, script_name: str = "
         env["AUTH_TYPE"] = authorization.split(None, 1)[0]
     if request.scheme == "https":
         env["HTTPS"] = "on"  # §4.1.18 scheme variable; wsgiref's CGIHandler reads it
-    for name, value in request.headers:
-        lower = name.lower()
-        if lower in _NOT_HTTP_VARS:
-            continue
-        if lower == "proxy":
-            # httpoxy (2016; CVE-2016-1000110 for Python's urllib): HTTP_PROXY
-            # is what HTTP client libraries read as "my outgoing proxy".
-            trace.find("cgi.request.proxy_header_dropped", actor="server", value=value)
-            continue
-        if "_" in name:
-            # X_Foo and X-Foo would both become HTTP_X_FOO: a spoofing hazard.
-            trace.find("http.header.underscore_dropped", actor="server", name=name)
-            continue
-        key = "HTTP_" + name.upper().replace("-", "_")       # §4.1.18
-        value = _env_str(_wire(value))
-        if key in env:  # §4.1.18: repeated fields become one value, same meaning
-            env[key] += ("; " if key == "HTTP_COOKIE" else ", ") + value
-        else:
-            env[key] = value
+    proxy = request.header("proxy")
+    if proxy is not None:
+        # httpoxy (2016; CVE-2016-1000110 for Python's urllib): HTTP_PROXY
+        # is what HTTP client libraries read as "my outgoing proxy".
+        trace.find("cgi.request.proxy_header_dropped", actor="server", value=proxy)
+    for key, value in request.http_variables(trace, skip=_NOT_HTTP_VARS).items():
+        env[key] = _env_str(_wire(value))                     # §4.1.18
     return env
 
 
@@ -238,10 +225,12 @@ def _command(path: str, interpreter) -> tuple[list[str] | None, str | None]:
     return [path], None  # the kernel reads its #! line (§7.2)
 
 
-def _spawn_error(error: OSError) -> str:
+def _spawn_error(error: OSError, argv: list[str], path: str) -> str:
     if error.errno == errno.ENOEXEC:
         return f"{error.strerror} (the file needs a '#!' first line naming its interpreter)"
     if error.errno == errno.ENOENT:
+        if argv[0] != path:  # an interpreter the lab was given
+            return f"{error.strerror} (the interpreter {argv[0]!r} does not exist)"
         return f"{error.strerror} (the interpreter on its '#!' line does not exist)"
     return error.strerror or str(error)
 
@@ -257,7 +246,7 @@ def _show(argv: list[str], path: str) -> str:
 class _Run:
     """What one execution of the script produced."""
 
-    __slots__ = ("code", "elapsed", "left_behind", "outcome", "stderr", "stdout", "t_exit",
+    __slots__ = ("code", "left_behind", "outcome", "pid", "stderr", "stdout", "t_exit",
                  "t_spawn", "t_stdin", "t_stdout", "written")
 
     def __init__(self):
@@ -268,23 +257,27 @@ class _Run:
         self.code: int | None = None
         self.outcome = "ok"          # "ok", "timeout" or "too_large"
         self.written = 0             # body bytes written to the script's stdin
-        self.elapsed = 0.0
+        self.pid = 0
         self.left_behind = False     # processes still running after the script exited
+
+    @property
+    def elapsed(self) -> float:
+        return self.t_exit - self.t_spawn
 
 
 def _execute(argv: list[str], env: dict, cwd: str, body: bytes, deadline: float,
-             max_output: int) -> tuple[_Run, int]:
-    """Run the script once; return what it did and its pid.  Raises OSError if
-    it cannot be started.  Nothing it started outlives this call."""
+             max_output: int) -> _Run:
+    """Run the script once; return what it did.  Raises OSError if it cannot be
+    started.  Nothing it started outlives this call."""
     run = _Run()
     options = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if WINDOWS else {
         # A session (and process group) of its own: on timeout one killpg()
         # reaches the script and every process it started.
         "start_new_session": True}
-    start = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env, cwd=cwd, close_fds=True, **options)
     run.t_spawn = run.t_stdin = time.perf_counter()
+    run.pid = proc.pid
     try:
         if WINDOWS:
             _talk_windows(proc, body, deadline, max_output, run)
@@ -304,10 +297,9 @@ def _execute(argv: list[str], env: dict, cwd: str, body: bytes, deadline: float,
             except OSError:
                 pass
     run.code = proc.returncode
-    run.elapsed = time.monotonic() - start
     run.t_exit = time.perf_counter()
     run.t_stdout = run.t_stdout or run.t_exit
-    return run, proc.pid
+    return run
 
 
 def _wait(proc: subprocess.Popen, deadline: float) -> bool:
@@ -486,7 +478,7 @@ class _LocalRedirect:
 
 
 def _interpret(run: _Run, request: Request, trace: Trace, timeout: float, max_output: int,
-               nph: bool) -> Response | _LocalRedirect:
+               nph: bool, split, errors: list[str]) -> Response | _LocalRedirect:
     """The script's output as the client's response (§6), or a local redirect."""
     if run.outcome == "timeout":
         trace.find("cgi.script.timeout", actor="server", timeout=timeout)
@@ -498,8 +490,7 @@ def _interpret(run: _Run, request: Request, trace: Trace, timeout: float, max_ou
         # Apache ignores the exit status; the lab does not, because a non-zero
         # exit usually means the script died halfway, and Python flushes its
         # buffered stdout at exit, so a response that looks whole may be cut.
-        errors = [line for line in run.stderr.decode("utf-8", "replace").splitlines()
-                  if line.strip()]
+        errors = [line for line in errors if line.strip()]
         if run.code is not None and run.code < 0:
             try:
                 how = f"was killed by signal {signal.Signals(-run.code).name}"
@@ -510,9 +501,8 @@ def _interpret(run: _Run, request: Request, trace: Trace, timeout: float, max_ou
         trace.find("cgi.script.exit_status", how=how,
                    last=f" after writing to stderr: {errors[-1].strip()}" if errors else "")
         return Response.error(502)
-    if run.stderr.strip():
-        lines = [line for line in run.stderr.decode("utf-8", "replace").splitlines()
-                 if line.strip()]
+    lines = [line for line in errors if line.strip()]
+    if lines:
         more = f" (and {len(lines) - 1} more lines)" if len(lines) > 1 else ""
         trace.find("cgi.script.stderr", line=repr(lines[0][:200]), more=more)
     if run.left_behind:
@@ -523,7 +513,6 @@ def _interpret(run: _Run, request: Request, trace: Trace, timeout: float, max_ou
     if nph:
         return _nph_response(run.stdout, request, trace)
     head = request.method == "HEAD"
-    split = _split_head(run.stdout)
     if split is None:
         trace.find("cgi.response.no_header_separator", size=len(run.stdout),
                    start=run.stdout[:40].decode("latin-1"))
@@ -717,7 +706,7 @@ def run_cgi(script: str | os.PathLike, request: Request | bytes | None = None, *
         trace.add("server", "discard body", f"HEAD: {len(response.body)} bytes not sent",
                   f"{RFC} §4.3.3", target="client")
         response.body = b""
-    return _finish(request, trace, response)
+    return respond("cgi", request, trace, response)
 
 
 def _serve(path: str, request: Request, trace: Trace, timeout: float, max_output: int,
@@ -755,10 +744,6 @@ def _serve(path: str, request: Request, trace: Trace, timeout: float, max_output
 
 def _decoded_path(request: Request) -> str:
     """The request's path, percent-decoded, as the script will see it."""
-    target = request.target
-    if not target.startswith("/") and "://" in target:
-        # absolute-form (RFC 9112 §3.2.2): "http://host/path?q" names the path too
-        return _env_str(unquote_to_bytes(urlsplit(target).path or "/"))
     return _env_str(request.path_bytes)
 
 
@@ -796,23 +781,29 @@ def _one_run(path: str, argv: list[str], request: Request, mount: str, trace: Tr
     argv = argv + _search_words(request)
     env.update(_system_variables())
     try:
-        run, pid = _execute(argv, env, cwd, request.body, deadline, max_output)
+        run = _execute(argv, env, cwd, request.body, deadline, max_output)
     except OSError as error:
         trace.find("cgi.script.not_executable", actor="server", path=path,
-                   error=_spawn_error(error))
+                   error=_spawn_error(error, argv, path))
         return Response.error(500)
-    _record(run, argv, pid, path, request, trace)
-    return _interpret(run, request, trace, timeout, max_output, is_nph(path))
+    nph = is_nph(path)
+    # The output's head and body, and stderr's lines: read once, shown and judged.
+    split = _split_head(run.stdout) if run.outcome == "ok" and not nph else None
+    errors = run.stderr.decode("utf-8", "replace").splitlines()
+    _record(run, argv, path, request, trace, split, errors)
+    return _interpret(run, request, trace, timeout, max_output, nph, split, errors)
 
 
-def _record(run: _Run, argv: list[str], pid: int, path: str, request: Request,
-            trace: Trace) -> None:
+def _record(run: _Run, argv: list[str], path: str, request: Request, trace: Trace,
+            split, errors: list[str]) -> None:
     """The run as trace events, in the order a server sees them."""
-    def at(when: float, *args, **kw):
-        trace.add(*args, at=when, **kw)
+    steps: list = []
 
-    at(run.t_spawn, "server", "spawn", f"{_show(argv, path)} (pid {pid})", f"{RFC} §3.4",
-       target="app", data={"argv": argv, "pid": pid, "cwd": os.path.dirname(path)})
+    def at(when: float, *args, **kw):
+        steps.append((when, args, kw))
+
+    at(run.t_spawn, "server", "spawn", f"{_show(argv, path)} (pid {run.pid})", f"{RFC} §3.4",
+       target="app", data={"argv": argv, "pid": run.pid, "cwd": os.path.dirname(path)})
     body = len(request.body)
     if not body:
         detail = "no body: end-of-file at once"
@@ -821,7 +812,6 @@ def _record(run: _Run, argv: list[str], pid: int, path: str, request: Request,
     else:
         detail = f"{run.written} of {body} bytes: the script stopped reading (allowed)"
     at(run.t_stdin, "server", "stdin", detail, f"{RFC} §4.2", target="app")
-    split = _split_head(run.stdout) if run.outcome == "ok" and not is_nph(path) else None
     if split is not None:
         lines, rest = split
         for line in lines:
@@ -832,12 +822,11 @@ def _record(run: _Run, argv: list[str], pid: int, path: str, request: Request,
     elif run.stdout:
         at(run.t_stdout, "app", "stdout", f"{len(run.stdout)} bytes", f"{RFC} §6.4",
            target="server")
-    lines = run.stderr.decode("utf-8", "replace").splitlines()
-    for line in lines[:MAX_STDERR_EVENTS]:
+    for line in errors[:MAX_STDERR_EVENTS]:
         at(run.t_exit, "app", "stderr", line, f"{RFC} §6.1 (servers log stderr)",
            target="server")
-    if len(lines) > MAX_STDERR_EVENTS:
-        at(run.t_exit, "app", "stderr", f"... {len(lines) - MAX_STDERR_EVENTS} more lines",
+    if len(errors) > MAX_STDERR_EVENTS:
+        at(run.t_exit, "app", "stderr", f"... {len(errors) - MAX_STDERR_EVENTS} more lines",
            f"{RFC} §6.1", target="server")
     ms = round(run.elapsed * 1000, 1)
     if run.outcome == "timeout":
@@ -848,9 +837,6 @@ def _record(run: _Run, argv: list[str], pid: int, path: str, request: Request,
         detail = f"exit status {run.code} after {ms:g} ms"
     at(run.t_exit, "app", "exit", detail, f"{RFC} §3.4", target="server",
        data={"code": run.code, "elapsed_ms": ms, "outcome": run.outcome})
-
-
-def _finish(request: Request, trace: Trace, response: Response) -> Exchange:
-    trace.add("server", "response", f"{response.status} {response.reason}".rstrip()
-              + f", {len(response.body)} bytes", "RFC 9112 §4", target="client", data=response)
-    return Exchange("cgi", request, response, trace)
+    # A script may print before it has read all its input: keep the times in order.
+    for when, args, kw in sorted(steps, key=lambda step: step[0]):
+        trace.add(*args, at=when, **kw)

@@ -118,6 +118,15 @@ class Exchange:
         return exchange_html(self)
 
 
+def respond(interface: str, request: Request | None, trace: Trace, response: Response
+            ) -> Exchange:
+    """The last step of every gateway: the response goes to the client."""
+    trace.add("server", "response", f"{response.status} {response.reason}".rstrip()
+              + f", {len(response.body)} bytes" + ("" if response.complete else " (cut)"),
+              "RFC 9112 §4", target="client", data=response)
+    return Exchange(interface, request, response, trace)
+
+
 def accept(interface: str, request) -> tuple[Request | None, Exchange | None]:
     """What a server does first: take the request, or refuse it.
 

@@ -43,6 +43,13 @@ class BadRequest(ValueError):
         self.status = status
 
 
+# PEP 3333 §Other HTTP Features (after RFC 2616 §13.5.1): fields about one
+# connection, which the server handles and the app must not send.
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                        "te", "trailers", "transfer-encoding", "upgrade"})
+_OWN_VARIABLES = frozenset({"content-type", "content-length", "transfer-encoding"})
+
+
 class Close:
     """A scripted WebSocket client's close frame (see `Request.websocket`)."""
 
@@ -144,14 +151,47 @@ class Request:
         return ", ".join(values) if values else None
 
     @property
+    def _path(self) -> str:
+        path = self.target.split("?", 1)[0]
+        if not path.startswith("/") and "://" in path:
+            # absolute-form (RFC 9112 §3.2.2), "http://host/path?q": the path is after
+            # the authority.
+            path = "/" + path.split("://", 1)[1].partition("/")[2]
+        return path
+
+    @property
     def raw_path(self) -> bytes:
         """The path part of the target, still percent-encoded, as bytes."""
-        return self.target.split("?", 1)[0].encode("latin-1")
+        return self._path.encode("latin-1")
 
     @property
     def path_bytes(self) -> bytes:
         """The path, percent-decoded, as bytes (what both WSGI and ASGI start from)."""
-        return unquote_to_bytes(self.target.split("?", 1)[0])
+        return unquote_to_bytes(self._path)
+
+    def http_variables(self, trace, skip=frozenset()) -> dict[str, str]:
+        """Every header as an HTTP_* variable (RFC 3875 §4.1.18; PEP 3333 takes them
+        over), for CGI's environment and WSGI's environ alike.
+
+        Content-Type and Content-Length have variables of their own; a name in
+        `skip` (lower-case) is left out.  Transfer-Encoding is left out too: the
+        gateway removed that coding and passes the body with its length.
+        """
+        out: dict[str, str] = {}
+        for name, value in self.headers:
+            lower = name.lower()
+            if lower in _OWN_VARIABLES or lower in skip:
+                continue
+            if "_" in name:
+                # X_Foo and X-Foo would both become HTTP_X_FOO: a spoofing hazard.
+                trace.find("http.header.underscore_dropped", actor="server", name=name)
+                continue
+            key = "HTTP_" + name.upper().replace("-", "_")
+            if key in out:  # repeated fields become one value, same meaning (RFC 9110 §5.3)
+                out[key] += ("; " if key == "HTTP_COOKIE" else ", ") + value
+            else:
+                out[key] = value
+        return out
 
     @property
     def query_string(self) -> str:

@@ -205,18 +205,27 @@ def _call_on_worker(fn, timeout: float) -> Outcome:
     return out
 
 
+def stop_thread(thread: threading.Thread, moved, grace: float = GRACE) -> bool:
+    """Raise Stopped in `thread` until `moved(seconds)` (which waits up to that long
+    for a sign of life) says it let go; False if it did not within `grace`: it is
+    blocked inside a C call, out of reach."""
+    deadline = time.perf_counter() + grace
+    try:
+        while time.perf_counter() < deadline:
+            raise_in(thread.ident, Stopped)
+            if moved(0.05):
+                return True
+        return False
+    finally:
+        raise_in(thread.ident, None)  # clear one that may still be pending
+
+
 def stop(worker: threading.Thread, out: Outcome) -> None:
-    """Raise Stopped in `worker` until it gives up (or GRACE runs out)."""
-    deadline = time.perf_counter() + GRACE
-    while time.perf_counter() < deadline:
-        raise_in(worker.ident, Stopped)
-        if out._done.acquire(timeout=0.05):
-            raise_in(worker.ident, None)  # clear one that may still be pending
-            return
-    raise_in(worker.ident, None)
-    out.stuck = True
-    if isinstance(worker, _Worker):
-        worker.abandoned = True
+    """Stop the call running on `worker`; abandon the worker if it cannot be stopped."""
+    if not stop_thread(worker, lambda seconds: out._done.acquire(timeout=seconds)):
+        out.stuck = True
+        if isinstance(worker, _Worker):
+            worker.abandoned = True
 
 
 def lab_threads() -> list[threading.Thread]:

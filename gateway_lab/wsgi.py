@@ -21,17 +21,15 @@ import re
 import traceback
 
 from . import sandbox
-from .exchange import Exchange, Response, accept
+from .exchange import Exchange, Response, accept, respond
 from .findings import clip, describe_error
-from .request import Request
+from .request import HOP_BY_HOP, Request
 from .trace import Trace
 
 DEFAULT_TIMEOUT = 5.0
 PEP = "PEP 3333"
 
 # PEP 3333 §Other HTTP Features: these belong to the connection, not the app.
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-                        "te", "trailers", "transfer-encoding", "upgrade"})
 _SPECIAL = HOP_BY_HOP | {"status"}
 _HEADER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9\-_]*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -178,23 +176,16 @@ def build_environ(request: Request, trace: Trace, *, script_name: str = "",
     if request.client:
         environ["REMOTE_ADDR"] = request.client[0]
         environ["REMOTE_PORT"] = str(request.client[1])
-    for name, value in request.headers:
-        key = name.upper().replace("-", "_")
-        if "_" in name:
-            # X_Foo and X-Foo would both become HTTP_X_FOO: a spoofing hazard.
-            trace.find("http.header.underscore_dropped", actor="server", name=name)
-            continue
-        if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            environ[key] = value  # RFC 3875 §4.1.2/§4.1.3: not HTTP_CONTENT_*
-            continue
-        key = "HTTP_" + key
-        if key in environ:  # repeated fields are joined (RFC 9110 §5.3)
-            sep = "; " if key == "HTTP_COOKIE" else ", "
-            environ[key] += sep + value
-        else:
-            environ[key] = value
-    if "CONTENT_LENGTH" not in environ and request.body:
-        environ["CONTENT_LENGTH"] = str(len(request.body))  # de-chunked length
+    # RFC 3875 §4.1.2/§4.1.3: CONTENT_TYPE and CONTENT_LENGTH, not HTTP_CONTENT_*.
+    content_type = request.header("content-type")
+    if content_type is not None:
+        environ["CONTENT_TYPE"] = content_type
+    content_length = request.header("content-length")
+    if content_length is not None:
+        environ["CONTENT_LENGTH"] = content_length
+    elif request.body:
+        environ["CONTENT_LENGTH"] = str(len(request.body))  # a chunked body, de-chunked
+    environ.update(request.http_variables(trace))
     return environ
 
 
@@ -438,7 +429,7 @@ def run_wsgi(app, request: Request | bytes | None = None, *, timeout: float = DE
               target="server", data=request)
     if not callable(app):
         trace.find("wsgi.app.not_callable", actor="server", type=type(app).__name__)
-        return _finish(request, trace, Response.error(500))
+        return respond("wsgi", request, trace, Response.error(500))
     environ = build_environ(request, trace, script_name=script_name, multithread=multithread,
                             multiprocess=multiprocess, run_once=run_once)
     trace.add("server", "environ", f"{len(environ)} keys, PATH_INFO={environ['PATH_INFO']!r}",
@@ -446,7 +437,7 @@ def run_wsgi(app, request: Request | bytes | None = None, *, timeout: float = DE
     call = _Call(trace)
     call.head_request = request.method == "HEAD"
     outcome = sandbox.call(lambda: call.run(app, environ), timeout)
-    return _finish(request, trace, _response(call, trace, outcome, request, timeout))
+    return respond("wsgi", request, trace, _response(call, trace, outcome, request, timeout))
 
 
 def _response(call: _Call, trace: Trace, outcome, request: Request, timeout: float) -> Response:
@@ -482,10 +473,3 @@ def _cut(call: _Call) -> Response:
                    f"{PEP} §Error Handling", target="client")
     return Response(int(code), call.headers, b"".join(call.body), reason=reason,
                     complete=False)
-
-
-def _finish(request: Request, trace: Trace, response: Response) -> Exchange:
-    trace.add("server", "response", f"{response.status} {response.reason}".rstrip()
-              + f", {len(response.body)} bytes" + ("" if response.complete else " (cut)"),
-              "RFC 9112 §4", target="client", data=response)
-    return Exchange("wsgi", request, response, trace)

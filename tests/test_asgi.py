@@ -322,7 +322,19 @@ def test_run_asgi_inside_a_running_loop_like_a_notebook_cell():
 
     ex = asyncio.run(cell())
     assert ex.response.status == 200 and ex.response.body == b"hi" and ex.ok
-    assert asyncio.get_event_loop_policy().__class__.__module__.startswith("asyncio")
+    # Without patching asyncio (nest_asyncio replaces these): a nested run still refuses.
+    assert asyncio.run.__module__ == "asyncio.runners"
+    assert asyncio.BaseEventLoop.run_until_complete.__module__ == "asyncio.base_events"
+
+    async def nested():
+        coro = asyncio.sleep(0)
+        try:
+            asyncio.get_running_loop().run_until_complete(coro)
+        finally:
+            coro.close()
+
+    with pytest.raises(RuntimeError):
+        asyncio.run(nested())
 
 
 def test_run_asgi_async_interleaves_on_one_loop():

@@ -228,3 +228,16 @@ def test_cookie_header_reaches_the_app_and_set_cookie_comes_back():
     ex = gl.run_wsgi(make_flask(), gl.Request("GET", "/cookie", {"Cookie": "flavour=ginger"}))
     assert ex.response.json() == {"seen": "ginger"}
     assert "flavour=oatmeal" in ex.response.header("set-cookie")
+
+
+def test_a_chunked_request_reaches_a_werkzeug_app_whole():
+    # The gateway de-chunks the body and passes its length; were Transfer-Encoding
+    # passed on as well, werkzeug would ignore CONTENT_LENGTH and read nothing.
+    @WRequest.application
+    def echo(req):
+        return WResponse(req.get_data())
+
+    req = gl.Request("POST", "/", {"Transfer-Encoding": "chunked"}, chunks=[b"ab", b"cd"])
+    ex = gl.run_wsgi(echo, req)
+    assert ex.response.body == b"abcd"
+    assert ex.findings == []

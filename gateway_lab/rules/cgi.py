@@ -48,8 +48,8 @@ RULES = [
     Rule("cgi.script.timeout", *_at("6.1"),
          "your script did not finish within {timeout:g} s; the server killed it and every "
          "process it started, and answered 504",
-         "look for a loop that never ends, a sleep, or a read of stdin past CONTENT_LENGTH "
-         "(a real server need not send end-of-file, §4.2)."),
+         "look for a loop that never ends or a long sleep; on a real server a read of stdin "
+         "past CONTENT_LENGTH can hang too, since it need not send end-of-file (§4.2)."),
     Rule("cgi.script.exit_status", *_at("3.4"),
          "your script {how}{last!s}; the server answered 502 because its output may be "
          "cut short",
