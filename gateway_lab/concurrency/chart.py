@@ -72,8 +72,14 @@ def waiting(spans) -> tuple[list[float], list[int]]:
 QUEUE_BAND = 3.0  # rows of height given to the "waiting for a worker" band
 
 
-def _draw(ax, tl: Timeline, limit: int, title: str | None) -> None:
-    spans = tl.spans[:limit] if len(tl) > limit else tl.spans
+def _shown(tl: Timeline, limit: int) -> list:
+    """The spans a chart draws: only the first `limit` are built (a simulation's
+    other 99,600 stay numbers in the timeline's columns)."""
+    return tl[:limit]
+
+
+def _draw(ax, tl: Timeline, spans: list, title: str | None) -> None:
+    """Draw `spans` (the shown part of `tl`) on `ax`."""
     row_of, rows_in = _rows(spans)
     lanes = sorted(rows_in)
     # y positions from the bottom up: the lanes (last lane lowest), then the queue band
@@ -116,16 +122,16 @@ def _draw(ax, tl: Timeline, limit: int, title: str | None) -> None:
     ax.set_yticks(ticks)
     ax.set_yticklabels(names)
     ax.set_ylim(-0.5, floor + QUEUE_BAND + 0.3)
-    ax.set_xlim(0, _right_edge([tl], limit))
+    ax.set_xlim(0, _right_edge([spans]))
     ax.grid(axis="x", alpha=0.3)
-    shown = "" if len(tl) <= limit else f" (first {limit:,} of {len(tl):,} requests)"
+    shown = "" if len(spans) == len(tl) else f" (first {len(spans):,} of {len(tl):,} requests)"
     s = tl.summary()
     ax.set_title(title or f"{tl.model}, {tl.source}: makespan {s['makespan']:.3f} s, "
                           f"{s['throughput']:,.0f} req/s{shown}", loc="left", fontsize=10)
 
 
-def _right_edge(timelines, limit: int) -> float:
-    ends = [s.end for tl in timelines for s in (tl.spans[:limit] if len(tl) > limit else tl)]
+def _right_edge(span_lists) -> float:
+    ends = [s.end for spans in span_lists for s in spans]
     return max(max(ends, default=0.0) * 1.02, 1e-3)
 
 
@@ -152,8 +158,7 @@ def _inline_in_ipython(figure_class) -> None:
     png.for_type(figure_class, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
 
 
-def _band_height(tl: Timeline, limit: int) -> float:
-    spans = tl.spans[:limit]
+def _band_height(spans: list) -> float:
     _, rows_in = _rows(spans)
     return sum(rows_in.values()) + 0.6 * len(rows_in) + QUEUE_BAND
 
@@ -163,10 +168,11 @@ def gantt(tl: Timeline, *, limit: int = DEFAULT_LIMIT, title: str | None = None,
     """A Gantt chart of one timeline: lanes = workers, colours = phases."""
     if not isinstance(tl, Timeline):
         raise TypeError(f"gantt() takes a Timeline (from run_many or simulate), not {tl!r}")
-    rows = _band_height(tl, limit)
+    spans = _shown(tl, limit)
+    rows = _band_height(spans)
     fig = _figure(width, min(2.0 + 0.22 * rows, 14))
     ax = fig.add_subplot()
-    _draw(ax, tl, limit, title)
+    _draw(ax, tl, spans, title)
     ax.set_xlabel("seconds since the run started")
     ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
     return fig
@@ -177,13 +183,14 @@ def compare(timelines, *, limit: int = DEFAULT_LIMIT, width: float = 10.0) -> Fi
     timelines = list(timelines)
     if not timelines or not all(isinstance(t, Timeline) for t in timelines):
         raise TypeError("compare() takes a list of Timelines")
-    heights = [max(_band_height(t, limit), 1.5) for t in timelines]
+    shown = [_shown(t, limit) for t in timelines]
+    heights = [max(_band_height(spans), 1.5) for spans in shown]
     fig = _figure(width, min(1.2 * len(timelines) + 0.2 * sum(heights), 24))
     axes = fig.subplots(len(timelines), 1, sharex=True, squeeze=False,
                         gridspec_kw={"height_ratios": heights})[:, 0]
-    for ax, tl in zip(axes, timelines, strict=True):
-        _draw(ax, tl, limit, None)
-    axes[-1].set_xlim(0, _right_edge(timelines, limit))  # the axis is shared: one scale
+    for ax, tl, spans in zip(axes, timelines, shown, strict=True):
+        _draw(ax, tl, spans, None)
+    axes[-1].set_xlim(0, _right_edge(shown))  # the axis is shared: one scale
     axes[-1].set_xlabel("seconds since the run started")
     handles, labels = {}, {}
     for ax in axes:  # one legend for the whole figure, every kind that appears

@@ -117,14 +117,16 @@ def main(argv: list[str] | None = None) -> int:
             print("memory per idle connection, measured with 1,000 of each:")
             print(f"  {costs['threads']}\n  {costs['tasks']}")
     if args.png:
-        try:
-            from .chart import compare, save
+        from .chart import compare, save
+
+        try:  # matplotlib is imported only when the chart is drawn, inside compare()
+            fig = compare(timelines)
         except ImportError as error:
             print(f"gateway-lab race: --png needs matplotlib ({error}); "
                   "pip install 'gateway-lab[lab]'", file=sys.stderr)
             return 1
         try:
-            save(compare(timelines), args.png)
+            save(fig, args.png)
         except OSError as error:
             print(f"gateway-lab race: cannot write {args.png}: {error}", file=sys.stderr)
             return 1

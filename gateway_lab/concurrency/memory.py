@@ -27,6 +27,7 @@ import threading
 import tracemalloc
 
 from .real import RunError
+from .timeline import Summary
 
 
 def _rss() -> int | None:
@@ -58,14 +59,9 @@ def _default_stack() -> int | None:
     return {"darwin": 512 * 2**10, "win32": 2**20}.get(sys.platform)
 
 
-class Cost(dict):
-    """Bytes per idle connection: heap, rss (None if unknown), reserved (threads)."""
-
-    def __getattr__(self, name):
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
+class Cost(Summary):
+    """Bytes per idle connection: heap, rss (None if unknown), reserved (threads).
+    Keys are also attributes, as in a run's Summary (`cost.rss`, `cost["heap"]`)."""
 
     def __str__(self) -> str:
         def kib(v):
@@ -138,7 +134,7 @@ def _open_threads(n: int):
 
 def _open_tasks(n: int):
     """Run a loop on a thread of its own (this one may have a loop already, in Jupyter)."""
-    opened, release, finished = threading.Event(), threading.Event(), threading.Event()
+    opened, release = threading.Event(), threading.Event()
     errors: list[BaseException] = []
 
     async def main():
@@ -159,8 +155,6 @@ def _open_tasks(n: int):
         except BaseException as error:  # noqa: BLE001 - reported to the caller
             errors.append(error)
             opened.set()
-        finally:
-            finished.set()
 
     thread = threading.Thread(target=loop_thread, name="gateway-lab-idle-loop", daemon=True)
     thread.start()

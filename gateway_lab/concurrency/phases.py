@@ -16,9 +16,11 @@ requests.  A `time.sleep` inside `async def` releases neither: the whole
 loop stops (that is what the timeline of a blocked loop shows).
 
 Where the phases go: the concurrency lab sets a *recorder* for each request
-in a context variable (PEP 567) before it calls the app.  Context variables
-follow the code that runs the request: each asyncio task has its own copy,
-and the lab sets the variable again in whichever thread the gateway uses.
+in a context variable (PEP 567) before it hands the request to a gateway.
+Context variables follow the code that runs the request: each asyncio task
+has its own copy, and the gateways carry the caller's context onto whichever
+thread runs the app (as `asyncio.to_thread` does), so the app itself is
+called untouched.
 Outside a run (a plain `gl.run_wsgi`), the markers still sleep and compute,
 they just record nothing.
 """
@@ -31,7 +33,6 @@ import time
 
 # The three kinds a span's phases can have (a contract with the views).
 CPU, IO, QUEUED = "cpu", "io", "queued"
-KINDS = (CPU, IO, QUEUED)
 
 clock = time.perf_counter  # one clock for every span and phase in a process
 

@@ -42,6 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .. import sandbox
+from ..asgi import BLOCKED
 from ..request import Request
 from . import phases as _phases
 from .models import EventLoop, Processes, ProcessPerRequest, Sequential, Threads, check_model
@@ -50,7 +51,6 @@ from .timeline import Timeline
 
 MIN_QUEUED = 0.001      # s; a wait shorter than this is not drawn as a "queued" phase
 STARTUP_TIMEOUT = 60.0  # s; for spawned processes to import the app and report ready
-BLOCKED_LOOP = 0.1      # s; loop lag worth a note (asyncio's debug mode uses 0.1 s too)
 
 
 class RunError(RuntimeError):
@@ -58,13 +58,6 @@ class RunError(RuntimeError):
 
 
 # -- the app and the requests ---------------------------------------------------
-
-def _kind(app) -> str:
-    """'wsgi', 'asgi' or 'cgi' (a script path), as `gateway-lab run` guesses it."""
-    from ..cli import guess_gateway
-
-    return guess_gateway(Path(app) if isinstance(app, Path) else app)
-
 
 def _resolve(app):
     """An app object, "module:attr", or a CGI script path -> (app, ref for children)."""
@@ -93,50 +86,40 @@ def _requests(requests) -> list[Request]:
     for r in requests:
         if isinstance(r, str):
             r = Request("GET", r)
-        if not isinstance(r, Request):
-            raise TypeError(f"each request must be a gl.Request or a target like '/x', "
-                            f"not {type(r).__name__}")
+        # Raw HTTP bytes go through as they are: every gateway parses them as a
+        # server would, and answers bytes no server may accept with a 400.
+        if not isinstance(r, (Request, bytes)):
+            raise TypeError(f"each request must be a gl.Request, raw HTTP bytes or a target "
+                            f"like '/x', not {type(r).__name__}")
         out.append(r)
     return out
 
 
 # -- one request, in whichever thread or process runs it ---------------------------
 
-def _with_recorder(app, recorder: Recorder):
-    """The gateways may call the app on a thread of their own (the sandbox's), where
-    this context does not follow; so the recorder is set right where the app is called.
-    For ASGI the coroutine it returns then runs in that same context."""
-
-    def app_with_phases(*args):
-        recording(recorder)
-        return app(*args)
-
-    return app_with_phases
-
-
-def serve_one(app, kind: str, request: Request, timeout: float, flags: dict):
+def serve_one(app, kind: str, request: Request | bytes, timeout: float, flags: dict):
     """Run one request through the lab's gateway for `kind`; return (exchange, phases)."""
     recorder = Recorder()
+    # The recorder rides in this context.  Wherever a gateway runs the app, the
+    # context goes along (the sandbox's worker thread copies it, so do asyncio's
+    # tasks and run_coroutine_threadsafe), so the app is called untouched and the
+    # gateway's coach sees its real signature.
+    token = recording(recorder)
     try:
         if kind == "wsgi":
             from ..wsgi import run_wsgi
 
-            # The sandbox carries this context onto its worker thread, so the app
-            # itself is called untouched (and the coach sees its real signature).
-            token = recording(recorder)
-            try:
-                ex = run_wsgi(app, request, timeout=timeout, **flags)
-            finally:
-                _phases._current.reset(token)
+            ex = run_wsgi(app, request, timeout=timeout, **flags)
         elif kind == "asgi":
             from ..asgi import run_asgi
 
-            ex = run_asgi(_with_recorder(app, recorder), request, timeout=timeout)
+            ex = run_asgi(app, request, timeout=timeout)
         else:
             from ..cgi import run_cgi
 
             ex = run_cgi(app, request, timeout=timeout)
     finally:
+        _phases._current.reset(token)
         recorder.closed = True  # a thread the gateway abandoned may still try to mark
     return ex, recorder.phases
 
@@ -286,10 +269,10 @@ def _event_loop(run: _Run, model: EventLoop) -> None:
         from ..asgi import run_asgi_async
 
         recorder = Recorder()
+        recording(recorder)  # each task has its own copy of the context: no reset needed
         start = clock()
         try:
-            ex = await run_asgi_async(_with_recorder(run.app, recorder), run.requests[i],
-                                      timeout=run.timeout)
+            ex = await run_asgi_async(run.app, run.requests[i], timeout=run.timeout)
         except sandbox.Stopped:  # the watchdog stopped it: it held the loop too long
             run.record(i, 0, start, clock(), 504, recorder.phases)
             return
@@ -339,7 +322,7 @@ def _event_loop(run: _Run, model: EventLoop) -> None:
             loop.call_soon_threadsafe(task.cancel)
         thread.join(run.timeout + 1)
         raise
-    if lag.worst > BLOCKED_LOOP and run.kind == "asgi":
+    if lag.worst > BLOCKED and run.kind == "asgi":
         run.notes.append(
             f"a 10 ms timer on the event loop fired up to {lag.worst * 1000:.0f} ms late: "
             "something in async code held the loop (time.sleep, a sync client, heavy "
@@ -363,15 +346,14 @@ def _watch(thread: threading.Thread, lag: _LagMeter, run: _Run) -> None:
         if thread.is_alive() and clock() - lag.beat > stuck_after:
             run.notes.append(f"the event loop was blocked for more than {stuck_after:g} s; "
                              "the code blocking it was stopped")
-            stop_by = clock() + 2 * sandbox.GRACE
-            while thread.is_alive() and clock() - lag.beat > stuck_after:
-                sandbox.raise_in(thread.ident, sandbox.Stopped)
-                thread.join(0.05)
-                if clock() > stop_by:
-                    run.notes.append("it could not be stopped (blocked in a C call): its "
-                                     "thread was left to finish by itself")
-                    return
-            sandbox.raise_in(thread.ident, None)  # nothing pending once it moves again
+            def moved(seconds: float) -> bool:
+                thread.join(seconds)
+                return not thread.is_alive() or clock() - lag.beat <= stuck_after
+
+            if not sandbox.stop_thread(thread, moved, 2 * sandbox.GRACE):
+                run.notes.append("it could not be stopped (blocked in a C call): its "
+                                 "thread was left to finish by itself")
+                return
 
 
 def _offloaded(run: _Run, i: int) -> None:
@@ -490,11 +472,6 @@ def _messages(readers: dict, timeout: float) -> list:
     return out
 
 
-def _pipe(ctx):
-    """A one-way pipe: the parent keeps the reading end, the child gets the other."""
-    return ctx.Pipe(duplex=False)
-
-
 def _processes(run: _Run, n: int) -> None:
     import multiprocessing
 
@@ -505,7 +482,7 @@ def _processes(run: _Run, n: int) -> None:
     offset: dict[int, float] = {}
     try:
         for k in range(n):
-            reader, writer = _pipe(ctx)
+            reader, writer = ctx.Pipe(duplex=False)  # one-way: the child writes
             p = ctx.Process(target=process_worker, name=f"gateway-lab-process-{k}",
                             daemon=True, args=(ref, run.kind, k, tasks, writer, run.timeout))
             p.start()
@@ -604,7 +581,7 @@ def _process_per_request(run: _Run, model: ProcessPerRequest) -> None:
         while pending or running:
             while pending and free and not run.expired():
                 slot, i = free.pop(0), pending.popleft()
-                reader, writer = _pipe(ctx)
+                reader, writer = ctx.Pipe(duplex=False)  # one-way: the child writes
                 p = ctx.Process(target=one_shot, name=f"gateway-lab-cgi-{i}", daemon=True,
                                 args=(ref, run.kind, slot, i, run.requests[i], writer,
                                       run.timeout))
@@ -654,7 +631,8 @@ def run_many(app, requests, model=None, *, timeout: float = 5.0,
 
     app       a WSGI app, an ASGI app (async def app(scope, receive, send)),
               "module:attr", or the path of a CGI script
-    requests  a list of gl.Request (or of targets like "/x"), or a number of GET /
+    requests  a list of gl.Request (or of targets like "/x", or of raw HTTP bytes),
+              or a number of GET /
     model     gl.Sequential() (the default), gl.Threads(n), gl.Processes(n),
               gl.ProcessPerRequest(), gl.EventLoop(offload=gl.Threads(n))
     timeout   seconds each request may take (its gateway answers 504 after that)
@@ -665,8 +643,10 @@ def run_many(app, requests, model=None, *, timeout: float = 5.0,
     for name, value in (("timeout", timeout), ("deadline", deadline)):
         if not isinstance(value, (int, float)) or not value > 0:
             raise ValueError(f"{name} must be a number of seconds > 0, not {value!r}")
+    from ..cli import guess_gateway
+
     obj, ref = _resolve(app)
-    kind = _kind(obj)
+    kind = guess_gateway(obj)  # as `gateway-lab run` guesses it: a Path is a CGI script
     if kind == "cgi":
         obj = str(obj)
         if isinstance(model, Processes):

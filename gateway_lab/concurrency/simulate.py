@@ -32,7 +32,15 @@ from array import array
 from collections import deque
 from dataclasses import dataclass
 
-from .models import EventLoop, Processes, ProcessPerRequest, Sequential, Threads, check_model
+from .models import (
+    EventLoop,
+    Processes,
+    ProcessPerRequest,
+    Sequential,
+    Threads,
+    _cores,
+    check_model,
+)
 from .phases import CPU, IO, QUEUED
 from .timeline import Timeline
 
@@ -122,9 +130,7 @@ class _Server:
 
 
 def _server(model, w: Workload) -> _Server:
-    import os
-
-    cores = getattr(model, "cores", None) or os.cpu_count() or 1
+    cores = _cores(getattr(model, "cores", None))  # None: this machine's
     if isinstance(model, Sequential):
         return _Server(1, 1, lane_name="thread")
     if isinstance(model, Threads):

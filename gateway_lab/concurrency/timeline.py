@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import html
 import math
+import operator
 from array import array
-
-from .phases import QUEUED
 
 
 class Span:
@@ -48,12 +47,8 @@ class Span:
     def latency(self) -> float:
         return self.end - self.arrival
 
-    @property
-    def queued(self) -> float:
-        """Seconds spent waiting (for a worker, or for the CPU) inside this span."""
-        return sum(e - s for k, s, e in self.phases if k == QUEUED)
-
     def time_in(self, kind: str) -> float:
+        """Seconds spent in phases of `kind` ("queued": waiting for a worker or the CPU)."""
         return sum(e - s for k, s, e in self.phases if k == kind)
 
     def __repr__(self) -> str:
@@ -105,7 +100,16 @@ class Timeline:
         return iter(self.spans)
 
     def __getitem__(self, i):
-        return self.spans[i]
+        if self._spans is not None:
+            return self._spans[i]
+        # Not built yet: build only the spans asked for (tl[99_999] of a big simulation).
+        if isinstance(i, slice):
+            return [self.span(k) for k in range(*i.indices(len(self)))]
+        i = operator.index(i)  # a TypeError for tl["x"], as a list gives
+        k = i + len(self) if i < 0 else i
+        if not 0 <= k < len(self):
+            raise IndexError(f"span index {i} out of range (the run has {len(self)} spans)")
+        return self.span(k)
 
     @property
     def lanes(self) -> list[int]:
