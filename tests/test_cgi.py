@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import alive, gone_within
 
 import gateway_lab as gl
 from gateway_lab import demo
@@ -46,32 +47,9 @@ def rules(ex) -> list[str]:
     return [f.rule for f in ex.findings]
 
 
-def alive(pid: int) -> bool:
-    """Is `pid` a running (not zombie) process?"""
-    stat_file = Path(f"/proc/{pid}/stat")
-    if sys.platform.startswith("linux"):
-        try:
-            state = stat_file.read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError):
-            return False
-        return state not in "ZX"
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def wait_gone(pids, within: float = 3.0) -> list[int]:
-    """The pids still running after `within` seconds (reaping takes a moment)."""
-    end = time.monotonic() + within
-    left = [p for p in pids if alive(p)]
-    while left and time.monotonic() < end:
-        time.sleep(0.05)
-        left = [p for p in left if alive(p)]
-    return left
+    """The pids still running after `within` seconds."""
+    return gone_within(alive, pids, within)
 
 
 def spawned_pids(ex) -> list[int]:

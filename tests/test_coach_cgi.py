@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 import re
 import stat
-import sys
 import time
 from pathlib import Path
 from textwrap import dedent
 
 import pytest
+from processes import gone_within, group_alive
 
 import gateway_lab as gl
 from gateway_lab.cgi import run_cgi
@@ -160,38 +160,11 @@ if POSIX:  # Windows has no process groups to inspect after the script exits
         """, rule="cgi.script.exit_status", status=502)
 
 
-def group_alive(pgid: int) -> bool:
-    """Is any live (not zombie) process left in process group `pgid`?"""
-    if sys.platform.startswith("linux"):
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] not in "ZX":
-                return True
-        return False
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def no_process_left(ex, within: float = 3.0) -> bool:
     if not POSIX:
         return True
     groups = [e.data["pid"] for e in ex.trace.events if e.kind == "spawn"]
-    end = time.monotonic() + within
-    while any(group_alive(g) for g in groups):
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.05)
-    return True
+    return not gone_within(group_alive, groups, within)
 
 
 @pytest.mark.parametrize("name", sorted(CATALOG))
