@@ -78,45 +78,36 @@ def guess_gateway(app) -> str:
 
 
 def run_main(argv: list[str]) -> int:
-    from .request import BadRequest, Request
+    # The request is read and run by the same code as the %%wsgi magics and the
+    # RequestBuilder (gateway_lab.views.requests: plain Python, no Jupyter).
+    from .views.requests import (
+        GATEWAYS,
+        InputError,
+        add_request_options,
+        build_request,
+        check_timeout,
+        run_through,
+    )
 
     parser = argparse.ArgumentParser(
         prog="gateway-lab run",
         description="Run one request through an app and print the response and trace. "
                     "Exit status: 0 no findings, 1 findings, 2 usage error.")
-    parser.add_argument("--gateway", choices=["wsgi", "asgi", "cgi"],
+    parser.add_argument("--gateway", choices=GATEWAYS,
                         help="the interface (guessed when left out)")
     parser.add_argument("target", help="module:attr for WSGI/ASGI apps, a script path for CGI")
     parser.add_argument("method", nargs="?", default="GET")
     parser.add_argument("path", nargs="?", default="/")
-    parser.add_argument("-H", "--header", action="append", default=[],
-                        help="a request header 'Name: value' (repeatable)")
-    parser.add_argument("-d", "--data", help="the request body; @FILE reads a file")
-    parser.add_argument("--timeout", type=float, default=5.0)
+    add_request_options(parser)
     parser.add_argument("--json", action="store_true", help="print the Exchange as JSON")
     args = parser.parse_args(argv)
     try:
         app = load_target(args.target)
-        headers = []
-        for h in args.header:
-            name, sep, value = h.partition(":")
-            if not sep:
-                raise UsageError(f"header {h!r} must look like 'Name: value'")
-            headers.append((name.strip(), value.strip()))
-        body = b""
-        if args.data is not None:
-            body = (Path(args.data[1:]).read_bytes() if args.data.startswith("@")
-                    else args.data.encode())
-        request = Request(args.method, args.path, headers, body)
-    except (UsageError, BadRequest, OSError) as error:
+        request = build_request(args.method, args.path, args.header, args.data)
+        ex = run_through(args.gateway or guess_gateway(app), app, request,
+                         timeout=check_timeout(args.timeout))
+    except (UsageError, InputError) as error:
         print(f"gateway-lab run: {error}", file=sys.stderr)
         return 2
-    gateway = args.gateway or guess_gateway(app)
-    if gateway == "cgi" and not isinstance(app, Path):
-        print("gateway-lab run: --gateway cgi needs a script path", file=sys.stderr)
-        return 2
-    runner = {"wsgi": "run_wsgi", "asgi": "run_asgi", "cgi": "run_cgi"}[gateway]
-    module = importlib.import_module(f"gateway_lab.{gateway}")
-    ex = getattr(module, runner)(app, request, timeout=args.timeout)
     print(json.dumps(ex.to_dict(), indent=2) if args.json else ex)
     return 1 if ex.findings else 0

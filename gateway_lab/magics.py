@@ -8,13 +8,15 @@
         return [b"Hello!"]
 
 The first line is the request: an optional method (GET by default), a target,
-`-H 'Name: value'` (repeatable), `-d BODY`, and options:
+`-H 'Name: value'` (repeatable), `-d BODY` (`@FILE` reads a file), and options:
 
-    --app NAME     the callable to run (default: `app`, else the last callable
-                   the cell defines)
+    --app NAME     the callable to run (default: an `app` this cell defines, else
+                   the last callable it defines, else an `app` defined earlier)
     --timeout S    seconds the app may take (default 5; then the client gets 504)
     --out NAME     also store the Exchange in variable NAME
     --no-stepper   show the static sequence diagram instead of the stepper widget
+
+The line is read as `gateway-lab run` reads its arguments (gateway_lab.views.requests).
 
 `%%wsgi` and `%%asgi` run the cell in the notebook's namespace, so the app can
 use what earlier cells defined.  `%%cgi` writes the cell to a temporary script
@@ -36,11 +38,17 @@ from pathlib import Path
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.display import HTML, display
 
-from .views.requests import InputError, build_request, run_through
+from .views import show
+from .views.requests import (
+    METHODS,
+    InputError,
+    add_request_options,
+    build_request,
+    check_timeout,
+    run_through,
+)
 
 __all__ = ["GatewayMagics", "load_ipython_extension"]
-
-METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
 
 # The last exchange a magic produced, for code that wants to look closer.
 last_exchange = None
@@ -51,13 +59,12 @@ class HelpRequested(InputError):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad line as InputError instead of exiting the kernel."""
+    """argparse that reports a bad line as InputError instead of exiting the kernel.
+
+    (-h is an ordinary flag here, so error() is the only way argparse would exit.)"""
 
     def error(self, message):
         raise InputError(f"{message}\n{self.format_usage().strip()}")
-
-    def exit(self, status=0, message=None):
-        raise InputError((message or "").strip() or self.format_help())
 
 
 def _parser(name: str) -> _Parser:
@@ -68,10 +75,8 @@ def _parser(name: str) -> _Parser:
     parser.add_argument("-h", "--help", action="store_true", help="show this help")
     parser.add_argument("words", nargs="*", metavar="[METHOD] TARGET",
                         help="e.g. GET /hello?name=Ada (method defaults to GET, target to /)")
-    parser.add_argument("-H", "--header", action="append", default=[], metavar="'Name: value'")
-    parser.add_argument("-d", "--data", default="", metavar="BODY", help="the request body")
+    add_request_options(parser)    # -H, -d, --timeout: the same as `gateway-lab run`
     parser.add_argument("--app", default=None, metavar="NAME", help="the callable to run")
-    parser.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS")
     parser.add_argument("--out", default=None, metavar="NAME",
                         help="store the Exchange in this variable")
     parser.add_argument("--no-stepper", action="store_true",
@@ -99,8 +104,7 @@ def parse_line(name: str, line: str) -> tuple[argparse.Namespace, object]:
     elif len(args.words) > 2:
         raise InputError(f"expected [METHOD] TARGET, got {' '.join(args.words)!r} "
                          "(quote a header: -H 'Name: value')")
-    if args.timeout <= 0:
-        raise InputError("--timeout must be a positive number of seconds")
+    check_timeout(args.timeout)
     return args, build_request(method, target, args.header, args.data)
 
 
@@ -125,7 +129,8 @@ def _defined_names(cell: str) -> list[str]:
 
 
 def pick_app(namespace: dict, cell: str, name: str | None = None):
-    """The app the cell means: --app NAME, else `app`, else the last callable it defines."""
+    """The app the cell means: --app NAME, else an `app` this cell defines, else the
+    last callable this cell defines, else an `app` an earlier cell defined."""
     if name is not None:
         if name not in namespace:
             raise InputError(f"--app {name}: nothing called {name!r} is defined")
@@ -151,15 +156,6 @@ def _error(text: str, *, help: bool = False) -> None:
     display(HTML(f"<pre class='{css}'{style}>{html.escape(text)}</pre>"))
 
 
-def _show(exchange, args) -> None:
-    from .views import sequence, show
-
-    try:
-        show(exchange, stepper=not args.no_stepper)
-    except ImportError:  # no IPython display machinery for widgets
-        display(sequence(exchange))
-
-
 @magics_class
 class GatewayMagics(Magics):
     """%%wsgi, %%asgi and %%cgi."""
@@ -181,12 +177,10 @@ class GatewayMagics(Magics):
                 exchange = run_through(gateway, app, request, timeout=args.timeout)
             except InputError as error:
                 return _error(str(error))
-        if exchange is None:
-            return None
         last_exchange = exchange
         if args.out:
             self.shell.user_ns[args.out] = exchange
-        _show(exchange, args)
+        show(exchange, stepper=not args.no_stepper)
         return None
 
     def _run_cgi(self, cell: str, request, args):
@@ -194,13 +188,7 @@ class GatewayMagics(Magics):
         with tempfile.TemporaryDirectory(prefix="gateway-lab-cgi-") as folder:
             script = Path(folder) / "cell.py"
             script.write_text(cell, encoding="utf-8")
-            try:
-                return run_through("cgi", str(script), request, timeout=args.timeout)
-            except InputError as error:
-                _error(str(error))
-            except ImportError as error:
-                _error(f"the CGI gateway is not available here: {error}")
-        return None
+            return run_through("cgi", str(script), request, timeout=args.timeout)
 
     @cell_magic
     def wsgi(self, line: str, cell: str):
@@ -210,10 +198,7 @@ class GatewayMagics(Magics):
     @cell_magic
     def asgi(self, line: str, cell: str):
         """%%asgi [METHOD] TARGET [-H 'N: v'] [-d BODY] [--app NAME]: run the cell's ASGI app."""
-        try:
-            return self._run("asgi", line, cell)
-        except ImportError as error:
-            return _error(f"the ASGI gateway is not available here: {error}")
+        return self._run("asgi", line, cell)
 
     @cell_magic
     def cgi(self, line: str, cell: str):

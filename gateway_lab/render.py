@@ -75,6 +75,7 @@ def exchange_text(ex) -> str:
 # -- HTML ----------------------------------------------------------------------
 
 _COLORS = {"client": "#1f77b4", "server": "#2ca02c", "gateway": "#9467bd", "app": "#d62728"}
+FINDING_COLOR = "#b00020"
 
 
 def trace_html(trace) -> str:
@@ -91,14 +92,20 @@ def trace_html(trace) -> str:
     return f"<table class='gateway-lab-trace'>{head}{''.join(rows)}</table>"
 
 
+def finding_html(finding) -> str:
+    """A broken rule, in red: id, message, spec link, hint."""
+    return (f"<div class='gl-finding' style='color:{FINDING_COLOR};border-left:4px solid "
+            f"{FINDING_COLOR};padding:2px 8px;margin:4px 0'>"
+            f"<b>✗ <span class='gl-rule'>{html.escape(finding.rule)}</span></b>: "
+            f"{html.escape(finding.message)}<br><small>spec: "
+            f"<a href='{html.escape(finding.url)}' target='_blank' rel='noopener'>"
+            f"{html.escape(finding.spec)}</a> · hint: {html.escape(finding.hint)}</small></div>")
+
+
 def findings_html(findings) -> str:
     if not findings:
         return "<p style='color:#2ca02c'>✓ No findings.</p>"
-    items = "".join(
-        f"<li style='color:#b00020'><b>{html.escape(f.rule)}</b>: {html.escape(f.message)}"
-        f"<br><small><a href='{html.escape(f.url)}' target='_blank'>{html.escape(f.spec)}"
-        f"</a> · hint: {html.escape(f.hint)}</small></li>" for f in findings)
-    return f"<ul class='gateway-lab-findings'>{items}</ul>"
+    return f"<div class='gateway-lab-findings'>{''.join(map(finding_html, findings))}</div>"
 
 
 def exchange_html(ex) -> str:

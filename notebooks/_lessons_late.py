@@ -1,4 +1,5 @@
-"""Lessons 07-09 (event loops in notebooks, bridges, build your own), as cell lists.
+"""Lessons 05 and 07-09 (long-lived connections, event loops in notebooks, bridges, build
+your own), as cell lists.
 
 `_build.py` imports `lessons()` and writes them like the others: each cell is a
 ("markdown" | "code", text) pair.

@@ -53,6 +53,13 @@ def test_run_prints_response_trace_and_no_findings(app_dir):
     assert "No findings" in out.stdout
 
 
+def test_run_reads_the_body_from_a_file_with_at(app_dir):
+    (app_dir / "body.txt").write_text("from a file")
+    out = gateway_lab("run", "myapp:app", "POST", "/", "-d", "@body.txt", cwd=app_dir)
+    assert out.returncode == 0, out.stderr
+    assert "got from a file" in out.stdout
+
+
 def test_run_json_is_the_exchange(app_dir):
     out = gateway_lab("run", "--gateway", "wsgi", "myapp:app", "GET", "/", "--json", cwd=app_dir)
     data = json.loads(out.stdout)
@@ -79,6 +86,10 @@ def test_run_guesses_asgi_and_cgi(app_dir):
 def test_usage_errors_are_one_clear_line(app_dir):
     for args in (["run", "nosuchmodule:app"], ["run", "myapp:nothing"],
                  ["run", "myapp:app", "GET", "/", "-H", "no colon"],
+                 ["run", "myapp:app", "GET", "/", "-H", "Host : x"],  # as %%wsgi says too
+                 ["run", "myapp:app", "GET", "/", "--timeout", "0"],
+                 ["run", "myapp:app", "POST", "/", "-d", "@no-such-file"],
+                 ["run", "--gateway", "cgi", "myapp:app"],
                  ["run", "myapp:app", "GET", "no-slash"]):
         out = gateway_lab(*args, cwd=app_dir)
         assert out.returncode == 2

@@ -103,6 +103,7 @@ def greeter(environ, start_response):
 
 @pytest.mark.parametrize("line, message", [
     ("%%wsgi GET /x -H 'no colon'", "is not 'Name: value'"),
+    ("%%wsgi GET /x -H 'Host : x'", "before the colon"),    # as `gateway-lab run` says too
     ("%%wsgi GET nowhere", "must start with"),
     ("%%wsgi GET / extra words", "expected [METHOD] TARGET"),
     ("%%wsgi GET / --timeout 0", "positive"),

@@ -1,6 +1,7 @@
 """The views: the sequence diagram, the stepper and the request builder, driven as a user would
 (buttons clicked, fields filled), without a browser (tests/test_browser.py has one)."""
 
+import html
 import re
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import pytest
 import gateway_lab as gl
 from gateway_lab.views import sequence, sequence_mermaid, sequence_svg
 from gateway_lab.views.panels import data_html, step_html
-from gateway_lab.views.requests import InputError, build_request, header_pairs
+from gateway_lab.views.requests import InputError, build_request, header_pairs, run_through
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -133,17 +134,20 @@ def test_detail_panel_shows_a_finding_with_spec_link_and_hint(broken):
 
 
 def test_data_html_reads_asgi_style_headers_and_bytes():
-    html = data_html({"type": "http.response.start", "status": 200,
-                      "headers": [(b"content-type", b"text/plain")]})
-    assert "content-type: text/plain" in html and "http.response.start" in html
+    out = data_html({"type": "http.response.start", "status": 200,
+                     "headers": [(b"content-type", b"text/plain")]})
+    assert "content-type: text/plain" in out and "http.response.start" in out
 
 
 # -- the stepper ------------------------------------------------------------------------------
 
-widgets = pytest.importorskip("ipywidgets")
+@pytest.fixture
+def widgets():
+    """ipywidgets (the `lab` extra); the tests that use a widget skip without it."""
+    return pytest.importorskip("ipywidgets")
 
 
-def test_stepper_next_prev_and_slider_move_the_highlight_and_the_details(ok):
+def test_stepper_next_prev_and_slider_move_the_highlight_and_the_details(ok, widgets):
     from gateway_lab.views import TraceStepper
 
     s = TraceStepper(ok)
@@ -162,7 +166,7 @@ def test_stepper_next_prev_and_slider_move_the_highlight_and_the_details(ok):
     assert s.step == len(ok.trace.events) - 1
 
 
-def test_stepper_play_is_linked_to_the_slider_in_the_browser(ok):
+def test_stepper_play_is_linked_to_the_slider_in_the_browser(ok, widgets):
     from gateway_lab.views import TraceStepper
 
     s = TraceStepper(ok)
@@ -172,7 +176,7 @@ def test_stepper_play_is_linked_to_the_slider_in_the_browser(ok):
     assert link.source == (s.play, "value") and link.target == (s.slider, "value")
 
 
-def test_stepper_has_the_css_classes_the_browser_test_uses(ok):
+def test_stepper_has_the_css_classes_the_browser_test_uses(ok, widgets):
     from gateway_lab.views import TraceStepper
 
     s = TraceStepper(ok)
@@ -180,7 +184,7 @@ def test_stepper_has_the_css_classes_the_browser_test_uses(ok):
     assert "gl-next" in s.next_button._dom_classes and "gl-detail" in s.detail._dom_classes
 
 
-def test_stepper_accepts_an_empty_trace():
+def test_stepper_accepts_an_empty_trace(widgets):
     from gateway_lab.views import TraceStepper
 
     s = TraceStepper(gl.Trace("wsgi"))
@@ -190,7 +194,7 @@ def test_stepper_accepts_an_empty_trace():
 
 # -- the request builder ------------------------------------------------------------------------
 
-def test_builder_runs_the_form_through_wsgi_and_shows_response_and_stepper():
+def test_builder_runs_the_form_through_wsgi_and_shows_response_and_stepper(widgets):
     from gateway_lab.views import RequestBuilder
 
     b = RequestBuilder(hello)
@@ -204,7 +208,7 @@ def test_builder_runs_the_form_through_wsgi_and_shows_response_and_stepper():
     assert b.stepper.trace.events[0].detail == "GET /x?name=Grace"
 
 
-def test_builder_default_serves_the_guestbook_with_a_form_post():
+def test_builder_default_serves_the_guestbook_with_a_form_post(widgets):
     from gateway_lab.views import RequestBuilder
 
     b = RequestBuilder(method="POST", path="/guestbook",
@@ -214,7 +218,7 @@ def test_builder_default_serves_the_guestbook_with_a_form_post():
     assert ex.response.status == 200 and b"Ada" in ex.response.body
 
 
-def test_builder_reports_bad_input_in_the_status_line_not_a_traceback():
+def test_builder_reports_bad_input_in_the_status_line_not_a_traceback(widgets):
     from gateway_lab.views import RequestBuilder
 
     b = RequestBuilder(hello, path="no-slash")
@@ -225,7 +229,7 @@ def test_builder_reports_bad_input_in_the_status_line_not_a_traceback():
     assert b.output.outputs == ()
 
 
-def test_builder_shows_findings_and_a_timeout_as_the_client_sees_it():
+def test_builder_shows_findings_and_a_timeout_as_the_client_sees_it(widgets):
     from gateway_lab.views import RequestBuilder
 
     def forever(environ, start_response):
@@ -237,7 +241,7 @@ def test_builder_shows_findings_and_a_timeout_as_the_client_sees_it():
     assert ex.response.status == 504 and "finding" in b.status.value
 
 
-def test_builder_needs_the_right_kind_of_app_for_the_gateway():
+def test_builder_needs_the_right_kind_of_app_for_the_gateway(widgets):
     from gateway_lab.views import RequestBuilder
 
     with pytest.raises(ValueError, match="gateway must be one of"):
@@ -254,17 +258,30 @@ def test_header_pairs_and_build_request():
         build_request("GET", "/", "X: a\x00b")
 
 
-def test_importing_gateway_lab_does_not_import_ipywidgets():
-    code = ("import sys, gateway_lab, gateway_lab.views; "
+def test_importing_gateway_lab_views_imports_no_notebook_library():
+    code = ("import sys, gateway_lab, gateway_lab.views, gateway_lab.views.requests; "
             "from gateway_lab.views import sequence_svg; "
-            "assert 'ipywidgets' not in sys.modules, 'ipywidgets imported eagerly'")
+            "eager = [m for m in ('ipywidgets', 'IPython', 'matplotlib') if m in sys.modules]; "
+            "assert not eager, f'imported eagerly: {eager}'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_the_gateway_not_the_form_answers_for_a_missing_script_or_a_non_callable():
+    # As a real server does: 404 for a script that is not there, 500 for an app that
+    # cannot be called, each with its rule; only a callable given to CGI is refused here.
+    ex = run_through("cgi", "no/such/script.py", gl.Request())
+    assert ex.response.status == 404 and ex.findings[0].rule == "cgi.script.not_found"
+    ex = run_through("wsgi", "not an app", gl.Request())
+    assert ex.response.status == 500 and ex.findings[0].rule == "wsgi.app.not_callable"
+    with pytest.raises(InputError, match="path of a .py file"):
+        run_through("cgi", hello, gl.Request())
 
 
 # -- the concurrency explorer -------------------------------------------------------------------
 
 def _explorer():
-    pytest.importorskip("gateway_lab.concurrency.chart")
+    pytest.importorskip("ipywidgets")
+    pytest.importorskip("matplotlib")
     from gateway_lab.views import ConcurrencyExplorer
 
     return ConcurrencyExplorer()
@@ -272,7 +289,7 @@ def _explorer():
 
 def test_explorer_simulates_and_shows_summary_and_gantt_chart():
     e = _explorer()
-    e.model.value, e.workers.value, e.requests.value = "Threads", 4, 12
+    e.model.value, e.workers.value, e.requests.value = "threads", 4, 12
     e.run_button.click()
     summary = e.timeline.summary()
     assert summary["requests"] == 12 and summary["makespan"] == pytest.approx(0.15)
@@ -282,12 +299,29 @@ def test_explorer_simulates_and_shows_summary_and_gantt_chart():
 
 def test_explorer_real_event_loop_shows_the_blocked_loop():
     e = _explorer()
-    e.mode.value, e.model.value, e.requests.value = "real", "EventLoop", 4
-    e.workload.value = "blocking: time.sleep(0.05) in async def"
+    e.mode.value, e.model.value, e.requests.value = "real", "eventloop", 4
+    e.workload.value = "blocking"
     tl = e.run()
     # Four 50 ms sleeps that hold the loop cannot overlap: at least 4 x 50 ms in all.
     assert tl.summary()["makespan"] >= 0.19
     assert e.workers.disabled
+    # What the run noticed is shown with its numbers, as the Timeline shows itself.
+    assert tl.notes
+    shown = "".join(o["data"].get("text/html", "") for o in e.output.outputs)
+    assert html.escape(tl.notes[0]) in shown
+
+
+def test_explorer_workloads_are_the_races_and_pools_take_the_workers():
+    pytest.importorskip("ipywidgets")
+    from gateway_lab import concurrency as c
+    from gateway_lab.concurrency import apps
+    from gateway_lab.views.explorer import ConcurrencyExplorer, make_model
+
+    offered = [value for _, value in ConcurrencyExplorer().workload.options]
+    assert offered == list(apps.WORKLOADS) and "blocking" in offered
+    assert make_model("threads", 7) == c.Threads(7)
+    assert make_model("cgi", 3) == c.ProcessPerRequest(limit=3)
+    assert make_model("eventloop", 7) == c.EventLoop()
 
 
 def test_explorer_refuses_a_real_run_too_big_for_the_machine():
@@ -305,13 +339,13 @@ def test_hex_dump_colours_each_field_and_outlines_the_current_one():
     data = wire.scgi.encode_request({"REQUEST_METHOD": "GET"}, b"")
     fields = wire.explain("scgi", data)
     dump = hex_html(data, fields, current=0)
-    # the first field is the netstring length "38": two bytes, both outlined
+    # the first field is the netstring length "43": two bytes, both outlined
     assert dump.count("gl-field-current") == 2 * 2  # hex column + text column
     assert "netstring length" in dump
     assert dump.count("\n") + 1 == -(-len(data) // 16)  # 16 bytes a row
 
 
-def test_wire_viewer_steps_through_fields_and_switches_protocol():
+def test_wire_viewer_steps_through_fields_and_switches_protocol(widgets):
     from gateway_lab.views import WireViewer
 
     w = WireViewer(gl.Request("POST", "/form", headers={"Content-Type": "text/plain"},
@@ -326,7 +360,7 @@ def test_wire_viewer_steps_through_fields_and_switches_protocol():
     assert w.next_button.disabled and w.slider.value == len(w.fields) - 1
 
 
-def test_stepper_has_a_red_button_per_finding_that_jumps_to_its_step(broken, ok):
+def test_stepper_has_a_red_button_per_finding_that_jumps_to_its_step(broken, ok, widgets):
     from gateway_lab.views import TraceStepper
 
     s = TraceStepper(broken)

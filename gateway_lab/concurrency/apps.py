@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 from ..request import Request
 from .phases import cpu, io, io_sync
+from .simulate import Workload
 
 TEXT = [("Content-Type", "text/plain; charset=utf-8")]
 MAX_SECONDS = 60.0
@@ -91,11 +92,20 @@ WORKLOADS = {
     "cpu": ("cpu=0.02", "each request computes for 20 ms"),
     "mixed": ("cpu=0.005&io=0.05", "5 ms of computing, then a 50 ms wait"),
     "websocket": ("hold=0.1", "long-lived connections, each open and idle for 0.1 s"),
+    "blocking": ("block=0.05", "time.sleep(0.05) inside async def: it holds the event loop"),
 }
 
 
+def workload(name: str, requests: int, *, seed: int = 0) -> Workload:
+    """The same named workload's costs, for a run in virtual time (gl.simulate)."""
+    costs = _costs(WORKLOADS[name][0])
+    waits = costs.get("io", 0.0) + costs.get("block", 0.0) + costs.get("hold", 0.0)
+    return Workload(requests=requests, cpu=costs.get("cpu", 0.0), io=waits, seed=seed,
+                    style="blocking" if "block" in costs else "async")
+
+
 def requests_for(workload: str, n: int, *, websocket: bool = False) -> list[Request]:
-    """`n` requests of a named workload ("io", "cpu", "mixed", "websocket")."""
+    """`n` requests of a named workload (one of WORKLOADS)."""
     if workload not in WORKLOADS:
         raise ValueError(f"unknown workload {workload!r}; choose one of {', '.join(WORKLOADS)}")
     query = WORKLOADS[workload][0]

@@ -16,7 +16,7 @@ import sys
 from . import apps
 from .models import EventLoop, Processes, ProcessPerRequest, Sequential, Threads
 from .real import RunError, run_many
-from .simulate import Workload, simulate
+from .simulate import simulate
 from .timeline import table
 
 MODELS = {
@@ -28,16 +28,6 @@ MODELS = {
 }
 DEFAULT_MODELS = "sequential,threads,processes,eventloop"
 APP = "gateway_lab.concurrency.apps:"  # by name, so worker processes can import them
-
-
-def _costs(workload: str) -> dict[str, float]:
-    return apps._costs(apps.WORKLOADS[workload][0])
-
-
-def _workload(name: str, n: int, seed: int) -> Workload:
-    c = _costs(name)
-    return Workload(requests=n, cpu=c.get("cpu", 0.0), io=c.get("io", 0.0) + c.get("hold", 0.0),
-                    seed=seed)
 
 
 def _real(name: str, n: int, model, timeout: float):
@@ -93,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     for model in models:
         try:
             if args.simulate:
-                tl = simulate(model, _workload(args.workload, args.requests, args.seed))
+                tl = simulate(model, apps.workload(args.workload, args.requests, seed=args.seed))
             else:
                 tl = _real(args.workload, args.requests, model, args.timeout)
         except RunError as error:

@@ -21,27 +21,19 @@ import html
 import ipywidgets as widgets
 
 from .panels import exchange_summary_html
-from .requests import GATEWAYS, InputError, build_request, run_through
+from .requests import GATEWAYS, METHODS, InputError, build_request, run_through
 from .stepper import TraceStepper
 
 __all__ = ["RequestBuilder"]
-
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
 def _demo_apps() -> dict:
     """The guestbook, once per interface (loaded when first needed)."""
     from ..demo import CGI_SCRIPT
+    from ..demo.guestbook_asgi import app as asgi_app
     from ..demo.guestbook_wsgi import app as wsgi_app
 
-    apps = {"wsgi": wsgi_app, "cgi": str(CGI_SCRIPT)}
-    try:
-        from ..demo.guestbook_asgi import app as asgi_app
-    except ImportError:
-        pass
-    else:
-        apps["asgi"] = asgi_app
-    return apps
+    return {"wsgi": wsgi_app, "asgi": asgi_app, "cgi": str(CGI_SCRIPT)}
 
 
 class RequestBuilder(widgets.VBox):
@@ -101,9 +93,6 @@ class RequestBuilder(widgets.VBox):
                                    timeout=self.timeout)
         except InputError as error:
             return self._say(str(error), error=True)
-        except ImportError as error:
-            return self._say(f"the {gateway.upper()} gateway is not available here: {error}",
-                             error=True)
         self.exchange = exchange
         r = exchange.response
         self._say(f"{gateway.upper()} → {r.status} {r.reason}".rstrip()

@@ -20,75 +20,58 @@ from __future__ import annotations
 
 import html
 import io
+from dataclasses import replace
 
 import ipywidgets as widgets
 
+from ..concurrency import apps
+from ..concurrency.cli import MODELS
+
 __all__ = ["ConcurrencyExplorer"]
 
-MODELS = ("Sequential", "Threads", "Processes", "ProcessPerRequest", "EventLoop")
-# name -> (query string for the ready-made apps, Workload fields for simulate())
-WORKLOADS = {
-    "io: wait 50 ms": ("io=0.05", {"io": 0.05, "cpu": 0.0, "style": "async"}),
-    "cpu: compute 20 ms": ("cpu=0.02", {"io": 0.0, "cpu": 0.02, "style": "async"}),
-    "mixed: 5 ms cpu + 50 ms io": ("cpu=0.005&io=0.05",
-                                   {"io": 0.05, "cpu": 0.005, "style": "async"}),
-    "blocking: time.sleep(0.05) in async def": ("block=0.05",
-                                                {"io": 0.05, "cpu": 0.0, "style": "blocking"}),
-}
+# The models are `gateway-lab race`'s (concurrency.cli.MODELS); the pools get the
+# size the workers slider says, through the field that holds it.
+SIZE_FIELD = {"threads": "n", "processes": "n", "cgi": "limit"}
 REAL_MAX_REQUESTS = 40      # a real run must finish in seconds on a shared laptop
 SIM_MAX_REQUESTS = 100_000
 
 
 def make_model(name: str, workers: int):
-    """The worker model the controls describe."""
-    from .. import concurrency as c
-
-    if name == "Sequential":
-        return c.Sequential()
-    if name == "Threads":
-        return c.Threads(workers)
-    if name == "Processes":
-        return c.Processes(workers)
-    if name == "ProcessPerRequest":
-        return c.ProcessPerRequest(limit=workers)
-    if name == "EventLoop":
-        return c.EventLoop()
-    raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    """The worker model the controls describe: a race model, resized."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    field = SIZE_FIELD.get(name)
+    return replace(MODELS[name], **{field: workers}) if field else MODELS[name]
 
 
 def run_choice(model_name: str, workers: int, workload: str, requests: int, mode: str):
     """Run what the controls say; returns a Timeline.  Raises ValueError for bad input."""
     from .. import concurrency as c
-    from ..request import Request
 
-    if workload not in WORKLOADS:
+    if workload not in apps.WORKLOADS:
         raise ValueError(f"unknown workload {workload!r}")
-    query, fields = WORKLOADS[workload]
     model = make_model(model_name, workers)
     if mode == "simulated":
         if not 1 <= requests <= SIM_MAX_REQUESTS:
             raise ValueError(f"simulate between 1 and {SIM_MAX_REQUESTS:,} requests")
-        return c.simulate(model, c.Workload(requests=requests, **fields))
+        return c.simulate(model, apps.workload(workload, requests))
     if not 1 <= requests <= REAL_MAX_REQUESTS:
         raise ValueError(f"a real run takes 1 to {REAL_MAX_REQUESTS} requests here; "
                          "simulate for more")
-    # The event loop gets the ASGI app (it awaits); the others the WSGI app.  Blocking
-    # only means something on an event loop.
-    asgi = model_name == "EventLoop"
-    if fields["style"] == "blocking" and not asgi:
-        query = "io=0.05"
+    # As `gateway-lab race` does: the event loop gets the ASGI app (it awaits), the
+    # others the WSGI app (which waits by blocking its worker, whatever the workload).
+    asgi = isinstance(model, c.EventLoop)
     app = "gateway_lab.concurrency.apps:" + ("asgi_app" if asgi else "wsgi_app")
-    reqs = [Request("GET", f"/?{query}&n={i}") for i in range(requests)]
-    return c.run_many(app, reqs, model=model, timeout=10.0, deadline=60.0)
+    return c.run_many(app, apps.requests_for(workload, requests, websocket=asgi), model=model,
+                      timeout=10.0, deadline=60.0)
 
 
 def _png(timeline) -> bytes | None:
-    """The Gantt chart as PNG bytes, or None when matplotlib or the chart is unavailable."""
+    """The Gantt chart as PNG bytes, or None without matplotlib."""
     try:
         figure = timeline.plot()
     except ImportError:
         return None
-    figure = getattr(figure, "figure", figure)   # an Axes knows its Figure
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     return buffer.getvalue()
@@ -97,13 +80,16 @@ def _png(timeline) -> bytes | None:
 class ConcurrencyExplorer(widgets.VBox):
     """Model, workers, workload, size, real or simulated -> Gantt chart and summary."""
 
-    def __init__(self, *, model: str = "Threads", workers: int = 4,
-                 workload: str = "io: wait 50 ms", requests: int = 12,
-                 mode: str = "simulated"):
+    def __init__(self, *, model: str = "threads", workers: int = 4,
+                 workload: str = "io", requests: int = 12, mode: str = "simulated"):
         self.timeline = None
-        self.model = widgets.Dropdown(options=MODELS, value=model, description="model")
+        # (label, value) pairs: the class name shows, the race's model name is the value.
+        self.model = widgets.Dropdown(options=[(type(m).__name__, name)
+                                               for name, m in MODELS.items()],
+                                      value=model, description="model")
         self.workers = widgets.IntSlider(value=workers, min=1, max=16, description="workers")
-        self.workload = widgets.Dropdown(options=list(WORKLOADS), value=workload,
+        self.workload = widgets.Dropdown(options=[(f"{name}: {what}", name) for name, (_, what)
+                                                  in apps.WORKLOADS.items()], value=workload,
                                          description="workload",
                                          layout=widgets.Layout(width="420px"))
         self.requests = widgets.BoundedIntText(value=requests, min=1, max=SIM_MAX_REQUESTS,
@@ -128,7 +114,7 @@ class ConcurrencyExplorer(widgets.VBox):
 
     def _sync_workers(self, change=None) -> None:
         # Only pools have a size; a sequential server or an event loop has one worker.
-        self.workers.disabled = self.model.value in ("Sequential", "EventLoop")
+        self.workers.disabled = self.model.value not in SIZE_FIELD
 
     def run(self):
         """Run the chosen model on the chosen workload; show and return the Timeline."""
@@ -142,13 +128,12 @@ class ConcurrencyExplorer(widgets.VBox):
         except (ValueError, TypeError, RunError) as error:
             return self._say(str(error), error=True)
         self.timeline = tl
-        self._say(f"{self.mode.value}: {tl.model if hasattr(tl, 'model') else ''}")
+        self._say(f"{self.mode.value}: {tl.model}")
         from IPython.display import HTML, Image
 
-        summary = tl.summary()
-        self.output.append_display_data(HTML(summary._repr_html_()
-                                             if hasattr(summary, "_repr_html_")
-                                             else f"<pre>{html.escape(str(summary))}</pre>"))
+        # The timeline's own HTML: the summary table and the run's notes
+        # (such as "the event loop was blocked ...").
+        self.output.append_display_data(HTML(tl._repr_html_()))
         png = _png(tl)
         if png is not None:
             self.output.append_display_data(Image(data=png, format="png"))

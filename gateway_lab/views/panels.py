@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import html
 
-from ..render import response_text
-from .sequence import FINDING_COLOR, label_of, spec_url
+from ..render import finding_html, response_text
+from .sequence import label_of, spec_url
 
 _MAX_VALUE = 400     # characters of one value shown before it is clipped
 _MAX_ROWS = 80       # keys of one dict shown (an environ has ~25)
@@ -86,16 +86,6 @@ def _spec_html(spec: str, url: str | None = None) -> str:
     return html.escape(spec)
 
 
-def finding_html(finding) -> str:
-    """A broken rule, in red: id, message, spec link, hint."""
-    return (f"<div class='gl-finding' style='color:{FINDING_COLOR};border-left:4px solid "
-            f"{FINDING_COLOR};padding:2px 8px;margin:4px 0'>"
-            f"<b>✗ <span class='gl-rule'>{html.escape(finding.rule)}</span></b>: "
-            f"{html.escape(finding.message)}<br><small>spec: "
-            f"{_spec_html(finding.spec, finding.url)} · hint: {html.escape(finding.hint)}"
-            "</small></div>")
-
-
 def step_html(trace, index: int) -> str:
     """The detail panel for step `index` (0-based) of `trace`."""
     events = trace.events
@@ -119,15 +109,7 @@ def step_html(trace, index: int) -> str:
 
 
 def exchange_summary_html(exchange) -> str:
-    """The response line, headers, body and findings of an exchange, in short."""
-    r = exchange.response
-    head = f"HTTP/1.1 {r.status} {r.reason}".rstrip()
-    lines = [head] + [f"{k}: {v}" for k, v in r.headers]
-    body = r.body[:2000].decode("utf-8", "replace")
-    if len(r.body) > 2000:
-        body += f"\n… ({len(r.body)} bytes in all)"
-    cut = "" if r.complete else (
-        "<div><i>the connection was closed before the response was complete</i></div>")
+    """The response (as render.response_text writes it) and the findings of an exchange."""
     msgs = ""
     if exchange.messages:
         msgs = ("<div>WebSocket messages from the app: <code>"
@@ -143,8 +125,7 @@ def exchange_summary_html(exchange) -> str:
         title += f" · {exchange.request.method} {exchange.request.target}"
     return (f"<div class='gl-response'><div><b>{html.escape(title)}</b></div>"
             f"<pre class='gl-response-text' style='margin:4px 0'>"
-            f"{html.escape(chr(10).join(lines))}\n\n{html.escape(body)}</pre>{cut}{msgs}"
-            f"{found}</div>")
+            f"{html.escape(response_text(exchange.response))}</pre>{msgs}{found}</div>")
 
 
 __all__ = ["data_html", "exchange_summary_html", "finding_html", "label_of", "step_html",

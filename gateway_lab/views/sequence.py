@@ -24,16 +24,19 @@ each front end picks what it can show.  Nothing here imports Jupyter.
 from __future__ import annotations
 
 import html
+from functools import cache
+
+from ..render import _COLORS as COLORS
+from ..render import FINDING_COLOR
+from ..render import _clip as _one_line
+from ..trace import ACTORS as LANES
 
 __all__ = ["LANES", "SequenceDiagram", "sequence", "sequence_mermaid", "sequence_svg",
            "spec_url"]
 
-# The order a request travels, left to right.  Traces may name other actors
-# (say, a front-end proxy); they get lanes after these.
-LANES = ("client", "server", "gateway", "app")
-
-COLORS = {"client": "#1f77b4", "server": "#2ca02c", "gateway": "#9467bd", "app": "#d62728"}
-FINDING_COLOR = "#b00020"
+# LANES (trace.ACTORS) is the order a request travels, left to right; traces may name
+# other actors (say, a front-end proxy), which get lanes after these.  COLORS are the
+# actors' colours in every view, and _one_line the clipping, both from gateway_lab.render.
 CURRENT_FILL = "#fff3b0"
 
 # Geometry, in SVG user units (pixels at 100 %).
@@ -65,11 +68,6 @@ def lanes_of(trace) -> list[str]:
     return lanes
 
 
-def _one_line(text, limit: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: max(1, limit - 1)] + "…"
-
-
 def label_of(event) -> str:
     """What a row says: the step's kind and detail, or the broken rule."""
     if event.finding is not None:
@@ -84,11 +82,22 @@ def _anchor(title: str) -> str:
     return "-".join(words)
 
 
+@cache
+def _rule_urls() -> dict[str, str]:
+    """spec text -> url, from the rules, whose links were chosen by hand (loaded once)."""
+    from ..findings import all_rules
+
+    return {rule.spec: rule.url for rule in all_rules().values()}
+
+
 def spec_url(spec: str) -> str | None:
     """A link for a spec reference: 'PEP 3333 §environ Variables', 'RFC 3875 §4.1.7', 'ASGI ...'.
 
-    PEP sections and RFC sections get their anchor; other specs link to their start.
+    A spec a rule cites gets that rule's link.  Otherwise (the spec of a trace step)
+    PEP and RFC sections get their anchor, and other specs link to their start.
     """
+    if spec in _rule_urls():
+        return _rule_urls()[spec]
     head, _, section = spec.partition("§")
     words = head.split()
     if len(words) >= 2 and words[0] in ("PEP", "RFC") and words[1].isdigit():

@@ -15,21 +15,19 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
+from .. import demo, wire
 from ..request import Request
 from .panels import field_html, hex_html
 
 __all__ = ["WireViewer"]
 
-PROTOCOLS = ("scgi", "fastcgi", "uwsgi")
-
 
 def encode(protocol: str, request: Request) -> tuple[bytes, list]:
-    """The request as `protocol` frames it, and the fields of those bytes."""
-    from .. import wire
+    """The request as `protocol` frames it, and the fields of those bytes.
 
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
-    data = getattr(wire, protocol).encode_request(request)
+    An unknown protocol encodes to nothing, and wire.explain says which ones exist."""
+    module = wire.PROTOCOLS.get(protocol)
+    data = module.encode_request(request) if module is not None else b""
     return data, wire.explain(protocol, data)
 
 
@@ -37,12 +35,11 @@ class WireViewer(widgets.VBox):
     """Protocol choice, a coloured hex dump, and a field stepper."""
 
     def __init__(self, request: Request | None = None, protocol: str = "scgi"):
-        self.request = request if request is not None else Request(
-            "POST", "/guestbook?lang=en",
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-            body=b"name=Ada&message=hi")
+        # By default, the guestbook's form POST that `gateway-lab demo` sends.
+        self.request = request if request is not None else demo.request()
         self.data, self.fields = b"", []
-        self.protocol = widgets.ToggleButtons(options=PROTOCOLS, value=protocol,
+        encode(protocol, self.request)   # an unknown protocol fails here, with its name
+        self.protocol = widgets.ToggleButtons(options=list(wire.PROTOCOLS), value=protocol,
                                               description="protocol")
         self.prev_button = widgets.Button(description="Prev", icon="step-backward")
         self.next_button = widgets.Button(description="Next", icon="step-forward")
