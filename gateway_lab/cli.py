@@ -69,8 +69,10 @@ def load_target(target: str):
 
 
 def guess_gateway(app) -> str:
-    if isinstance(app, Path):
+    """'cgi' for a script or directory path, 'asgi' for a coroutine app, else 'wsgi'."""
+    if isinstance(app, (str, os.PathLike)):
         return "cgi"
+    # An ASGI app is a coroutine function, or an instance whose class has an async __call__.
     call = type(app).__call__ if callable(app) else None
     if inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(call):
         return "asgi"

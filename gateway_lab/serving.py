@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import inspect
 import os
 import signal
 import socket
@@ -41,6 +40,7 @@ import time
 import warnings
 from pathlib import Path
 
+from .cli import guess_gateway
 from .exchange import reason_phrase
 from .trace import Trace
 
@@ -49,7 +49,9 @@ __all__ = ["ServeError", "Server", "main", "serve"]
 GATEWAYS = ("wsgi", "asgi", "cgi")
 MAX_TRACES = 1000      # traces kept per server (oldest dropped first)
 START_TIMEOUT = 10.0   # seconds to wait for a server to start listening
-ASGI_SPEC = "ASGI HTTP/WebSocket 2.5"
+# SO_REUSEADDR lets a restarted server bind a port still in TIME_WAIT; on Windows it
+# would let a second server bind a port in use, so only POSIX gets it.
+REUSE_ADDRESS = os.name != "nt"
 
 
 class ServeError(RuntimeError):
@@ -74,7 +76,7 @@ def _bind(host: str, port: int) -> socket.socket:
     except socket.gaierror as error:
         raise ServeError(f"cannot resolve host {host!r}: {error}") from None
     sock = socket.socket(family, socket.SOCK_STREAM)
-    if os.name != "nt":  # on Windows SO_REUSEADDR would let us steal a port in use
+    if REUSE_ADDRESS:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -82,17 +84,6 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.close()
         raise bind_error(error, host, port) from None
     return sock
-
-
-def guess_gateway(app) -> str:
-    """'cgi' for a script or directory path, 'asgi' for a coroutine app, else 'wsgi'."""
-    if isinstance(app, (str, os.PathLike)):
-        return "cgi"
-    # An ASGI app is a coroutine function, or an instance whose class has an async __call__.
-    if inspect.iscoroutinefunction(app) or (
-            callable(app) and inspect.iscoroutinefunction(type(app).__call__)):
-        return "asgi"
-    return "wsgi"
 
 
 class Server:
@@ -125,7 +116,8 @@ class Server:
                 return
             self._stopped = True
         self._stop()
-        self._thread.join()
+        if self._thread.ident is not None:  # a thread never started has nothing to join
+            self._thread.join()
 
     def wait(self) -> None:
         """Block until the server stops (Ctrl-C raises KeyboardInterrupt here)."""
@@ -140,7 +132,8 @@ class Server:
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
-        return f"<Server {self.gateway} {self.url} {state}, {len(self.traces)} requests>"
+        return (f"<{type(self).__name__} {self.gateway} {self.url} {state}, "
+                f"{len(self.traces)} requests>")
 
     def _repr_html_(self) -> str:
         state = "running" if self.running else "stopped"
@@ -148,24 +141,24 @@ class Server:
                 f"({state}, {len(self.traces)} requests traced)")
 
 
-def _keep(traces: list[Trace], lock: threading.Lock, trace: Trace) -> None:
+def _keep(items: list, lock: threading.Lock, item) -> None:
+    """Append `item`, keeping the last MAX_TRACES: a long-running server must not grow."""
     with lock:
-        traces.append(trace)
-        del traces[:-MAX_TRACES]
+        items.append(item)
+        del items[:-MAX_TRACES]
 
 
 # -- WSGI (and CGI) under werkzeug -----------------------------------------------------
 
 def _request_from_environ(environ: dict):
     """The HTTP request werkzeug received, as a gateway_lab.Request (body read in full)."""
-    from .wire._common import request_from_vars
+    from .wire._common import decimal, request_from_vars
 
     stream = environ["wsgi.input"]
     if environ.get("wsgi.input_terminated"):  # chunked: werkzeug ends the stream for us
         body = stream.read()
     else:
-        length = environ.get("CONTENT_LENGTH") or "0"
-        body = stream.read(int(length)) if length.isdigit() else b""
+        body = stream.read(decimal(environ.get("CONTENT_LENGTH") or "0") or 0)
     variables = {k: v for k, v in environ.items() if isinstance(v, str)}
     variables["REQUEST_SCHEME"] = environ.get("wsgi.url_scheme", "http")
     variables.pop("SCRIPT_NAME", None)
@@ -193,8 +186,6 @@ def _cut(body: bytes):
     raise ConnectionAbortedError("the app failed after the response started")
 
 
-
-
 def _refuse(error: Exception, start_response):
     """400 for a request werkzeug accepted but the lab's stricter Request does not."""
     start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8")])
@@ -219,14 +210,9 @@ def _traced_wsgi(app, timeout: float, record):
 
 def _cgi_app(path: Path, timeout: float, record):
     """A WSGI app that runs CGI scripts: `path` itself, or `path/NAME` for /NAME/..."""
-    import importlib
-
+    from .cgi import run_cgi
     from .wire._common import WireError
 
-    try:
-        cgi = importlib.import_module("gateway_lab.cgi")
-    except ImportError as error:
-        raise ServeError(f"the CGI gateway is not available ({error})") from None
     root = path.resolve()
 
     def lab_cgi(environ, start_response):
@@ -244,7 +230,7 @@ def _cgi_app(path: Path, timeout: float, record):
                 return [f"404: no CGI script {name!r} in {root.name}/ (scripts: {listing})\n"
                         .encode()]
             mount = "/" + name  # RFC 3875 §4.1.13: /NAME is the script, the rest PATH_INFO
-        ex = cgi.run_cgi(str(script), request, timeout=timeout, script_name=mount)
+        ex = run_cgi(str(script), request, timeout=timeout, script_name=mount)
         record(ex.trace)
         return _reply(ex, start_response)
 
@@ -260,14 +246,12 @@ def _serve_werkzeug(wsgi_app, host: str, port: int, gateway: str, traces,
             if not quiet:
                 super().log_request(*args, **kw)
 
-    if port:
-        # werkzeug prints its own advice and exits when the port is taken: ask first.
-        _bind(host, port).close()
+    # werkzeug turns every bind error into a printed line and SystemExit: bind
+    # once ourselves first (port 0 too, for the host), so the message says why.
+    _bind(host, port).close()
     try:
         server = make_server(host, port, wsgi_app, threaded=True, request_handler=Handler)
-    except OSError as error:
-        raise bind_error(error, host, port) from None
-    except SystemExit:  # lost a race for the port
+    except SystemExit:  # the port was free a moment ago: another program took it since
         raise bind_error(OSError(errno.EADDRINUSE, "in use"), host, port) from None
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                               name=f"gateway-lab-serve-{gateway}", daemon=True)
@@ -283,7 +267,10 @@ def _serve_werkzeug(wsgi_app, host: str, port: int, gateway: str, traces,
 # -- ASGI under uvicorn ----------------------------------------------------------------
 
 def _traced_asgi(app, record):
-    """Wrap an ASGI app: its scope and every message in and out become trace events."""
+    """Wrap an ASGI app: its scope and every message in and out become trace events,
+    with the same actors, details and spec sections as an in-process run (asgi.py)."""
+    from .asgi import WS, WWW, _spec_of, _summary
+    from .findings import describe_error
 
     async def lab_asgi(scope, receive, send):
         if scope["type"] not in ("http", "websocket"):  # lifespan: pass through
@@ -293,29 +280,37 @@ def _traced_asgi(app, record):
             "?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else "")
         trace.add("client", "request", f"{scope.get('method', 'WEBSOCKET')} {target}",
                   "RFC 9112 §3", target="server")
-        trace.add("server", "call", f"app(scope, receive, send), scope type "
-                  f"{scope['type']!r}", f"{ASGI_SPEC} §{scope['type'].upper()} scope",
-                  target="app", data=dict(scope))
+        trace.add("server", "scope", f"type={scope['type']!r}, path={scope.get('path')!r}",
+                  f"{WWW} §HTTP Connection Scope" if scope["type"] == "http" else
+                  f"{WS} §Websocket Connection Scope", target="gateway", data=dict(scope))
+        trace.add("gateway", "call", "await app(scope, receive, send)",
+                  "ASGI spec §Applications", target="app")
         record(trace)
 
         async def traced_receive():
             message = await receive()
-            trace.add("server", "receive", message.get("type", "?"), ASGI_SPEC,
-                      target="app", data=message)
+            kind = message.get("type", "?")
+            trace.add("gateway", "receive", _summary(message), _spec_of(kind), target="app",
+                      data=message)
             return message
 
         async def traced_send(message):
-            trace.add("app", "send", message.get("type", "?") if isinstance(message, dict)
-                      else repr(message), ASGI_SPEC, target="server", data=message)
+            if isinstance(message, dict) and "type" in message:
+                trace.add("app", "send", _summary(message), _spec_of(message["type"]),
+                          target="gateway", data=message)
+            else:  # uvicorn will refuse it; the trace shows what it was
+                trace.add("app", "send", repr(message), "ASGI spec §Events",
+                          target="gateway", data=message)
             await send(message)
 
         try:
             await app(scope, traced_receive, traced_send)
         except Exception as error:
-            trace.add("server", "log", f"the app raised {type(error).__name__}: {error}",
-                      ASGI_SPEC)
+            trace.add("server", "log", f"the app raised {describe_error(error)}",
+                      "ASGI spec §Error Handling")
             raise
-        trace.add("app", "return", "the app returned", ASGI_SPEC, target="server")
+        trace.add("app", "return", "the app returned", "ASGI spec §Applications",
+                  target="gateway")
 
     return lab_asgi
 
@@ -444,9 +439,9 @@ def main(argv: list[str] | None = None) -> int:
         print("gateway-lab serve: --gateway cgi needs a script or directory path",
               file=sys.stderr)
         return 2
-    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
-        # Before the server starts: a SIGTERM that comes early must still stop it cleanly.
-        signal.signal(signal.SIGTERM, _on_term)
+    # Before the server starts: a SIGTERM that comes early must still stop it cleanly.
+    _TERMINATED.clear()
+    _on_sigterm(_on_term)
     try:
         if args.reload and gateway in ("wsgi", "asgi"):
             return _serve_reloading(gateway, app, args)
@@ -470,15 +465,30 @@ def main(argv: list[str] | None = None) -> int:
     return _until_interrupted(srv)
 
 
+_TERMINATED = threading.Event()  # a SIGTERM came: stop the server, exit 0
+
+
+def _on_sigterm(handler) -> None:
+    """Handle SIGTERM with `handler` (only the main thread may set a signal handler)."""
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, handler)
+
+
 def _on_term(signum, frame):
-    raise KeyboardInterrupt  # SIGTERM stops the server as cleanly as Ctrl-C
+    # A flag, not an exception: raised while serve() is still starting (even inside
+    # its "Serving ..." print), an exception would leave that server running.
+    _TERMINATED.set()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM stops a server in this thread as cleanly as Ctrl-C
 
 
 def _until_interrupted(srv) -> int:
     """Serve until Ctrl-C (SIGINT) or SIGTERM, then stop cleanly."""
     try:
-        while srv.running:
-            time.sleep(0.2)
+        while srv.running and not _TERMINATED.wait(0.2):
+            pass
     except KeyboardInterrupt:
         pass
     finally:
@@ -490,14 +500,15 @@ def _until_interrupted(srv) -> int:
 def _serve_reloading(gateway: str, app, args) -> int:
     """--reload, best effort: the ecosystem's own reloader restarts a child process when a
     file changes, so it owns the process (no background thread, no traces here)."""
-    if os.environ.get("WERKZEUG_RUN_MAIN") == "true":  # werkzeug's reloaded child
-        from werkzeug.serving import run_simple
-
-        run_simple(args.host, args.port, app, use_reloader=True, threaded=True)
-        return 0
-    _bind(args.host, args.port).close()  # a clear message if the port is taken
-    print(f"Serving {gateway} app at http://{args.host}:{args.port}/ with --reload "
-          "(Ctrl-C to stop)", flush=True)
+    # werkzeug's reloader runs this same command again in a child, with
+    # WERKZEUG_RUN_MAIN=true and the port already held by the parent: the child
+    # only serves, the parent checks the port and speaks.
+    child = os.environ.get("WERKZEUG_RUN_MAIN") == "true"
+    _on_sigterm(_interrupt)  # the server below blocks this thread: SIGTERM must break in
+    if not child:
+        _bind(args.host, args.port).close()  # a clear message if the port is taken
+        print(f"Serving {gateway} app at http://{args.host}:{args.port}/ with --reload "
+              "(Ctrl-C to stop)", flush=True)
     try:
         if gateway == "wsgi":
             from werkzeug.serving import run_simple
@@ -512,5 +523,6 @@ def _serve_reloading(gateway: str, app, args) -> int:
                         reload_dirs=[os.getcwd()], app_dir=os.getcwd(), log_level="info")
     except KeyboardInterrupt:
         pass
-    print("stopped", flush=True)
+    if not child:
+        print("stopped", flush=True)
     return 0

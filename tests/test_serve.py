@@ -5,7 +5,6 @@ messages for a taken port, nothing left running after stop()."""
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 import os
 import queue
@@ -173,12 +172,30 @@ def test_asgi_app_served_by_uvicorn_http_and_websocket(capsys):
             time.sleep(0.02)
     http_trace, post_trace, ws_trace = srv.traces
     assert http_trace.events[1].data["type"] == "http"
-    sent = [e.detail for e in post_trace.events if e.kind == "send"]
-    assert sent == ["http.response.start", "http.response.body"]
-    kinds = [e.detail for e in ws_trace.events if e.kind in ("receive", "send")]
+    # A served request reads like an in-process one: same actors, details, spec sections.
+    in_process = gl.run_asgi(asgi_app, gl.Request("POST", "/echo?q=7", body=b"hi")).trace
+    sent = [(e.actor, e.detail, e.spec) for e in post_trace.events if e.kind == "send"]
+    assert sent == [(e.actor, e.detail, e.spec) for e in in_process.events if e.kind == "send"]
+    assert [d for _, d, _ in sent] == ["http.response.start, status 200",
+                                       f"http.response.body, {len(body)} bytes, more_body=False"]
+    kinds = [e.data["type"] for e in ws_trace.events if e.kind in ("receive", "send")]
     assert kinds == ["websocket.connect", "websocket.accept", "websocket.receive",
                      "websocket.send", "websocket.disconnect"]
+    assert "websocket.send 'QUIET PLEASE'" in [e.detail for e in ws_trace.events]
     assert server_threads() == []
+
+
+def test_an_asgi_app_that_raises_is_logged_with_file_and_line():
+    async def broken(scope, receive, send):
+        if scope["type"] == "http":
+            raise ZeroDivisionError("division by zero")
+
+    with gl.serve(broken, quiet=True) as srv:
+        assert fetch(srv)[0] == 500
+    (trace,) = srv.traces
+    (log,) = [e.detail for e in trace.events if e.kind == "log"]
+    line = broken.__code__.co_firstlineno + 2  # the raise
+    assert log == f"the app raised ZeroDivisionError: division by zero (test_serve.py line {line})"
 
 
 def test_plain_async_function_is_guessed_as_asgi():
@@ -204,8 +221,6 @@ sys.stdout.write("cgi " + os.environ["REQUEST_METHOD"] + " " + os.environ["QUERY
 """
 
 
-@pytest.mark.skipif(importlib.util.find_spec("gateway_lab.cgi") is None,
-                    reason="gateway_lab.cgi (run_cgi) is not written yet")
 def test_cgi_script_and_directory_served_through_run_cgi(tmp_path):
     script = tmp_path / "hello.py"
     script.write_text(CGI_SCRIPT)
@@ -238,6 +253,15 @@ def test_a_taken_port_is_refused_with_a_clear_message(second, capfd):
             f"port {srv.port} is already in use on 127.0.0.1; pick another with --port")
         assert fetch(srv)[0] == 200  # the first server is unharmed
     assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("app", [wsgi_app, asgi_app], ids=["wsgi", "asgi"])
+def test_an_address_not_on_this_machine_is_not_called_a_taken_port(app):
+    # 192.0.2.1 is TEST-NET-1 (RFC 5737): no machine has it, so binding it fails.
+    with pytest.raises(ServeError) as caught:
+        gl.serve(app, host="192.0.2.1", quiet=True)
+    message = str(caught.value)
+    assert message.startswith("cannot listen on 192.0.2.1:0: ") and "in use" not in message
 
 
 def test_stop_is_idempotent_and_frees_the_port():

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import socket
-import struct
 import threading
 import time
 from pathlib import Path
@@ -34,7 +33,7 @@ FAST = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 
 
-# -- the protocols' own examples (SPECS.md S1, F1, U1) --------------------------------
+# -- the protocols' own examples (SCGI protocol.txt, FastCGI 1.0, uwsgi Protocol.rst) --
 
 SCGI_VECTOR = (b"70:CONTENT_LENGTH\x0027\x00SCGI\x001\x00REQUEST_METHOD\x00POST\x00"
                b"REQUEST_URI\x00/deepthought\x00,What is the answer to life?")
@@ -44,7 +43,7 @@ def test_scgi_example_from_the_protocol_text():
     data = scgi.encode_request({"REQUEST_METHOD": "POST", "REQUEST_URI": "/deepthought"},
                                b"What is the answer to life?")
     assert data == SCGI_VECTOR
-    assert scgi.parse_request(SCGI_VECTOR) == (
+    assert scgi.decode_request(SCGI_VECTOR) == (
         {"CONTENT_LENGTH": "27", "SCGI": "1", "REQUEST_METHOD": "POST",
          "REQUEST_URI": "/deepthought"}, b"What is the answer to life?")
 
@@ -118,9 +117,16 @@ header_values = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_
 def test_a_request_survives_the_wire(protocol, method, path, query, headers, body):
     request = gl.Request(method, path + query, headers, body)
     codec = CODECS[protocol]
+    if protocol == "scgi" and "%00" in path:  # PATH_INFO holds a NUL, SCGI's separator
+        with pytest.raises(WireError, match="NUL"):
+            codec.encode_request(request)
+        return
     back, script_name = request_from_vars(*codec.decode_request(codec.encode_request(request)))
     assert (back.method, back.target, back.body, script_name) == (method, path + query, body, "")
-    sent = {n.lower(): v for n, v in request.headers}
+    sent: dict[str, str] = {}
+    for name, value in request.headers:  # repeated fields travel as one (RFC 9110 §5.3)
+        key = name.lower()
+        sent[key] = f"{sent[key]}, {value}" if key in sent else value
     assert {n.lower(): v for n, v in back.headers} == sent
     env, got = gl.run_wsgi(_environ_app, back), gl.run_wsgi(_environ_app, request)
     assert env.response.body == got.response.body  # the app cannot tell the difference
@@ -181,6 +187,31 @@ def test_malformed_input_is_explained(protocol, data, words):
         CODECS[protocol].decode_request(data)
 
 
+# A uwsgi packet whose only variable is CONTENT_LENGTH = '²' (one byte, 0xb2).
+UWSGI_ODD_LENGTH = uwsgi.HEADER.pack(0, 19, 0) + b"\x0e\x00CONTENT_LENGTH\x01\x00\xb2"
+
+
+def test_digits_outside_ascii_are_wire_errors_not_value_errors():
+    # '²' is a digit to str.isdigit() but not to int(): the bytes are still malformed.
+    bad_length = (fastcgi.record(fastcgi.BEGIN_REQUEST, 1, fastcgi.BEGIN_BODY.pack(1, 0))
+                  + fastcgi.stream(fastcgi.PARAMS, 1, fastcgi.encode_pairs(
+                      {"REQUEST_METHOD": "GET", "CONTENT_LENGTH": "\xb2"}))
+                  + fastcgi.stream(fastcgi.STDIN, 1, b""))
+    with pytest.raises(WireError, match="CONTENT_LENGTH"):
+        fastcgi.decode_request(bad_length)
+    with pytest.raises(WireError, match="CONTENT_LENGTH"):
+        scgi.decode_request(scgi.encode_request({"REQUEST_METHOD": "GET"}, b"").replace(
+            b"CONTENT_LENGTH\x000", b"CONTENT_LENGTH\x00\xb2"))
+    with pytest.raises(WireError, match="CONTENT_LENGTH"):
+        uwsgi.decode_request(UWSGI_ODD_LENGTH)
+    with pytest.raises(WireError, match="3-digit"):
+        scgi.decode_response(b"Status: \xb2\xb2\xb2 OK\r\n\r\n")
+    # Ports are informative: one that is not a number falls back to the default.
+    request, _ = request_from_vars({"REQUEST_METHOD": "GET", "SERVER_PORT": "\xb2",
+                                    "REMOTE_ADDR": "10.0.0.1", "REMOTE_PORT": "\xb2"})
+    assert (request.server, request.client) == (("localhost", 80), ("10.0.0.1", 0))
+
+
 def test_what_cannot_be_encoded_is_refused_clearly():
     with pytest.raises(WireError, match="Latin-1"):
         scgi.encode_request({"HTTP_X": "\u20ac"}, b"")
@@ -236,6 +267,22 @@ def test_encode_and_decode_add_one_trace_event_per_field(protocol):
     assert first.actor == "gateway" and first.kind == "wire read"
     assert {"offset", "length", "label", "value"} <= set(first.data)
     assert [e.data["offset"] for e in sent.events] == [f.offset for f in fields]
+
+
+@pytest.mark.parametrize("protocol", list(CODECS))
+def test_the_front_end_builds_the_variables_like_the_wsgi_environ(protocol):
+    request = gl.Request("GET", "/a%20b?x=1", {"X-Ok": "1", "X_Spoof": "2", "Cookie": "a=1"})
+    sent = gl.Trace(protocol)
+    variables, _ = CODECS[protocol].decode_request(
+        CODECS[protocol].encode_request(request, trace=sent))
+    environ = next(e.data for e in gl.run_wsgi(_environ_app, request).trace.events
+                   if e.kind == "environ")
+    for key in ("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "REQUEST_URI", "HTTP_X_OK",
+                "HTTP_COOKIE", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL"):
+        assert variables[key] == environ[key], key
+    assert "HTTP_X_SPOOF" not in variables and "SCRIPT_NAME" not in variables
+    assert all(name.isupper() for name in variables)  # CGI variables only, no wsgi.*
+    assert [f.rule for f in sent.findings] == ["http.header.underscore_dropped"]
 
 
 def test_fastcgi_reply_records_and_cgi_response():
@@ -390,7 +437,24 @@ def test_serve_helpers_and_unknown_protocol():
         WireServer("ajp", app)
     with pytest.raises(TypeError, match="callable"):
         WireServer("scgi", "not an app")
-    assert struct.calcsize(">BBHHBx") == 8
+    # §3.3: the header of a record is 8 bytes, its two u16 fields big-endian.
+    assert fastcgi.HEADER.size == 8
+    assert fastcgi.HEADER.unpack(bytes.fromhex("0105 0102 0304 0500")) == (1, 5, 258, 772, 5)
+
+
+def test_odd_digits_over_the_wire_get_an_answer_not_a_dropped_connection():
+    with WireServer("scgi", app) as server:
+        reply = scgi.decode_response(_exchange(server.port, scgi.encode_request(
+            {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_PORT": "\xb2"}, b"")))
+        assert reply.status == 200
+    with WireServer("uwsgi", app) as server:
+        reply = uwsgi.decode_response(_exchange(server.port, UWSGI_ODD_LENGTH))
+        assert reply.status == 400 and b"CONTENT_LENGTH" in reply.body
+    with WireServer("fastcgi", app) as server:  # no request to answer: noted, then closed
+        data = fastcgi.encode_request({"REQUEST_METHOD": "GET"}).replace(
+            b"\x0e\x03REQUEST_METHODGET", b"\x0e\x03CONTENT_LENGTH\xb2\xb2\xb2")
+        assert _exchange(server.port, data) == b""
+        assert server.errors and "CONTENT_LENGTH" in server.errors[-1]
 
 
 def test_fastcgi_variables_that_are_not_a_request_get_a_400_reply():
@@ -406,4 +470,5 @@ def test_the_examples_in_the_docstrings_hold():
     from gateway_lab import wire
 
     for module in (wire, scgi, fastcgi, uwsgi):
-        assert doctest.testmod(module).failed == 0, module.__name__
+        failed, attempted = doctest.testmod(module)
+        assert attempted > 0 and failed == 0, module.__name__

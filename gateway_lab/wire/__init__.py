@@ -1,8 +1,10 @@
 """The wire protocols between a front-end web server and a long-running app server.
 
 CGI starts a process per request.  Its successors keep the app running and
-send it each request over a socket, with the same CGI variables framed in
-bytes (SPECS.md §4):
+send it each request over a socket, with the same CGI variables (RFC 3875
+§4.1) framed in bytes: SCGI (python.ca/scgi/protocol.txt), FastCGI 1.0
+(fastcgi-archives.github.io/FastCGI_Specification.html) and uwsgi
+(uwsgi-docs.readthedocs.io, Protocol.rst):
 
 ==========  =================================================  =====================
 protocol    framing of one request                             reply
@@ -23,9 +25,12 @@ Every module (`scgi`, `fastcgi`, `uwsgi`) has the same functions:
   mean what, for a viewer that highlights them; ``encode_request(...,
   trace=t)`` and ``decode_request(..., trace=t)`` add one trace event per
   field with ``data={"offset", "length", "label", "value"}``;
-* ``encode_response`` / ``decode_response`` for the reply, ``read_request``
-  to take one request off a socket, and ``serve(app, port=...)``: a small
-  app server (`WireServer`) that runs a WSGI app through the lab's engine.
+* ``encode_response`` / ``decode_response`` for the reply, and
+  ``read_request`` to take one request off a socket.
+
+``serve_wire(protocol, app, port=...)`` (or ``serve_scgi(app)``,
+``serve_fastcgi(app)``, ``serve_uwsgi(app)``) starts a small app server, a
+`WireServer`, that runs a WSGI app through the lab's engine.
 
     >>> from gateway_lab.wire import scgi
     >>> scgi.encode_request({"REQUEST_METHOD": "GET"}, b"")
@@ -34,6 +39,7 @@ Every module (`scgi`, `fastcgi`, `uwsgi`) has the same functions:
 
 from __future__ import annotations
 
+from ..findings import clip
 from . import fastcgi, scgi, uwsgi
 from ._common import (
     Field,
@@ -43,7 +49,7 @@ from ._common import (
     encode_cgi_response,
     request_from_vars,
 )
-from .server import PROTOCOLS, WireServer, serve_wire
+from .server import PROTOCOLS, WireServer, serve_fastcgi, serve_scgi, serve_uwsgi, serve_wire
 
 __all__ = [
     "PROTOCOLS",
@@ -64,18 +70,6 @@ __all__ = [
     "serve_wire",
     "uwsgi",
 ]
-
-
-def serve_scgi(app, host: str = "127.0.0.1", port: int = 0, **kw) -> WireServer:
-    return serve_wire("scgi", app, host, port, **kw)
-
-
-def serve_fastcgi(app, host: str = "127.0.0.1", port: int = 0, **kw) -> WireServer:
-    return serve_wire("fastcgi", app, host, port, **kw)
-
-
-def serve_uwsgi(app, host: str = "127.0.0.1", port: int = 0, **kw) -> WireServer:
-    return serve_wire("uwsgi", app, host, port, **kw)
 
 
 def explain(protocol: str, data: bytes) -> list[Field]:
@@ -101,7 +95,5 @@ def dump(protocol: str, data: bytes, width: int = 12) -> str:
     for f in explain(protocol, data):
         raw = data[f.offset:f.offset + min(f.length, width // 2)].hex(" ")
         more = " +" if f.length > width // 2 else ""
-        value = repr(f.value)
-        value = value if len(value) <= 50 else value[:47] + "..."
-        lines.append(f"{f.offset:4}  {raw + more:<19}  {f.label} = {value}")
+        lines.append(f"{f.offset:4}  {raw + more:<19}  {f.label} = {clip(f.value, 50)}")
     return "\n".join(lines)

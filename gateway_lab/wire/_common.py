@@ -8,14 +8,16 @@ this module holds:
 
 * `cgi_vars(request)`: the variables a front end such as nginx sends for a
   request (the same names as nginx's scgi_params / fastcgi_params /
-  uwsgi_params files);
+  uwsgi_params files), and `variables_and_body`, what every encoder starts
+  from;
 * `request_from_vars(vars, body)`: the way back, so the lab's app servers can
   run what they received through the in-process engine;
 * `encode_cgi_response` / `decode_cgi_response`: the "Status: 200 OK" style
   reply an app server writes (RFC 3875 §6), which SCGI and uwsgi send as is
   and FastCGI wraps in STDOUT records;
 * `Field`, the unit of `explain(data)`: which bytes mean what, for a viewer
-  that highlights them.
+  that highlights them, and `decimal`, the one check for a number in the
+  bytes (so a bad one is a WireError, never a ValueError from int()).
 
 Names and values travel as bytes; like WSGI's "native strings" (PEP 3333
 §Unicode Issues) they become str one byte per character (Latin-1), so every
@@ -28,8 +30,10 @@ from typing import NamedTuple
 from urllib.parse import quote
 
 from ..exchange import Response, reason_phrase
+from ..findings import clip
 from ..request import BadRequest, Request
 from ..trace import Trace
+from ..wsgi import build_environ
 
 
 class WireError(ValueError):
@@ -45,6 +49,17 @@ class Field(NamedTuple):
     value: object
 
 
+def decimal(text: str | bytes) -> int | None:
+    """The number `text` spells in ASCII digits, or None.
+
+    str.isdigit() alone is not enough: it is True for '²' and other Latin-1
+    digits that int() then refuses with a ValueError.
+    """
+    if text and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def latin1(text: str, what: str) -> bytes:
     """str -> bytes, one byte per character, or a WireError that says which field."""
     try:
@@ -52,8 +67,6 @@ def latin1(text: str, what: str) -> bytes:
     except UnicodeEncodeError:
         raise WireError(f"{what} {text!r} has characters outside Latin-1; the wire carries "
                         "bytes, so encode them first (PEP 3333 §Unicode Issues)") from None
-    except AttributeError:
-        raise WireError(f"{what} must be a str, not {type(text).__name__}") from None
 
 
 def check_vars(vars: dict) -> dict[str, str]:
@@ -68,44 +81,52 @@ def check_vars(vars: dict) -> dict[str, str]:
     return out
 
 
-def cgi_vars(request: Request, **extra: str) -> dict[str, str]:
+def cgi_vars(request: Request, trace: Trace | None = None, **extra: str) -> dict[str, str]:
     """The variables nginx's *_params files send for `request`, plus `extra`.
 
-    CONTENT_LENGTH and CONTENT_TYPE are set only when the request has them
-    (RFC 3875 §4.1.2, §4.1.3); each protocol's encoder adds CONTENT_LENGTH
-    where its framing needs it.
+    They are the str values of the WSGI environ (`gateway_lab.wsgi.build_environ`,
+    the same RFC 3875 §4.1 rules), without SCRIPT_NAME (the app is mounted at
+    the root), plus REQUEST_SCHEME and HTTPS, which nginx adds.  A header with
+    an underscore is dropped, with a finding in `trace` when one is given.
     """
-    path = request.path_bytes.decode("latin-1")
-    host, port = request.host
-    out: dict[str, str] = {}
-    if request.body:
-        out["CONTENT_LENGTH"] = str(len(request.body))
-    content_type = request.header("content-type")
-    if content_type is not None:
-        out["CONTENT_TYPE"] = content_type
-    out.update({
-        "REQUEST_METHOD": request.method,
-        "REQUEST_URI": request.target,
-        "QUERY_STRING": request.query_string,
-        "PATH_INFO": path,
-        "SERVER_PROTOCOL": f"HTTP/{request.http_version}",
-        "REQUEST_SCHEME": request.scheme,
-        "SERVER_NAME": host,
-        "SERVER_PORT": str(port),
-    })
+    environ = build_environ(request, trace if trace is not None else Trace("wsgi"))
+    out = {key: value for key, value in environ.items()  # the CGI ones, not wsgi.*
+           if key.isupper() and key != "SCRIPT_NAME"}
+    out["REQUEST_SCHEME"] = request.scheme
     if request.scheme == "https":
         out["HTTPS"] = "on"
-    if request.client:
-        out["REMOTE_ADDR"] = request.client[0]
-        out["REMOTE_PORT"] = str(request.client[1])
-    for name, value in request.headers:
-        if name.lower() in ("content-type", "content-length") or "_" in name:
-            continue  # RFC 3875 §4.1.18: not as HTTP_*; X_Foo would spoof X-Foo
-        key = "HTTP_" + name.upper().replace("-", "_")
-        sep = "; " if key == "HTTP_COOKIE" else ", "
-        out[key] = out[key] + sep + value if key in out else value
     out.update(extra)
     return out
+
+
+def variables_and_body(request: Request | dict, body: bytes | None, extra: dict,
+                       trace: Trace | None = None) -> tuple[dict[str, str], bytes]:
+    """What every encoder starts from: the variables (of a Request, or a dict, updated
+    with `extra`) and the body as bytes.
+
+    CONTENT_LENGTH comes first whenever there is a body: it is the only way
+    the receiver knows where the body ends.  One that disagrees with the body
+    is a WireError.
+    """
+    if isinstance(request, Request):
+        variables = cgi_vars(request, trace)
+        body = request.body if body is None else body
+    else:
+        variables = dict(request)
+    variables.update(extra)
+    body = bytes(body or b"")
+    variables = check_vars(variables)
+    declared = variables.pop("CONTENT_LENGTH", None)
+    if declared not in (None, "") and declared != str(len(body)):
+        raise WireError(f"CONTENT_LENGTH is {declared!r} but the body is {len(body)} bytes")
+    if body or declared:
+        variables = {"CONTENT_LENGTH": str(len(body)), **variables}
+    return variables, body
+
+
+def _number(text: str | None, default: int) -> int:
+    value = decimal(text or "")
+    return default if value is None else value
 
 
 def _header_name(key: str) -> str:
@@ -135,6 +156,8 @@ def request_from_vars(vars: dict[str, str], body: bytes = b"") -> tuple[Request,
         + ("?" + vars["QUERY_STRING"] if vars.get("QUERY_STRING") else ""))
     headers = []
     for key, value in vars.items():
+        if key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+            continue  # nginx's SCGI also sends these; CONTENT_TYPE/_LENGTH are what count
         if key.startswith("HTTP_") and len(key) > 5:
             headers.append((_header_name(key), value))
         elif key == "CONTENT_TYPE" and value:
@@ -147,10 +170,8 @@ def request_from_vars(vars: dict[str, str], body: bytes = b"") -> tuple[Request,
     version = protocol[5:] if protocol.startswith("HTTP/") else "1.1"
     client = None
     if vars.get("REMOTE_ADDR"):
-        port = vars.get("REMOTE_PORT", "")
-        client = (vars["REMOTE_ADDR"], int(port) if port.isdigit() else 0)
-    port = vars.get("SERVER_PORT", "")
-    server = (vars.get("SERVER_NAME") or "localhost", int(port) if port.isdigit() else 80)
+        client = (vars["REMOTE_ADDR"], _number(vars.get("REMOTE_PORT"), 0))
+    server = (vars.get("SERVER_NAME") or "localhost", _number(vars.get("SERVER_PORT"), 80))
     try:
         request = Request(method, target or "/", headers, body, http_version=version,
                           scheme=scheme, client=client, server=server)
@@ -174,8 +195,6 @@ def encode_cgi_response(response: Response) -> bytes:
     lines += [f"{name}: {value}" for name, value in response.headers]
     head = "\r\n".join(lines) + "\r\n\r\n"
     return latin1(head, "a response header") + response.body
-
-
 
 
 def decode_cgi_response(data: bytes) -> Response:
@@ -213,7 +232,7 @@ def decode_cgi_response(data: bytes) -> Response:
 
 def _status(text: str) -> tuple[int, str]:
     code, _, reason = text.partition(" ")
-    if len(code) != 3 or not code.isdigit():
+    if len(code) != 3 or decimal(code) is None:
         raise WireError(f"status {text!r} does not start with a 3-digit code (RFC 3875 §6.3.3)")
     return int(code), reason
 
@@ -235,10 +254,18 @@ def trace_fields(trace: Trace | None, fields: list[Field], *, actor: str, target
     if trace is None:
         return
     for f in fields:
-        value = f.value
-        shown = repr(value)
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
-        trace.add(actor, kind, f"{f.label} = {shown}", spec, target=target,
+        trace.add(actor, kind, f"{f.label} = {clip(f.value, 60)}", spec, target=target,
                   data={"offset": f.offset, "length": f.length, "label": f.label,
-                        "value": value})
+                        "value": f.value})
+
+
+def traced_request(data: bytes, trace: Trace | None, explain, spec: str) -> bytes:
+    """What an encoder returns: `data`, after one "wire" event per field if `trace`."""
+    if trace is not None:
+        trace_fields(trace, explain(data), actor="server", target="gateway", spec=spec)
+    return data
+
+
+def read_fields(trace: Trace | None, fields: list[Field], spec: str) -> None:
+    """The decoder's side: one "wire read" event per field, from the gateway to the app."""
+    trace_fields(trace, fields, actor="gateway", target="app", spec=spec, kind="wire read")

@@ -24,6 +24,19 @@ answered with UNKNOWN_TYPE (§4.2).
 
 Padding: the spec recommends records aligned to 8 bytes (§3.3), so the
 encoders pad every record to a multiple of 8.
+
+A GET as records: the role (1 = RESPONDER) in BEGIN_REQUEST, one pair with
+its two 1-byte lengths (14 and 3), then the two empty records that end the
+PARAMS and STDIN streams:
+
+    >>> for r in parse_records(encode_request({"REQUEST_METHOD": "GET"})):
+    ...     print(TYPES[r.type], r.request_id, r.content)
+    BEGIN_REQUEST 1 b'\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x00'
+    PARAMS 1 b'\\x0e\\x03REQUEST_METHODGET'
+    PARAMS 1 b''
+    STDIN 1 b''
+    >>> record(STDIN, 1).hex(" ")  # version, type, requestId, contentLength, padding, 0
+    '01 05 00 01 00 00 00 00'
 """
 
 from __future__ import annotations
@@ -37,13 +50,15 @@ from ..trace import Trace
 from ._common import (
     Field,
     WireError,
-    cgi_vars,
     check_vars,
+    decimal,
     decode_cgi_response,
     encode_cgi_response,
     latin1,
     read_exact,
-    trace_fields,
+    read_fields,
+    traced_request,
+    variables_and_body,
 )
 
 __all__ = [
@@ -57,7 +72,6 @@ __all__ = [
     "parse_records",
     "read_request",
     "record",
-    "serve",
 ]
 
 SPEC = "FastCGI 1.0"
@@ -197,18 +211,7 @@ def encode_request(request: Request | dict, body: bytes | None = None, *,
                    **vars: str) -> bytes:
     """The records a front end sends for `request` (a Request, or a dict of CGI variables
     plus `body`): BEGIN_REQUEST, PARAMS..., empty PARAMS, STDIN..., empty STDIN."""
-    if isinstance(request, Request):
-        variables = cgi_vars(request)
-        body = request.body if body is None else body
-    else:
-        variables = dict(request)
-    variables.update(vars)
-    body = bytes(body or b"")
-    declared = variables.get("CONTENT_LENGTH")
-    if declared not in (None, "") and declared != str(len(body)):
-        raise WireError(f"CONTENT_LENGTH is {declared!r} but the body is {len(body)} bytes")
-    if body and not declared:
-        variables = {"CONTENT_LENGTH": str(len(body)), **variables}
+    variables, body = variables_and_body(request, body, vars, trace)
     if not 1 <= request_id <= 0xFFFF:
         raise WireError(f"requestId must be 1..65535 (0 is for management records), "
                         f"not {request_id}")
@@ -216,9 +219,7 @@ def encode_request(request: Request | dict, body: bytes | None = None, *,
                    BEGIN_BODY.pack(RESPONDER, KEEP_CONN if keep_conn else 0))
             + stream(PARAMS, request_id, encode_pairs(variables))
             + stream(STDIN, request_id, body))
-    if trace is not None:
-        trace_fields(trace, explain(data), actor="server", target="gateway", spec=SPEC)
-    return data
+    return traced_request(data, trace, explain, SPEC)
 
 
 class Parsed(NamedTuple):
@@ -234,7 +235,10 @@ class Parsed(NamedTuple):
 
 def parse(data: bytes) -> Parsed:
     """Parse the records of exactly one request; WireError if anything is off."""
-    records = parse_records(data)
+    return _request(parse_records(data))
+
+
+def _request(records: list[Record]) -> Parsed:
     if not records:
         raise WireError("no records: a request starts with BEGIN_REQUEST")
     first = records[0]
@@ -281,7 +285,7 @@ def parse(data: bytes) -> Parsed:
 
     variables, pairs = decode_pairs(bytes(params), offset)
     declared = variables.get("CONTENT_LENGTH", "")
-    if declared and (not declared.isdigit() or int(declared) != len(body)):
+    if declared and decimal(declared) != len(body):
         raise WireError(f"CONTENT_LENGTH says {declared!r} but STDIN carried {len(body)} "
                         "bytes")
     fields = _record_fields(records) + pairs
@@ -292,8 +296,7 @@ def parse(data: bytes) -> Parsed:
 def decode_request(data: bytes, *, trace: Trace | None = None) -> tuple[dict[str, str], bytes]:
     """(variables, body) from the records of one request; WireError if malformed."""
     parsed = parse(data)
-    trace_fields(trace, parsed.fields, actor="gateway", target="app", spec=SPEC,
-                 kind="wire read")
+    read_fields(trace, parsed.fields, SPEC)
     return parsed.vars, parsed.body
 
 
@@ -332,21 +335,21 @@ def explain(data: bytes) -> list[Field]:
     """Every field of a run of records (a request or a reply): (offset, length, label,
     value).  PARAMS are shown pair by pair."""
     records = parse_records(data)
-    fields = _record_fields(records)
     if any(r.type == PARAMS for r in records):
         try:
-            fields = parse(data).fields
+            return _request(records).fields
         except WireError:
             pass  # not one well-formed request: show the records only
-    return fields
+    return _record_fields(records)
 
 
 def read_request(stream_, on_management=None) -> bytes | None:
     """Read the records of one request from a blocking binary stream.
 
     Returns None when the connection is closed cleanly between requests.
-    Management records (requestId 0) are handed to `on_management(record)`,
-    whose return value (bytes) is written back by the caller's choice.
+    Management records (requestId 0) are not part of a request: each is handed
+    to `on_management(record)` (which writes any answer itself) and reading
+    goes on.
     """
     out = bytearray()
     rid, stage = None, None
@@ -419,10 +422,3 @@ def decode_reply(data: bytes) -> Reply:
 def decode_response(data: bytes) -> Response:
     """The HTTP response inside a reply's STDOUT."""
     return decode_cgi_response(decode_reply(data).stdout)
-
-
-def serve(app, host: str = "127.0.0.1", port: int = 0, **kw):
-    """Serve a WSGI app over FastCGI on host:port in a background thread (see WireServer)."""
-    from .server import WireServer
-
-    return WireServer("fastcgi", app, host, port, **kw).start()

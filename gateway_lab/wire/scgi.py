@@ -13,27 +13,38 @@ A front end (nginx's scgi_pass) opens a connection per request and sends::
   lines, an empty line, the body) and closes the connection: the close is
   what tells the front end the response is complete.
 
-The protocol's own example (SPECS.md S1)::
+The protocol's own example (python.ca/scgi/protocol.txt), split at the NULs:
 
-    70:CONTENT_LENGTH\\x0027\\x00SCGI\\x001\\x00REQUEST_METHOD\\x00POST\\x00
-    REQUEST_URI\\x00/deepthought\\x00,What is the answer to life?
+    >>> data = encode_request({"REQUEST_METHOD": "POST", "REQUEST_URI": "/deepthought"},
+    ...                       b"What is the answer to life?")
+    >>> for part in data.split(b"\\0"):
+    ...     print(part)
+    b'70:CONTENT_LENGTH'
+    b'27'
+    b'SCGI'
+    b'1'
+    b'REQUEST_METHOD'
+    b'POST'
+    b'REQUEST_URI'
+    b'/deepthought'
+    b',What is the answer to life?'
 """
 
 from __future__ import annotations
 
-from ..exchange import Response
 from ..request import Request
 from ..trace import Trace
 from ._common import (
     Field,
     WireError,
-    cgi_vars,
-    check_vars,
+    decimal,
     decode_cgi_response,
     encode_cgi_response,
     latin1,
     read_exact,
-    trace_fields,
+    read_fields,
+    traced_request,
+    variables_and_body,
 )
 
 __all__ = [
@@ -43,9 +54,7 @@ __all__ = [
     "encode_request",
     "encode_response",
     "explain",
-    "parse_request",
     "read_request",
-    "serve",
 ]
 
 SPEC = "SCGI protocol.txt"
@@ -58,17 +67,8 @@ def encode_request(request: Request | dict, body: bytes | None = None, *,
                    trace: Trace | None = None, **vars: str) -> bytes:
     """The bytes a front end sends for `request` (a Request, or a dict of CGI variables
     plus `body`).  Keyword arguments add or replace variables."""
-    if isinstance(request, Request):
-        variables = cgi_vars(request)
-        body = request.body if body is None else body
-    else:
-        variables = dict(request)
-    variables.update(vars)
-    body = bytes(body or b"")
-    variables = check_vars(variables)
-    declared = variables.pop("CONTENT_LENGTH", None)
-    if declared is not None and declared != str(len(body)):
-        raise WireError(f"CONTENT_LENGTH is {declared!r} but the body is {len(body)} bytes")
+    variables, body = variables_and_body(request, body, vars, trace)
+    variables.pop("CONTENT_LENGTH", None)
     variables.pop("SCGI", None)
     # CONTENT_LENGTH first, then SCGI=1: both required, in this order.
     pairs = [("CONTENT_LENGTH", str(len(body))), ("SCGI", "1"), *variables.items()]
@@ -79,9 +79,20 @@ def encode_request(request: Request | dict, body: bytes | None = None, *,
             raise WireError(f"{name} contains a NUL byte, which SCGI uses as the separator")
         block += raw_name + b"\0" + raw_value + b"\0"
     data = str(len(block)).encode() + b":" + bytes(block) + b"," + body
-    if trace is not None:
-        trace_fields(trace, explain(data), actor="server", target="gateway", spec=SPEC)
-    return data
+    return traced_request(data, trace, explain, SPEC)
+
+
+def _pairs(data: bytes, pos: int, end: int):
+    """(offset, name, value) for each name NUL value NUL pair in data[pos:end]."""
+    while pos < end:
+        name_end = data.find(b"\0", pos, end)
+        value_end = data.find(b"\0", name_end + 1, end) if name_end >= 0 else -1
+        if value_end < 0:
+            raise WireError("the header block must be name NUL value NUL pairs; it ends "
+                            f"inside a pair at byte {pos}")
+        yield (pos, data[pos:name_end].decode("latin-1"),
+               data[name_end + 1:value_end].decode("latin-1"))
+        pos = value_end + 1
 
 
 def _parse(data: bytes) -> tuple[dict[str, str], bytes, list[Field]]:
@@ -90,12 +101,12 @@ def _parse(data: bytes) -> tuple[dict[str, str], bytes, list[Field]]:
     data = bytes(data)
     colon = data.find(b":", 0, _MAX_DIGITS + 1)
     digits = data[:colon] if colon >= 0 else b""
-    if colon < 0 or not digits or not digits.isdigit():
+    size = decimal(digits)
+    if size is None:
         raise WireError("an SCGI request starts with the header length in decimal, then ':'"
                         f" (got {data[:12]!r})")
     if digits[:1] == b"0" and digits != b"0":
         raise WireError(f"the netstring length {digits.decode()} has a leading zero")
-    size = int(digits)
     start = colon + 1
     if len(data) < start + size + 1:
         raise WireError(f"the netstring says {size} header bytes but only "
@@ -105,15 +116,8 @@ def _parse(data: bytes) -> tuple[dict[str, str], bytes, list[Field]]:
                         f"got {data[start + size:start + size + 1]!r}")
     fields = [Field(0, colon, "netstring length", size), Field(colon, 1, "':'", ":")]
     variables: dict[str, str] = {}
-    pos, end = start, start + size
-    while pos < end:
-        name_end = data.find(b"\0", pos, end)
-        value_end = data.find(b"\0", name_end + 1, end) if name_end >= 0 else -1
-        if value_end < 0:
-            raise WireError("the header block must be name NUL value NUL pairs; it ends "
-                            f"inside a pair at byte {pos}")
-        name = data[pos:name_end].decode("latin-1")
-        value = data[name_end + 1:value_end].decode("latin-1")
+    end = start + size
+    for pos, name, value in _pairs(data, start, end):
         if not name:
             raise WireError(f"an empty header name at byte {pos}")
         if name in variables:
@@ -121,21 +125,20 @@ def _parse(data: bytes) -> tuple[dict[str, str], bytes, list[Field]]:
         if not variables and name != "CONTENT_LENGTH":
             raise WireError(f"CONTENT_LENGTH must be the first header, not {name}")
         variables[name] = value
-        fields.append(Field(pos, name_end - pos, "name", name))
-        fields.append(Field(name_end + 1, value_end - name_end - 1, name, value))
-        pos = value_end + 1
+        fields.append(Field(pos, len(name), "name", name))
+        fields.append(Field(pos + len(name) + 1, len(value), name, value))
     fields.append(Field(end, 1, "',' (end of headers)", ","))
     if not variables:
         raise WireError("the header block is empty; CONTENT_LENGTH and SCGI are required")
     if variables.get("SCGI") != "1":
         raise WireError("the header SCGI with the value 1 is required")
-    declared = variables["CONTENT_LENGTH"]
-    if not declared.isdigit() or not declared.isascii():
-        raise WireError(f"CONTENT_LENGTH {declared!r} is not a decimal number")
+    declared = decimal(variables["CONTENT_LENGTH"])
+    if declared is None:
+        raise WireError(f"CONTENT_LENGTH {variables['CONTENT_LENGTH']!r} is not a decimal "
+                        "number")
     body = data[end + 1:]
-    if len(body) != int(declared):
-        raise WireError(f"CONTENT_LENGTH says {int(declared)} body bytes but "
-                        f"{len(body)} came")
+    if len(body) != declared:
+        raise WireError(f"CONTENT_LENGTH says {declared} body bytes but {len(body)} came")
     if body:
         fields.append(Field(end + 1, len(body), "body", body))
     return variables, body, fields
@@ -144,11 +147,8 @@ def _parse(data: bytes) -> tuple[dict[str, str], bytes, list[Field]]:
 def decode_request(data: bytes, *, trace: Trace | None = None) -> tuple[dict[str, str], bytes]:
     """(variables, body) from one complete SCGI request; WireError if malformed."""
     variables, body, fields = _parse(data)
-    trace_fields(trace, fields, actor="gateway", target="app", spec=SPEC, kind="wire read")
+    read_fields(trace, fields, SPEC)
     return variables, body
-
-
-parse_request = decode_request  # the name exercise 13 uses
 
 
 def explain(data: bytes) -> list[Field]:
@@ -164,33 +164,24 @@ def read_request(stream) -> bytes:
         if byte == b":":
             break
         digits += byte
-        if not byte.isdigit() or len(digits) > _MAX_DIGITS:
+        if decimal(byte) is None or len(digits) > _MAX_DIGITS:
             raise WireError(f"an SCGI request starts with the header length in decimal, "
                             f"then ':' (got {digits[:12]!r})")
-    if not digits or int(digits) > MAX_HEADERS:
+    size = decimal(digits)
+    if size is None or size > MAX_HEADERS:
         raise WireError(f"header length {digits.decode() or '(none)'} is not 1..{MAX_HEADERS}")
-    block = read_exact(stream, int(digits) + 1, "the SCGI headers")
-    name, _, rest = block.partition(b"\0")
-    declared = rest.partition(b"\0")[0]
-    if name != b"CONTENT_LENGTH" or not declared.isdigit():
+    block = read_exact(stream, size + 1, "the SCGI headers")
+    # Only the first pair is needed to know how much body follows: CONTENT_LENGTH.
+    _, name, value = next(_pairs(block, 0, size), (0, "", ""))
+    declared = decimal(value)
+    if name != "CONTENT_LENGTH" or declared is None:
         raise WireError("CONTENT_LENGTH must be the first header, with a decimal value")
-    if int(declared) > MAX_BODY:
-        raise WireError(f"CONTENT_LENGTH {int(declared)} is more than this lab server "
+    if declared > MAX_BODY:
+        raise WireError(f"CONTENT_LENGTH {declared} is more than this lab server "
                         f"accepts ({MAX_BODY} bytes)")
-    return digits + b":" + block + read_exact(stream, int(declared), "the body")
+    return digits + b":" + block + read_exact(stream, declared, "the body")
 
 
-def encode_response(response: Response) -> bytes:
-    """The reply: a CGI-style response; the server closes the connection after it."""
-    return encode_cgi_response(response)
-
-
-def decode_response(data: bytes) -> Response:
-    return decode_cgi_response(data)
-
-
-def serve(app, host: str = "127.0.0.1", port: int = 0, **kw):
-    """Serve a WSGI app over SCGI on host:port in a background thread (see WireServer)."""
-    from .server import WireServer
-
-    return WireServer("scgi", app, host, port, **kw).start()
+# The reply is a CGI-style response; the server closes the connection after it.
+encode_response = encode_cgi_response
+decode_response = decode_cgi_response

@@ -16,30 +16,32 @@ uwsgi_pass talk to.  Per connection it
 The WSGI gateway collects the whole response before it is written, so a
 streamed body arrives in one piece (what the app sent, not how it was timed).
 Each connection gets a thread (socketserver.ThreadingTCPServer); `stop()`
-closes open connections and joins every thread it started.
+closes open connections and joins every thread it started.  A WireServer is a
+`gateway_lab.serving.Server` (the one `gl.serve` returns): the same `traces`,
+`running`, `stop()` and `with` block, with `start()` because it is made
+before it serves.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import socketserver
 import sys
 import threading
+from functools import partial
 
 from ..exchange import Exchange, Response
+from ..serving import REUSE_ADDRESS, Server, _keep, bind_error
 from ..trace import Trace
 from . import fastcgi, scgi, uwsgi
-from ._common import WireError, request_from_vars
+from ._common import WireError, read_fields, request_from_vars
 
 PROTOCOLS = {"scgi": scgi, "fastcgi": fastcgi, "uwsgi": uwsgi}
 IDLE_TIMEOUT = 60.0   # seconds a connection may sit idle before the server closes it
-MAX_TRACES = 1000     # served traces kept (oldest dropped first)
 
 
 class _TCPServer(socketserver.ThreadingTCPServer):
-    # Windows' SO_REUSEADDR lets a second server bind a port in use: only POSIX gets it.
-    allow_reuse_address = os.name != "nt"
+    allow_reuse_address = REUSE_ADDRESS
     daemon_threads = False
     block_on_close = True   # server_close() joins the connection threads
 
@@ -57,14 +59,11 @@ class _Handler(socketserver.StreamRequestHandler):
         self.connection.settimeout(IDLE_TIMEOUT)
         lab._opened(self.connection)
         try:
+            # FastCGI may carry many requests on a connection; SCGI and uwsgi carry one.
             if lab.protocol == "fastcgi":
                 self._fastcgi(lab)
             else:
                 self._one(lab)
-        except WireError as error:
-            lab._refused(error)
-            if lab.protocol != "fastcgi":  # a CGI-style 400 the front end can relay
-                self._write(scgi.encode_response(_bad_request(lab.protocol, error)))
         except OSError:
             pass  # the front end went away, or stop() closed the connection
         finally:
@@ -80,35 +79,47 @@ class _Handler(socketserver.StreamRequestHandler):
     def _one(self, lab: WireServer) -> None:
         """SCGI and uwsgi: one request per connection, reply, close."""
         module = PROTOCOLS[lab.protocol]
-        data = module.read_request(self.rfile)
-        ex = lab.run(data)
-        self._write(module.encode_response(ex.response))
+        try:
+            response = lab.run(module.read_request(self.rfile)).response
+        except WireError as error:
+            lab._refused(error)
+            response = _bad_request(lab.protocol, error)  # a 400 the front end can relay
+        self._write(module.encode_response(response))
 
     def _fastcgi(self, lab: WireServer) -> None:
         """FastCGI: requests one after another until the front end closes (KEEP_CONN)."""
         while True:
-            data = fastcgi.read_request(self.rfile, on_management=self._management)
-            if data is None:
-                return
-            parsed = fastcgi.parse(data)
+            try:
+                data = fastcgi.read_request(self.rfile, on_management=self._management)
+                if data is None:
+                    return
+                parsed = fastcgi.parse(data)  # once: its ids and role, then its variables
+            except WireError as error:
+                lab._refused(error)
+                return  # no request id to answer to: close the connection
             if parsed.role != fastcgi.RESPONDER:  # §6: this server only plays RESPONDER
                 self._write(fastcgi.end_request(parsed.request_id, 0, fastcgi.UNKNOWN_ROLE))
-            else:
-                try:
-                    ex = lab.run(data)
-                except WireError as error:  # the variables do not make an HTTP request
-                    lab._refused(error)
-                    self._write(fastcgi.encode_response(
-                        _bad_request(lab.protocol, error), request_id=parsed.request_id))
-                    return
-                stderr = "".join(e.detail + "\n" for e in ex.trace.events
-                                 if e.kind == "wsgi.errors")
-                self._write(fastcgi.encode_response(
-                    ex.response, request_id=parsed.request_id,
-                    stderr=stderr.encode("utf-8", "replace"),
-                    app_status=0 if ex.response.status < 500 else 1))
+            elif not self._respond(lab, data, parsed):
+                return
             if not parsed.keep_conn:
                 return
+
+    def _respond(self, lab: WireServer, data: bytes, parsed: fastcgi.Parsed) -> bool:
+        """Run one FastCGI request and write its reply; False after a 400."""
+        try:
+            ex = lab.run(data, parsed)
+        except WireError as error:  # the variables do not make an HTTP request
+            lab._refused(error)
+            self._write(fastcgi.encode_response(
+                _bad_request(lab.protocol, error), request_id=parsed.request_id))
+            return False
+        # What the app wrote to wsgi.errors goes to the front end's error log (STDERR, §5.3).
+        stderr = "".join(e.detail + "\n" for e in ex.trace.events if e.kind == "wsgi.errors")
+        self._write(fastcgi.encode_response(
+            ex.response, request_id=parsed.request_id,
+            stderr=stderr.encode("utf-8", "replace"),
+            app_status=0 if ex.response.status < 500 else 1))
+        return True
 
     def _management(self, record: fastcgi.Record) -> None:
         """Management records (requestId 0, §4)."""
@@ -128,14 +139,15 @@ def _bad_request(protocol: str, error: WireError) -> Response:
                     f"bad {protocol} request: {error}\n".encode(), reason="Bad Request")
 
 
-class WireServer:
+class WireServer(Server):
     """Serve a WSGI `app` over `protocol` ("scgi", "fastcgi" or "uwsgi") on host:port.
 
         srv = WireServer("scgi", app, port=0).start()   # port 0: a free port
         srv.port, srv.traces, srv.stop()
 
     `timeout` bounds each run of the app (seconds); `trace=False` skips the
-    per-field wire events (the engine's trace is still kept).
+    per-field wire events (the engine's trace is still kept).  `errors` lists
+    the requests that were not valid messages of the protocol.
     """
 
     def __init__(self, protocol: str, app, host: str = "127.0.0.1", port: int = 0, *,
@@ -145,98 +157,82 @@ class WireServer:
                              f"{', '.join(PROTOCOLS)}")
         if not callable(app):
             raise TypeError(f"a WSGI app must be callable, got {type(app).__name__}")
-        from ..serving import bind_error
-
+        try:
+            tcp = _TCPServer((host, port), _Handler)
+        except OSError as error:
+            raise bind_error(error, host, port) from None
+        tcp.lab = self
+        thread = threading.Thread(target=tcp.serve_forever, kwargs={"poll_interval": 0.1},
+                                  name=f"gateway-lab-{protocol}-server", daemon=True)
+        # The app runs through the lab's WSGI gateway, whatever the wire protocol.
+        super().__init__("wsgi", *tcp.server_address[:2], thread, self._shutdown, [])
         self.protocol = protocol
         self.app = app
         self.timeout = timeout
         self.trace = trace
-        self.traces: list[Trace] = []
-        self.errors: list[str] = []   # requests that were not valid protocol messages
+        self.errors: list[str] = []
         self.connections = 0          # connections accepted so far
-        self._lock = threading.Lock()
-        self._connections: set[socket.socket] = set()
-        self._thread: threading.Thread | None = None
-        try:
-            self._server = _TCPServer((host, port), _Handler)
-        except OSError as error:
-            raise bind_error(error, host, port) from None
-        self._server.lab = self
-        self.host, self.port = self._server.server_address[:2]
-
-    @property
-    def address(self) -> tuple[str, int]:
-        return self.host, self.port
+        self._tcp = tcp
+        self._open: set[socket.socket] = set()
 
     @property
     def url(self) -> str:
         return f"{self.protocol}://{self.host}:{self.port}"
 
-    def __repr__(self) -> str:
-        state = "running" if self.running else "stopped"
-        return f"<WireServer {self.url} {state}, {len(self.traces)} requests>"
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def start(self) -> WireServer:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                name=f"gateway-lab-{self.protocol}-server", daemon=True)
+        """Start serving in a background thread (once; later calls do nothing)."""
+        if self._thread.ident is None and not self._stopped:
             self._thread.start()
         return self
-
-    def stop(self) -> None:
-        """Stop accepting, close open connections, join every thread (idempotent)."""
-        if self._thread is not None and self._thread.is_alive():
-            self._server.shutdown()
-        with self._lock:
-            for conn in self._connections:
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
 
     def __enter__(self) -> WireServer:  # noqa: PYI034 (typing.Self is 3.11+)
         return self.start()
 
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    def _shutdown(self) -> None:
+        """Stop accepting, close open connections (Server.stop joins the thread)."""
+        if self._thread.is_alive():
+            self._tcp.shutdown()
+        with self._lock:
+            for conn in self._open:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        self._tcp.server_close()  # joins the connection threads
 
     # -- used by the handler ------------------------------------------------------
     def _opened(self, conn: socket.socket) -> None:
         with self._lock:
-            self._connections.add(conn)
+            self._open.add(conn)
             self.connections += 1
 
     def _closed(self, conn: socket.socket) -> None:
         with self._lock:
-            self._connections.discard(conn)
+            self._open.discard(conn)
 
     def _refused(self, error: WireError) -> None:
-        with self._lock:
-            self.errors.append(str(error))
-            del self.errors[:-MAX_TRACES]
+        _keep(self.errors, self._lock, str(error))
 
-    def run(self, data: bytes) -> Exchange:
-        """Decode one request's bytes and run it through the WSGI gateway."""
+    def run(self, data: bytes, parsed: fastcgi.Parsed | None = None) -> Exchange:
+        """Decode one request's bytes and run it through the WSGI gateway.
+
+        `parsed` is a FastCGI request the caller has parsed from `data`
+        already, so the records are not read twice.
+        """
         from ..wsgi import run_wsgi
 
-        module = PROTOCOLS[self.protocol]
         wire = Trace("wsgi")
-        variables, body = module.decode_request(data, trace=wire if self.trace else None)
+        events = wire if self.trace else None
+        if parsed is None:
+            variables, body = PROTOCOLS[self.protocol].decode_request(data, trace=events)
+        else:
+            read_fields(events, parsed.fields, fastcgi.SPEC)
+            variables, body = parsed.vars, parsed.body
         request, script_name = request_from_vars(variables, body)
         ex = run_wsgi(self.app, request, timeout=self.timeout, script_name=script_name,
                       multithread=True)
         ex.trace = _merge(wire, ex.trace)
-        with self._lock:
-            self.traces.append(ex.trace)
-            del self.traces[:-MAX_TRACES]
+        _keep(self.traces, self._lock, ex.trace)
         return ex
 
 
@@ -254,3 +250,8 @@ def serve_wire(protocol: str, app, host: str = "127.0.0.1", port: int = 0,
                **kw) -> WireServer:
     """Start a WireServer in a background thread and return it."""
     return WireServer(protocol, app, host, port, **kw).start()
+
+
+serve_scgi = partial(serve_wire, "scgi")
+serve_fastcgi = partial(serve_wire, "fastcgi")
+serve_uwsgi = partial(serve_wire, "uwsgi")

@@ -15,26 +15,33 @@ The packet nginx's uwsgi_pass sends::
 * The app server replies with the raw response bytes (here a CGI-style one
   that nginx parses like an HTTP header) and closes the connection.
 
-Example (SPECS.md U1): ``00 23 00 00  0e 00 REQUEST_METHOD 03 00 GET  09 00 PATH_INFO 01 00 /``
+An example, after uwsgi-docs Protocol.rst: 35 (0x23) bytes of variables, the
+sizes two bytes each, low byte first:
+
+    >>> data = encode_request({"REQUEST_METHOD": "GET", "PATH_INFO": "/"})
+    >>> data[:4].hex(" ")
+    '00 23 00 00'
+    >>> data[4:]
+    b'\\x0e\\x00REQUEST_METHOD\\x03\\x00GET\\t\\x00PATH_INFO\\x01\\x00/'
 """
 
 from __future__ import annotations
 
 import struct
 
-from ..exchange import Response
 from ..request import Request
 from ..trace import Trace
 from ._common import (
     Field,
     WireError,
-    cgi_vars,
-    check_vars,
+    decimal,
     decode_cgi_response,
     encode_cgi_response,
     latin1,
     read_exact,
-    trace_fields,
+    read_fields,
+    traced_request,
+    variables_and_body,
 )
 
 __all__ = [
@@ -45,7 +52,6 @@ __all__ = [
     "encode_response",
     "explain",
     "read_request",
-    "serve",
 ]
 
 SPEC = "uwsgi Protocol.rst"
@@ -59,21 +65,9 @@ def encode_request(request: Request | dict, body: bytes | None = None, *,
                    trace: Trace | None = None, **vars: str) -> bytes:
     """The packet a front end sends for `request` (a Request, or a dict of CGI variables
     plus `body`).  Keyword arguments add or replace variables."""
-    if isinstance(request, Request):
-        variables = cgi_vars(request)
-        body = request.body if body is None else body
-    else:
-        variables = dict(request)
-    variables.update(vars)
-    body = bytes(body or b"")
-    declared = variables.get("CONTENT_LENGTH")
-    if declared not in (None, "") and declared != str(len(body)):
-        raise WireError(f"CONTENT_LENGTH is {declared!r} but the body is {len(body)} bytes")
-    if body and not declared:
-        # The receiver knows where the body ends only from CONTENT_LENGTH.
-        variables = {"CONTENT_LENGTH": str(len(body)), **variables}
+    variables, body = variables_and_body(request, body, vars, trace)
     block = bytearray()
-    for name, value in check_vars(variables).items():
+    for name, value in variables.items():
         for raw in (latin1(name, "variable name"), latin1(value, name)):
             if len(raw) > 0xFFFF:
                 raise WireError(f"{name}: {len(raw)} bytes do not fit a u16 size (at most "
@@ -83,9 +77,7 @@ def encode_request(request: Request | dict, body: bytes | None = None, *,
         raise WireError(f"the variables take {len(block)} bytes; a uwsgi packet holds at "
                         f"most {MAX_BLOCK} (datasize is a u16)")
     data = HEADER.pack(0, len(block), 0) + bytes(block) + body
-    if trace is not None:
-        trace_fields(trace, explain(data), actor="server", target="gateway", spec=SPEC)
-    return data
+    return traced_request(data, trace, explain, SPEC)
 
 
 def _header(data: bytes) -> tuple[int, int, int]:
@@ -96,6 +88,23 @@ def _header(data: bytes) -> tuple[int, int, int]:
         raise WireError(f"modifier1={modifier1}, modifier2={modifier2}: only 0/0 (a WSGI "
                         "request with CGI variables) is understood here")
     return modifier1, size, modifier2
+
+
+def _pairs(data: bytes, pos: int, end: int):
+    """(offset, key, value) for each pair in data[pos:end]: key size (u16 LE), key,
+    value size (u16 LE), value."""
+    while pos < end:
+        at, items = pos, []
+        for what in ("key", "value"):
+            if pos + 2 > end:
+                raise WireError(f"the variables block ends inside a {what} size at byte {pos}")
+            (length,) = SIZE.unpack_from(data, pos)
+            if pos + 2 + length > end:
+                raise WireError(f"a {what} of {length} bytes at byte {pos} runs past the "
+                                f"variables block ({end - pos - 2} bytes left)")
+            items.append(data[pos + 2:pos + 2 + length].decode("latin-1"))
+            pos += 2 + length
+        yield at, items[0], items[1]
 
 
 def _parse(data: bytes) -> tuple[dict[str, str], bytes, list[Field]]:
@@ -110,33 +119,23 @@ def _parse(data: bytes) -> tuple[dict[str, str], bytes, list[Field]]:
     fields = [Field(0, 1, "modifier1", modifier1), Field(1, 2, "datasize (LE)", size),
               Field(3, 1, "modifier2", modifier2)]
     variables: dict[str, str] = {}
-    pos = HEADER.size
-    while pos < end:
-        items = []
-        for what in ("key", "value"):
-            if pos + 2 > end:
-                raise WireError(f"the variables block ends inside a {what} size at byte {pos}")
-            (length,) = SIZE.unpack_from(data, pos)
-            if pos + 2 + length > end:
-                raise WireError(f"a {what} of {length} bytes at byte {pos} runs past the "
-                                f"variables block ({end - pos - 2} bytes left)")
-            text = data[pos + 2:pos + 2 + length].decode("latin-1")
-            items.append((pos, length, text))
-            pos += 2 + length
-        (k_at, k_len, name), (v_at, v_len, value) = items
+    for at, name, value in _pairs(data, HEADER.size, end):
         if not name:
-            raise WireError(f"an empty variable name at byte {k_at}")
+            raise WireError(f"an empty variable name at byte {at}")
         if name in variables:
             raise WireError(f"the variable {name} appears twice")
         variables[name] = value
-        fields += [Field(k_at, 2, "key size (LE)", k_len), Field(k_at + 2, k_len, "key", name),
-                   Field(v_at, 2, "value size (LE)", v_len), Field(v_at + 2, v_len, name, value)]
+        value_at = at + 2 + len(name)
+        fields += [Field(at, 2, "key size (LE)", len(name)), Field(at + 2, len(name), "key", name),
+                   Field(value_at, 2, "value size (LE)", len(value)),
+                   Field(value_at + 2, len(value), name, value)]
     body = data[end:]
-    declared = variables.get("CONTENT_LENGTH", "") or "0"
-    if not declared.isdigit() or not declared.isascii():
-        raise WireError(f"CONTENT_LENGTH {declared!r} is not a decimal number")
-    if int(declared) != len(body):
-        raise WireError(f"CONTENT_LENGTH says {int(declared)} body bytes but {len(body)} "
+    text = variables.get("CONTENT_LENGTH", "") or "0"
+    declared = decimal(text)
+    if declared is None:
+        raise WireError(f"CONTENT_LENGTH {text!r} is not a decimal number")
+    if declared != len(body):
+        raise WireError(f"CONTENT_LENGTH says {declared} body bytes but {len(body)} "
                         "follow the variables")
     if body:
         fields.append(Field(end, len(body), "body", body))
@@ -146,7 +145,7 @@ def _parse(data: bytes) -> tuple[dict[str, str], bytes, list[Field]]:
 def decode_request(data: bytes, *, trace: Trace | None = None) -> tuple[dict[str, str], bytes]:
     """(variables, body) from one complete uwsgi packet; WireError if malformed."""
     variables, body, fields = _parse(data)
-    trace_fields(trace, fields, actor="gateway", target="app", spec=SPEC, kind="wire read")
+    read_fields(trace, fields, SPEC)
     return variables, body
 
 
@@ -160,34 +159,15 @@ def read_request(stream) -> bytes:
     head = read_exact(stream, HEADER.size, "the uwsgi header")
     _, size, _ = _header(head)
     block = read_exact(stream, size, "the uwsgi variables")
-    declared = b"0"
-    pos = 0
-    while pos + 2 <= len(block):  # find CONTENT_LENGTH to know how much body follows
-        (k_len,) = SIZE.unpack_from(block, pos)
-        key = block[pos + 2:pos + 2 + k_len]
-        pos += 2 + k_len
-        if pos + 2 > len(block):
-            break
-        (v_len,) = SIZE.unpack_from(block, pos)
-        if key == b"CONTENT_LENGTH":
-            declared = block[pos + 2:pos + 2 + v_len] or b"0"
-        pos += 2 + v_len
-    if not declared.isdigit() or int(declared) > MAX_BODY:
-        raise WireError(f"CONTENT_LENGTH {declared!r} is not a number up to {MAX_BODY}")
-    return head + block + read_exact(stream, int(declared), "the body")
+    # CONTENT_LENGTH says how much body follows the variables.
+    text = next((value for _, name, value in _pairs(block, 0, size)
+                 if name == "CONTENT_LENGTH"), "") or "0"
+    declared = decimal(text)
+    if declared is None or declared > MAX_BODY:
+        raise WireError(f"CONTENT_LENGTH {text!r} is not a number up to {MAX_BODY}")
+    return head + block + read_exact(stream, declared, "the body")
 
 
-def encode_response(response: Response) -> bytes:
-    """The reply: raw response bytes (CGI-style here); the server closes after it."""
-    return encode_cgi_response(response)
-
-
-def decode_response(data: bytes) -> Response:
-    return decode_cgi_response(data)
-
-
-def serve(app, host: str = "127.0.0.1", port: int = 0, **kw):
-    """Serve a WSGI app over uwsgi on host:port in a background thread (see WireServer)."""
-    from .server import WireServer
-
-    return WireServer("uwsgi", app, host, port, **kw).start()
+# The reply: raw response bytes (CGI-style here); the server closes the connection after it.
+encode_response = encode_cgi_response
+decode_response = decode_cgi_response
