@@ -1,7 +1,7 @@
 """Exercise 13: an SCGI request encoder and parser.
 
-Lesson: the wire protocols (SPECS.md S1, and the SCGI protocol text,
-python.ca/scgi/protocol.txt).  Check: `gateway-lab check 13_scgi`.
+Lesson: 03 WSGI servers (its wire viewer), and the SCGI protocol text,
+python.ca/scgi/protocol.txt.  Check: `gateway-lab check 13_scgi`.
 
 SCGI is how a front server (nginx, Apache) hands a request to a long-running
 app process over a socket: the CGI meta-variables as a netstring, then the body.

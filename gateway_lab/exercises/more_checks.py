@@ -9,7 +9,7 @@ from . import core as _core
 from .core import LearnerError, call, clip, exercise, expect, fact, need
 
 LESSON_BRIDGES = "08 Bridges (notebooks/08_*.ipynb)"
-LESSON_WIRE = "SCGI, the wire protocols (SPECS.md S1; python.ca/scgi/protocol.txt)"
+LESSON_WIRE = "SCGI, the wire protocols (the SCGI protocol: python.ca/scgi/protocol.txt)"
 from .asgi_checks import LESSON_ASGI, TEXT, _asgi  # noqa: E402  (one loader for the gateway)
 
 # -- 13: SCGI ---------------------------------------------------------------------------

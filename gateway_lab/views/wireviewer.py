@@ -5,7 +5,8 @@
 
 nginx does not speak WSGI: it talks to gunicorn over HTTP, to uWSGI over the
 uwsgi protocol, to flup or php-fpm over FastCGI, to an SCGI server over SCGI.
-Each frames the same CGI variables and body differently (SPECS.md §4).  The
+Each frames the same CGI variables and body differently (the SCGI protocol
+text, the FastCGI 1.0 specification, uWSGI's packet documentation).  The
 viewer encodes one request with `gateway_lab.wire`, and shows the bytes as a
 hex dump coloured by field; Prev / Next (or the slider) outline one field and
 say what it means.
