@@ -106,8 +106,50 @@ def wsgi_cases(app, label):
         f"wsgi {label}: wsgiref defaults + call": wsgiref_defaults,
         f"wsgi {label}: wsgiref.validate": wsgiref_validate,
         f"wsgi {label}: werkzeug Client": lambda: client.get("/").get_data(),
+        f"wsgi {label}: floor: traced, no checks, no deadline": floor_wsgi(app, req),
         f"wsgi {label}: gl.run_wsgi": lambda: gl.run_wsgi(app, req),
+        f"wsgi {label}: gl.run_wsgi (coach off)": lambda: gl.run_wsgi(app, req, coach=False),
     }
+
+
+def floor_wsgi(app, req):
+    """The least a gateway that records a trace must do per call, and nothing more:
+    copy an environ, record the 8 steps gl.run_wsgi records, call the app, join the
+    body, build the Response and Exchange.  No rule is checked, no deadline set.
+    It shows how much of gl.run_wsgi's time is the trace itself."""
+    from gateway_lab.exchange import Exchange, Response
+    from gateway_lab.trace import Trace
+    from gateway_lab.wsgi import build_environ
+
+    clock = time.perf_counter
+    base = build_environ(req, Trace("wsgi"))
+
+    def call():
+        trace = Trace("wsgi")
+        log = trace._pending.append
+        log(("client", "request", req.target, "", clock(), req, "server", None))
+        environ = base.copy()
+        log(("server", "environ", "", "", clock(), environ.copy(), "gateway", None))
+        got = []
+        log(("gateway", "call", "", "", clock(), None, "app", None))
+
+        def start_response(status, headers, exc_info=None):
+            log(("app", "start_response", status, "", clock(), None, "gateway", None))
+            got[:] = [status, headers]
+
+        result = app(environ, start_response)
+        log(("app", "return", "", "", clock(), None, "gateway", None))
+        body = []
+        for chunk in result:
+            if not body:
+                log(("server", "send headers", "", "", clock(), None, "client", None))
+            body.append(chunk)
+            log(("server", "send body", "", "", clock(), None, "client", None))
+        response = Response(int(got[0][:3]), got[1], b"".join(body), reason=got[0][4:])
+        log(("server", "response", "", "", clock(), response, "client", None))
+        return Exchange("wsgi", req, response, trace)
+
+    return call
 
 
 def asgi_cases(app, label):
@@ -158,6 +200,8 @@ def asgi_cases(app, label):
     cases[f"asgi {label}: starlette TestClient"] = lambda: tclient.get("/")
     if available("run_asgi"):
         cases[f"asgi {label}: gl.run_asgi (sync caller)"] = lambda: gl.run_asgi(app, req)
+        cases[f"asgi {label}: gl.run_asgi (sync caller, coach off)"] = \
+            lambda: gl.run_asgi(app, req, coach=False)
 
         async def inside_loop():
             return gl.run_asgi(app, req)
@@ -256,17 +300,22 @@ def fmt(seconds: float) -> str:
     return f"{seconds:8.2f} s "
 
 
-def table(results: dict, groups: list[tuple[str, str, list[str]]]) -> str:
+def table(results: dict, groups: list[tuple[str, str, str, list[str]]]) -> str:
+    """One block per group: each case's median, its ratio to the bare call, and
+    how many times the lab's call (`lab_key`) fits in it (above 1: the lab is faster)."""
     lines = []
-    for title, bare_key, keys in groups:
+    nan = float("nan")
+    for title, bare_key, lab_key, keys in groups:
         present = [k for k in keys if k in results]
         if not present:
             continue
         lines.append(f"\n{title}")
-        lines.append(f"  {'case':<52} {'median':>11}  {'× bare':>8}")
+        lines.append(f"  {'case':<52} {'median':>11}  {'× bare':>8}  {'÷ lab':>7}")
         for k in present:
-            ratio = results[k] / results[bare_key] if bare_key in results else float("nan")
-            lines.append(f"  {k.split(': ', 1)[1]:<52} {fmt(results[k])}  {ratio:8.1f}")
+            bare = results[k] / results[bare_key] if bare_key in results else nan
+            lab = results[k] / results[lab_key] if lab_key in results else nan
+            lines.append(f"  {k.split(': ', 1)[1]:<52} {fmt(results[k])}  {bare:8.1f}"
+                         f"  {lab:7.2f}")
     return "\n".join(lines)
 
 
@@ -322,10 +371,12 @@ def main(argv=None) -> int:
     groups = []
     for label in ("hello", "64 KiB stream"):
         groups.append((f"WSGI, {label} app", f"wsgi {label}: bare call",
+                       f"wsgi {label}: gl.run_wsgi",
                        [k for k in results if k.startswith(f"wsgi {label}:")]))
         groups.append((f"ASGI, {label} app", f"asgi {label}: bare await",
+                       f"asgi {label}: gl.run_asgi (sync caller)",
                        [k for k in results if k.startswith(f"asgi {label}:")]))
-    groups.append(("CGI, a Python script", "cgi: bare subprocess.run",
+    groups.append(("CGI, a Python script", "cgi: bare subprocess.run", "cgi: gl.run_cgi",
                    [k for k in results if k.startswith("cgi:")]))
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"gateway-lab benchmark ({machine}; median of {rounds} interleaved rounds)")

@@ -40,7 +40,7 @@ import types
 from urllib.parse import unquote_to_bytes
 
 from . import sandbox
-from .exchange import Exchange, Response, accept, reason_phrase, respond
+from .exchange import Exchange, Response, accept, reason_phrase, received, respond
 from .findings import clip, describe_error
 from .request import Close, Request
 from .trace import Trace
@@ -54,6 +54,7 @@ WWW = "ASGI HTTP spec"
 START_SPEC = "ASGI HTTP spec §Response Start - send event"
 WS = "ASGI WebSocket spec"
 _clock = time.perf_counter
+_MAIN_IDENT = threading.main_thread().ident
 _get_running_loop = asyncio._get_running_loop  # None when no loop runs (public since 3.7 in events)
 
 
@@ -81,36 +82,85 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
-_main_loop: asyncio.AbstractEventLoop | None = None
+class _OwnLoop:
+    """A loop of the lab's own for sync callers, which keeps a list of the tasks
+    started on it: asking asyncio for them (all_tasks) walks every task of
+    every loop, which cost more than a whole hello-world run."""
+
+    def __init__(self):
+        self.loop = _new_loop()
+        self.tasks: list[asyncio.Task] = []
+        self.stopped_by_app = False
+        self.loop.set_task_factory(self._task)
+
+    def _task(self, loop, coro, **kwargs) -> asyncio.Task:
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        self.tasks.append(task)
+        return task
+
+    def run(self, coro):
+        """loop.run_until_complete(coro), one turn of the loop cheaper: the task
+        stops the loop itself instead of through a done-callback."""
+        loop = self.loop
+
+        async def until_done():
+            try:
+                return await coro
+            finally:
+                loop.stop()
+
+        task = loop.create_task(until_done())
+        loop.run_forever()
+        while not task.done():
+            # The app called loop.stop(): a server's loop is not the app's to stop.
+            # The run carries on (the deadline still holds) and the trace says so.
+            self.stopped_by_app = True
+            loop.run_forever()
+        return task.result()
+
+    def leftovers(self) -> int:
+        """How many tasks of the run are still pending; the list starts over."""
+        tasks, self.tasks = self.tasks, []
+        return len([task for task in tasks if not task.done()])
+
+
+_main_loop: _OwnLoop | None = None
 
 
 def _run_here(make_coro, timeout: float, trace: Trace | None = None) -> sandbox.Outcome:
     """Run the coroutine on a loop of our own, on this thread, under the sandbox's deadline.
     The main thread keeps its loop between runs (making one costs more than a run)."""
     global _main_loop
-    main = threading.current_thread() is threading.main_thread()
-    loop = _main_loop if main else None
-    if loop is None or loop.is_closed():
-        loop = _new_loop()
-    outcome = sandbox.call(lambda: loop.run_until_complete(make_coro()), timeout)
-    if not (outcome.timed_out or outcome.stuck) and asyncio.all_tasks(loop):
+    main = threading.get_ident() == _MAIN_IDENT
+    own = _main_loop if main else None
+    if own is None or own.loop.is_closed():
+        own = _OwnLoop()
+    loop = own.loop
+    outcome = sandbox.call(lambda: own.run(make_coro()), timeout)
+    if own.stopped_by_app:
+        own.stopped_by_app = False
+        if trace is not None:
+            trace.add("server", "note", "the app called loop.stop(); the loop belongs to "
+                      "the server, which carried on", "ASGI spec §Applications", target="app")
+    left = own.leftovers()
+    if left and not (outcome.timed_out or outcome.stuck):
         # Tasks the app started and left running would wake up in the next,
         # unrelated run on this loop: nothing of a run may outlive it.
-        left = len(asyncio.all_tasks(loop))
         _cancel_all(loop)
         if trace is not None:
             trace.add("server", "note", f"{left} task(s) the app started were still running "
                       "after it returned; the lab cancelled them", "ASGI spec §Applications",
                       target="app")
+        own.tasks = []
     if outcome.timed_out or outcome.stuck:
         # The loop was interrupted mid-step: its state is not to be trusted again.
         if not loop.is_running():
             _cancel_all(loop)
             loop.close()
-        loop = None
+        own = None
     if main:
-        _main_loop = loop
-    elif loop is not None:
+        _main_loop = own
+    elif own is not None:
         loop.close()
     return outcome
 
@@ -247,19 +297,19 @@ class _Watch:
     longer than BLOCKED kept every other request on the loop waiting.
     """
 
-    __slots__ = ("trace", "timeout", "step_start", "blocked", "closed")
+    step_start: float | None = None  # set while the app holds the loop
+    blocked = 0.0                    # the longest step so far
+    closed = False                   # the run is reported; late steps change nothing
 
     def __init__(self, trace: Trace, timeout: float):
         self.trace = trace
         self.timeout = timeout
-        self.step_start: float | None = None  # set while the app holds the loop
-        self.blocked = 0.0                    # the longest step so far
-        self.closed = False                   # the run is reported; late steps change nothing
 
     @types.coroutine
-    def steps(self, awaitable):
+    def steps(self, awaitable, first_wait=None):
         """Await `awaitable` one step at a time, timing each step; every yield and
-        every exception thrown in (cancellation) is passed through unchanged."""
+        every exception thrown in (cancellation) is passed through unchanged.
+        `first_wait()` is called when the app first waits for the loop."""
         steps = awaitable.__await__()
         send, throw = steps.send, steps.throw
         value = error = None
@@ -274,6 +324,9 @@ class _Watch:
                 self._timed(start, stopped=True)
                 raise
             self._timed(start)
+            if first_wait is not None:
+                first_wait()
+                first_wait = None
             try:
                 value, error = (yield yielded), None
             except BaseException as thrown:  # noqa: BLE001 - cancellation, forwarded
@@ -298,38 +351,47 @@ def _headers(request: Request) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers]
 
 
-def http_scope(request: Request, *, root_path: str = "", state: dict | None = None) -> dict:
-    """The scope of an HTTP request (ASGI HTTP spec §HTTP Connection Scope)."""
-    path_bytes = request.path_bytes
+def connection_scope(request: Request, *, root_path: str = "",
+                     state: dict | None = None) -> dict:
+    """The scope a server builds for `request`: a WebSocket's for a WebSocket
+    handshake (ASGI WebSocket spec §Websocket Connection Scope), else an HTTP
+    request's (ASGI HTTP spec §HTTP Connection Scope)."""
+    # Built once per request (Request.memo); each run gets a copy whose mutable
+    # parts are its own, since apps and middleware add to the scope.
+    scope = request.memo(("asgi", root_path), lambda: _request_scope(request, root_path)).copy()
+    scope["asgi"] = dict(ASGI)
+    scope["headers"] = list(scope["headers"])
+    scope["extensions"] = {}
+    if "subprotocols" in scope:
+        scope["subprotocols"] = list(scope["subprotocols"])
+    if state is not None:
+        scope["state"] = dict(state)  # Lifespan spec: a shallow copy per request
+    return scope
+
+
+def _request_scope(request: Request, root_path: str) -> dict:
     scope = {
         "type": "http",
-        "asgi": dict(ASGI),
+        "asgi": ASGI,
         "http_version": request.http_version,
         "method": request.method,
         "scheme": request.scheme,
         # `path` is percent-decoded text, `raw_path` the bytes as sent.
-        "path": _unquote(path_bytes),
+        "path": _unquote(request.path_bytes),
         "raw_path": request.raw_path,
         "query_string": request.query_string.encode("latin-1"),
         "root_path": root_path,
         "headers": _headers(request),
         "client": request.client,
         "server": request.host,
-        "extensions": {},
+        "extensions": None,
     }
-    if state is not None:
-        scope["state"] = dict(state)  # Lifespan spec: a shallow copy per request
-    return scope
-
-
-def websocket_scope(request: Request, *, root_path: str = "", state: dict | None = None) -> dict:
-    """The scope of a WebSocket (ASGI WebSocket spec §Websocket Connection Scope)."""
-    scope = http_scope(request, root_path=root_path, state=state)
-    scope["type"] = "websocket"
-    scope["scheme"] = "wss" if request.scheme == "https" else "ws"
-    del scope["method"]
-    offered = request.header("sec-websocket-protocol") or ""
-    scope["subprotocols"] = [p.strip() for p in offered.split(",") if p.strip()]
+    if request.is_websocket:
+        scope["type"] = "websocket"
+        scope["scheme"] = "wss" if request.scheme == "https" else "ws"
+        del scope["method"]
+        offered = request.header("sec-websocket-protocol") or ""
+        scope["subprotocols"] = [p.strip() for p in offered.split(",") if p.strip()]
     return scope
 
 
@@ -342,6 +404,8 @@ def _unquote(raw: bytes) -> str:
 # -- what an app may put in a message (ASGI spec §Events) ---------------------------
 
 _ALLOWED = (bytes, str, int, float, list, dict, bool, type(None), tuple)
+_PLAIN = frozenset({bytes, str, int, bool, type(None), list, dict, tuple})  # no float: NaN
+_PASSED: dict = {}  # response headers that passed _check_headers -> their str form
 
 
 def _valid(message, trace: Trace) -> bool:
@@ -349,6 +413,8 @@ def _valid(message, trace: Trace) -> bool:
         trace.find("asgi.message.not_dict", value=clip(message))
         return False
     for key, value in message.items():
+        if type(value) in _PLAIN:
+            continue
         if not isinstance(value, _ALLOWED) or (isinstance(value, float) and not
                                                math.isfinite(value)):
             trace.find("asgi.message.bad_value", type=message.get("type"), key=key,
@@ -365,6 +431,12 @@ class _Run:
     """What every kind of connection keeps: the app, the trace, the deadline."""
 
     kind = "http"
+    # How a run starts out; an instance sets its own only when one changes.
+    error: BaseException | None = None
+    returned = None
+    timed_out = False
+    stuck = False   # timed out inside a C call: its thread was abandoned
+    waiting = ""    # what the app was awaiting, for a timeout's message
 
     def __init__(self, app, request: Request, timeout: float, scope: dict):
         self.app = app
@@ -372,20 +444,23 @@ class _Run:
         self.timeout = timeout
         self.scope = scope
         self.trace = Trace("asgi")
-        self.error: BaseException | None = None
-        self.returned = None
-        self.timed_out = False
-        self.stuck = False  # timed out inside a C call: its thread was abandoned
-        self.waiting = ""  # what the app was awaiting, for a timeout's message
         self.watch = _Watch(self.trace, timeout)
 
     async def main(self) -> None:
         """Await the app with a deadline; record how it ended."""
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
-        timer = loop.call_later(self.timeout, self._expire, task)
+        timer = None
+
+        def arm() -> None:
+            # The deadline's timer is set when the app first waits for something:
+            # an app that answers in one step never needs it.
+            nonlocal timer
+            timer = loop.call_at(deadline, self._expire, task)
+
+        deadline = loop.time() + self.timeout
         try:
-            self.returned = await self.watch.steps(self._call())
+            self.returned = await self.watch.steps(self._call(), arm)
         except asyncio.CancelledError:
             if not self.timed_out:
                 raise
@@ -394,7 +469,8 @@ class _Run:
         except BaseException as error:  # noqa: BLE001 - learner code may raise anything
             self.error = error
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
             self.ended()
 
     def _expire(self, task) -> None:
@@ -405,7 +481,7 @@ class _Run:
         self.trace.add("gateway", "call", "await app(scope, receive, send)",
                        "ASGI spec §Applications", target="app")
         awaitable = self.app(self.scope, self.receive, self.send)
-        if not inspect.isawaitable(awaitable):
+        if type(awaitable) is not types.CoroutineType and not inspect.isawaitable(awaitable):
             raise _NotAsync(type(awaitable).__name__)
         return awaitable
 
@@ -436,8 +512,8 @@ class _Run:
         if not _valid(message, self.trace):
             raise _Handled("invalid message")
         kind = message["type"]
-        self.trace.add("app", "send", _summary(message), _spec_of(kind), target=target,
-                       data=message)
+        # The detail line is made from the message when the trace is read.
+        self.trace.add("app", "send", _summary, _spec_of(kind), target=target, data=message)
         return kind
 
 
@@ -448,20 +524,21 @@ class _NotAsync(Exception):
 class _HTTP(_Run):
     """An HTTP request: the body as http.request events, the response from send()."""
 
+    next_chunk = 0
+    status: int | None = None
+    headers: list[tuple[str, str]] = []    # replaced, never changed in place
+    complete = False
+    trailers_expected = False
+    finished: asyncio.Event | None = None  # set when the response is over
+    over = False                           # the app has returned (or failed)
+    told_disconnect = False
+    noted_case = False
+
     def __init__(self, app, request, timeout, scope):
         super().__init__(app, request, timeout, scope)
-        self.chunks = list(request.chunks) or [b""]
-        self.next_chunk = 0
-        self.status: int | None = None
-        self.headers: list[tuple[str, str]] = []
+        self.chunks = request.chunks or [b""]
         self.body: list[bytes] = []
-        self.complete = False
-        self.trailers_expected = False
         self.trailers: list[tuple[str, str]] = []
-        self.finished: asyncio.Event | None = None  # set when the response is over
-        self.over = False  # the app has returned (or failed): the client is gone
-        self.told_disconnect = False
-        self.noted_case = False
 
     # receive(): ASGI HTTP spec §Request - receive event, §Disconnect - receive event
     async def receive(self) -> dict:
@@ -522,13 +599,32 @@ class _HTTP(_Run):
         self.status = status
 
     def _check_headers(self, headers) -> list[tuple[str, str]]:
-        trace, out = self.trace, []
+        """The headers as the client gets them (str pairs), once they are checked.
+
+        An app sends the same headers again and again: headers that passed
+        with nothing to say are remembered (`_PASSED`) with their decoded form.
+        """
         try:
-            pairs = [tuple(pair) for pair in headers]
+            pairs = tuple(map(tuple, headers))
         except TypeError:
-            trace.find("asgi.http.bad_headers", value=clip(headers),
-                       problem="it is not a list of pairs")
+            self.trace.find("asgi.http.bad_headers", value=clip(headers),
+                            problem="it is not a list of pairs")
             raise _Handled("bad headers") from None
+        try:
+            return list(_PASSED[pairs])
+        except (KeyError, TypeError):  # not seen yet, or not hashable (the check says why)
+            pass
+        before = len(self.trace)
+        out = self._check_pairs(pairs)
+        # Only with the coach on: with it off, a broken rule leaves no finding to see.
+        if self.trace.coach and len(self.trace) == before:
+            if len(_PASSED) >= 1024:
+                _PASSED.clear()  # many distinct responses: keep the memory bounded
+            _PASSED[pairs] = tuple(out)
+        return out
+
+    def _check_pairs(self, pairs) -> list[tuple[str, str]]:
+        trace, out = self.trace, []
         for pair in pairs:
             if len(pair) != 2:
                 trace.find("asgi.http.bad_headers", value=clip(pair),
@@ -852,19 +948,16 @@ class _WebSocket(_Run):
 
 # -- the public functions ------------------------------------------------------------
 
-def _prepare(app, request, timeout, root_path, state):
+def _prepare(app, request, timeout, root_path, state, coach=True):
     request, refused = accept("asgi", request)
     if refused is not None:
         return None, refused
-    if request.is_websocket:
-        run = _WebSocket(app, request, timeout, websocket_scope(request, root_path=root_path,
-                                                                state=state))
-    else:
-        run = _HTTP(app, request, timeout, http_scope(request, root_path=root_path,
-                                                      state=state))
+    scope = connection_scope(request, root_path=root_path, state=state)
+    kind = _WebSocket if scope["type"] == "websocket" else _HTTP
+    run = kind(app, request, timeout, scope)
     trace = run.trace
-    trace.add("client", "request", f"{request.method} {request.target}", "RFC 9112 §3",
-              target="server", data=request)
+    trace.coach = coach
+    received(trace, request)
     trace.add("server", "scope", f"type={run.scope['type']!r}, path={run.scope['path']!r}",
               f"{WWW} §HTTP Connection Scope" if run.kind == "http" else
               f"{WS} §Websocket Connection Scope", target="gateway", data=run.scope)
@@ -902,15 +995,17 @@ def _conclude(run: _Run, outcome: sandbox.Outcome) -> Exchange:
 
 
 def run_asgi(app, request: Request | bytes | None = None, *, timeout: float = DEFAULT_TIMEOUT,
-             root_path: str = "", state: dict | None = None) -> Exchange:
+             root_path: str = "", state: dict | None = None, coach: bool = True) -> Exchange:
     """Run one request (HTTP or a scripted WebSocket) through an ASGI app.
 
     Works from plain code and from inside a running event loop (a notebook
     cell) alike.  After `timeout` seconds the app is cancelled (504); an app
     that blocks the loop past it is stopped, or its loop abandoned.
     `state` is the lifespan state, shallow-copied into the scope.
+    With `coach=False` the app is served the same way, but broken rules are
+    not recorded as findings (the benchmark uses it to price the coach).
     """
-    run, refused = _prepare(app, request, timeout, root_path, state)
+    run, refused = _prepare(app, request, timeout, root_path, state, coach)
     if refused is not None:
         return refused
     return _conclude(run, _run(run.main, timeout, run.trace))
@@ -918,12 +1013,12 @@ def run_asgi(app, request: Request | bytes | None = None, *, timeout: float = DE
 
 async def run_asgi_async(app, request: Request | bytes | None = None, *,
                          timeout: float = DEFAULT_TIMEOUT, root_path: str = "",
-                         state: dict | None = None) -> Exchange:
+                         state: dict | None = None, coach: bool = True) -> Exchange:
     """`await` form of run_asgi: the app runs on the caller's own loop, as in a real
     server, so concurrent calls interleave.  The deadline cancels an app that awaits
     too long; an app that blocks the loop is reported, and cannot be stopped here
     (the loop is yours): use run_asgi for code you do not trust."""
-    run, refused = _prepare(app, request, timeout, root_path, state)
+    run, refused = _prepare(app, request, timeout, root_path, state, coach)
     if refused is not None:
         return refused
     await run.main()

@@ -40,7 +40,7 @@ import time
 from urllib.parse import unquote_to_bytes
 
 from . import __version__
-from .exchange import Exchange, Response, accept, respond
+from .exchange import Exchange, Response, accept, received, respond
 from .request import HOP_BY_HOP as _HOP_BY_HOP
 from .request import BadRequest, Request
 from .trace import Trace
@@ -172,7 +172,10 @@ def build_meta_variables(request: Request, trace: Trace, *, script_name: str = "
         # httpoxy (2016; CVE-2016-1000110 for Python's urllib): HTTP_PROXY
         # is what HTTP client libraries read as "my outgoing proxy".
         trace.find("cgi.request.proxy_header_dropped", actor="server", value=proxy)
-    for key, value in request.http_variables(trace, skip=_NOT_HTTP_VARS).items():
+    variables, dropped = request.http_variables(skip=_NOT_HTTP_VARS)
+    for name in dropped:
+        trace.find("http.header.underscore_dropped", actor="server", name=name)
+    for key, value in variables.items():
         env[key] = _env_str(_wire(value))                     # §4.1.18
     return env
 
@@ -696,8 +699,7 @@ def run_cgi(script: str | os.PathLike, request: Request | bytes | None = None, *
     if refused is not None:
         return refused
     trace = Trace("cgi")
-    trace.add("client", "request", f"{request.method} {request.target}", "RFC 9112 §3",
-              target="server", data=request)
+    received(trace, request)
     response = _serve(os.path.abspath(os.fspath(script)), request, trace, timeout, max_output,
                       script_name, interpreter)
     if request.method == "HEAD" and response.body:

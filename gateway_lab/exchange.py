@@ -118,13 +118,28 @@ class Exchange:
         return exchange_html(self)
 
 
+def received(trace: Trace, request: Request) -> None:
+    """The first step of every gateway: the request arrives from the client."""
+    trace.add("client", "request", _request_line, "RFC 9112 §3", target="server",
+              data=request)
+
+
+def _request_line(request: Request) -> str:
+    return f"{request.method} {request.target}"
+
+
 def respond(interface: str, request: Request | None, trace: Trace, response: Response
             ) -> Exchange:
     """The last step of every gateway: the response goes to the client."""
-    trace.add("server", "response", f"{response.status} {response.reason}".rstrip()
-              + f", {len(response.body)} bytes" + ("" if response.complete else " (cut)"),
-              "RFC 9112 §4", target="client", data=response)
+    trace.add("server", "response", _response_line, "RFC 9112 §4", target="client",
+              data=response)
     return Exchange(interface, request, response, trace)
+
+
+def _response_line(response: Response) -> str:
+    """'200 OK, 13 bytes': the response event's detail, made when the trace is read."""
+    return (f"{response.status} {response.reason}".rstrip() + f", {len(response.body)} bytes"
+            + ("" if response.complete else " (cut)"))
 
 
 def accept(interface: str, request) -> tuple[Request | None, Exchange | None]:

