@@ -718,7 +718,11 @@ class _HTTP(_Run):
             trace.find("asgi.http.incomplete_response")
             return self._cut()
         body = b"".join(self.body)
-        declared = next((v for k, v in self.headers if k.lower() == "content-length"), None)
+        declared = None
+        for name, value in self.headers:
+            if name.lower() == "content-length":
+                declared = value
+                break
         if declared is not None and declared.strip().isdigit() and request.method != "HEAD":
             if int(declared) != len(body):
                 trace.find("asgi.http.content_length_mismatch", declared=int(declared),

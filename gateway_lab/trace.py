@@ -53,6 +53,8 @@ class Trace:
     made from them on first access to `events`.
     """
 
+    __slots__ = ("interface", "coach", "_pending", "_events", "findings", "t0")
+
     def __init__(self, interface: str = "", coach: bool = True):
         self.interface = interface
         self.coach = coach  # False: broken rules are not recorded (see run_wsgi)

@@ -251,9 +251,8 @@ class _Call:
             raise WSGIError("start_response() called a second time without exc_info "
                             "(PEP 3333)")
         else:
-            trace.add("app", "start_response", f"{status!s}, {_count(headers)} headers",
-                      f"{PEP} §The start_response() Callable", target="gateway",
-                      data={"status": status, "headers": headers})
+            trace.add("app", "start_response", _start_line, f"{PEP} §The start_response() "
+                      "Callable", target="gateway", data={"status": status, "headers": headers})
         self.status, self.headers = self._check(status, headers)
         return self.write
 
@@ -344,13 +343,13 @@ class _Call:
     def _send(self, chunk: bytes) -> None:
         if not self.sent:
             self.sent = True
-            self.trace.add("server", "send headers", f"{self.status}",
+            self.trace.add("server", "send headers", str(self.status),
                            f"{PEP} §Buffering and Streaming", target="client",
                            data={"status": self.status, "headers": self.headers})
         if chunk:
             self.body.append(chunk)
-            self.trace.add("server", "send body", f"{len(chunk)} bytes",
-                           f"{PEP} §Buffering and Streaming", target="client")
+            self.trace.add("server", "send body", _size_line, f"{PEP} §Buffering and "
+                           "Streaming", target="client", data=chunk)
 
     def run(self, app, environ):
         """Call the app and drain its iterable (on a sandbox worker thread)."""
@@ -364,8 +363,8 @@ class _Call:
                 trace.find("wsgi.app.signature", error=str(error))
                 raise _Handled() from error
             raise
-        trace.add("app", "return", f"{type(result).__name__}", f"{PEP} §The "
-                  "Application/Framework Side", target="gateway")
+        trace.add("app", "return", _type_line, f"{PEP} §The Application/Framework Side",
+                  target="gateway", data=result)
         if result is None or isinstance(result, (str, bytes)) or not _iterable(result):
             if isinstance(result, (str, bytes)):
                 unit = "character" if isinstance(result, str) else "integer (one byte)"
@@ -432,8 +431,24 @@ def _is_signature_error(error: TypeError, app) -> bool:
     return tb is not None and tb.tb_next is None
 
 
-def _count(headers) -> str:
-    return str(len(headers)) if isinstance(headers, list) else "?"
+# Trace details, made from the step's data when the trace is read (trace.Trace.add).
+
+def _start_line(data: dict) -> str:
+    headers = data["headers"]
+    count = len(headers) if isinstance(headers, list) else "?"
+    return f"{data['status']!s}, {count} headers"
+
+
+def _size_line(chunk: bytes) -> str:
+    return f"{len(chunk)} bytes"
+
+
+def _type_line(value) -> str:
+    return type(value).__name__
+
+
+def _environ_line(environ: dict) -> str:
+    return f"{len(environ)} keys, PATH_INFO={environ['PATH_INFO']!r}"
 
 
 
@@ -474,8 +489,8 @@ def run_wsgi(app, request: Request | bytes | None = None, *, timeout: float = DE
         return respond("wsgi", request, trace, Response.error(500))
     environ = build_environ(request, trace, script_name=script_name, multithread=multithread,
                             multiprocess=multiprocess, run_once=run_once)
-    trace.add("server", "environ", f"{len(environ)} keys, PATH_INFO={environ['PATH_INFO']!r}",
-              f"{PEP} §environ Variables", target="gateway", data=dict(environ))
+    trace.add("server", "environ", _environ_line, f"{PEP} §environ Variables",
+              target="gateway", data=environ.copy())
     call = _Call(trace)
     call.head_request = request.method == "HEAD"
     outcome = sandbox.call(lambda: call.run(app, environ), timeout)
