@@ -353,7 +353,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
     parser.add_argument("--no-notebooks", action="store_true")
     args = parser.parse_args(argv)
-    rounds, budget = (3, 0.05) if args.quick else (7, 0.2)
+    rounds, budget = (3, 0.05) if args.quick else (11, 0.2)
 
     with tempfile.TemporaryDirectory() as tmp:
         cases = {}

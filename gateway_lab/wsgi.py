@@ -431,6 +431,16 @@ def _is_signature_error(error: TypeError, app) -> bool:
     return tb is not None and tb.tb_next is None
 
 
+def _snapshot(environ: dict) -> dict:
+    """The environ as the trace keeps it: the two streams by name only.  They write
+    into the trace themselves, so keeping them would tie the trace into a reference
+    cycle that only the garbage collector can undo (a few dozen objects a run)."""
+    snapshot = environ.copy()
+    snapshot["wsgi.input"] = "<wsgi.input: the request body, CONTENT_LENGTH bytes>"
+    snapshot["wsgi.errors"] = "<wsgi.errors: lines written here appear in the trace>"
+    return snapshot
+
+
 # Trace details, made from the step's data when the trace is read (trace.Trace.add).
 
 def _start_line(data: dict) -> str:
@@ -490,7 +500,7 @@ def run_wsgi(app, request: Request | bytes | None = None, *, timeout: float = DE
     environ = build_environ(request, trace, script_name=script_name, multithread=multithread,
                             multiprocess=multiprocess, run_once=run_once)
     trace.add("server", "environ", _environ_line, f"{PEP} §environ Variables",
-              target="gateway", data=environ.copy())
+              target="gateway", data=_snapshot(environ))
     call = _Call(trace)
     call.head_request = request.method == "HEAD"
     outcome = sandbox.call(lambda: call.run(app, environ), timeout)
