@@ -185,7 +185,7 @@ class _Watchdog(threading.Thread):
                 last_busy = now
                 if now >= _Run.deadline and now >= next_alarm:
                     _Run.sent += 1
-                    signal.pthread_kill(_MAIN.ident, _SIGALRM)
+                    signal.pthread_kill(_MAIN_IDENT, _SIGALRM)
                     next_alarm = now + REPEAT
                 continue
             next_alarm = now

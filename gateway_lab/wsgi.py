@@ -50,6 +50,8 @@ class Input:
     and Error Streams).  Unlike a socket it never blocks; asking for more than
     is left is what would block on a real server, so it is noted."""
 
+    __slots__ = ("_body", "_pos", "_trace", "bytes_read")
+
     def __init__(self, body: bytes, trace: Trace):
         self._body = body
         self._pos = 0
@@ -103,6 +105,8 @@ class Input:
 
 class Errors:
     """wsgi.errors: a text stream whose writes land in the trace."""
+
+    __slots__ = ("_trace",)
 
     def __init__(self, trace: Trace):
         self._trace = trace
@@ -214,14 +218,16 @@ def _request_variables(request: Request, script_name: str) -> tuple[dict, list[s
 class _Call:
     """The server's half of one WSGI call: start_response, write, the body."""
 
+    # How a call starts out; an instance sets its own only when one changes.
+    status: str | None = None
+    headers: list | None = None
+    sent = False          # status line and headers on the wire?
+    iterating = False
+    head_request = False
+
     def __init__(self, trace: Trace):
         self.trace = trace
-        self.status: str | None = None
-        self.headers: list | None = None
-        self.sent = False          # status line and headers on the wire?
-        self.iterating = False
         self.body: list[bytes] = []
-        self.head_request = False
 
     # PEP 3333 §The start_response() Callable
     def start_response(self, *args, **kwargs):
@@ -230,7 +236,8 @@ class _Call:
                 f" and keywords {sorted(kwargs)}" if kwargs else "")
             self.trace.find("wsgi.start_response.arguments", given=given)
             raise WSGIError(f"start_response() takes 2 or 3 positional arguments ({given})")
-        status, headers, exc_info = (*args, None)[:3]
+        status, headers = args[0], args[1]
+        exc_info = args[2] if len(args) == 3 else None
         trace = self.trace
         if exc_info is not None and not isinstance(exc_info, tuple):
             trace.find("wsgi.start_response.exc_info_not_tuple", type=type(exc_info).__name__)
@@ -365,14 +372,8 @@ class _Call:
             raise
         trace.add("app", "return", _type_line, f"{PEP} §The Application/Framework Side",
                   target="gateway", data=result)
-        if result is None or isinstance(result, (str, bytes)) or not _iterable(result):
-            if isinstance(result, (str, bytes)):
-                unit = "character" if isinstance(result, str) else "integer (one byte)"
-                trace.find("wsgi.body.str_or_bytes", type=type(result).__name__, unit=unit)
-            else:
-                trace.find("wsgi.body.not_iterable", type=type(result).__name__)
-            if result is None or not _iterable(result):
-                raise _Handled()
+        if type(result) is not list:  # a list of bytes, the usual body, needs no look
+            self._check_result(result)
         try:
             self._drain(result)
         finally:
@@ -385,9 +386,22 @@ class _Call:
                 except Exception as error:
                     trace.find("wsgi.close.raised", error=describe_error(error))
 
+    def _check_result(self, result) -> None:
+        """The app must return an iterable of bytes (PEP 3333 §The Application/Framework
+        Side); a str or bytes is one, but yields one character or integer at a time."""
+        if result is None or isinstance(result, (str, bytes)) or not _iterable(result):
+            if isinstance(result, (str, bytes)):
+                unit = "character" if isinstance(result, str) else "integer (one byte)"
+                self.trace.find("wsgi.body.str_or_bytes", type=type(result).__name__,
+                                unit=unit)
+            else:
+                self.trace.find("wsgi.body.not_iterable", type=type(result).__name__)
+            if result is None or not _iterable(result):
+                raise _Handled()
+
     def _drain(self, result) -> None:
-        try:
-            declared = len(result)
+        try:  # a generator has no len(): ask first rather than catch the TypeError
+            declared = len(result) if hasattr(result, "__len__") else None
         except Exception:
             declared = None
         count = 0
@@ -466,7 +480,11 @@ def _environ_line(environ: dict) -> str:
 def _content_length_check(call: _Call, trace: Trace, body: bytes) -> tuple[bytes, bool]:
     """A declared Content-Length the body disagrees with (PEP 3333 §Other HTTP Features).
     More bytes than declared are cut; fewer leave the client waiting, i.e. truncated."""
-    declared = next((v for n, v in call.headers if n.lower() == "content-length"), None)
+    declared = None
+    for name, value in call.headers:
+        if name.lower() == "content-length":
+            declared = value
+            break
     if declared is None or not declared.strip().isdigit() or call.head_request:
         # A HEAD response's Content-Length describes the body a GET would get
         # (RFC 9110 §9.3.2), so it is not compared with the empty body.
@@ -502,7 +520,8 @@ def run_wsgi(app, request: Request | bytes | None = None, *, timeout: float = DE
     trace.add("server", "environ", _environ_line, f"{PEP} §environ Variables",
               target="gateway", data=_snapshot(environ))
     call = _Call(trace)
-    call.head_request = request.method == "HEAD"
+    if request.method == "HEAD":
+        call.head_request = True
     outcome = sandbox.call(lambda: call.run(app, environ), timeout)
     return respond("wsgi", request, trace, _response(call, trace, outcome, request, timeout))
 
