@@ -99,23 +99,22 @@ class _OwnLoop:
         return task
 
     def run(self, coro):
-        """loop.run_until_complete(coro), one turn of the loop cheaper: the task
-        stops the loop itself instead of through a done-callback."""
+        """loop.run_until_complete(coro), one turn of the loop cheaper for an app
+        that answers in one step (most do)."""
         loop = self.loop
-
-        async def until_done():
-            try:
-                return await coro
-            finally:
-                loop.stop()
-
-        task = loop.create_task(until_done())
+        task = loop.create_task(coro)
+        # stop() before run_forever(): the loop runs what is ready (the task's
+        # first step) and returns (asyncio docs, AbstractEventLoop.stop).
+        loop.stop()
         loop.run_forever()
-        while not task.done():
-            # The app called loop.stop(): a server's loop is not the app's to stop.
-            # The run carries on (the deadline still holds) and the trace says so.
-            self.stopped_by_app = True
+        if not task.done():  # the app waits for something: run until it is done
+            task.add_done_callback(lambda _: loop.stop())
             loop.run_forever()
+            while not task.done():
+                # The app called loop.stop(): a server's loop is not the app's to
+                # stop. The run carries on (the deadline holds) and the trace says so.
+                self.stopped_by_app = True
+                loop.run_forever()
         return task.result()
 
     def leftovers(self) -> int:
@@ -356,9 +355,16 @@ def connection_scope(request: Request, *, root_path: str = "",
     """The scope a server builds for `request`: a WebSocket's for a WebSocket
     handshake (ASGI WebSocket spec §Websocket Connection Scope), else an HTTP
     request's (ASGI HTTP spec §HTTP Connection Scope)."""
+    return _scope_and_line(request, root_path, state)[0]
+
+
+def _scope_and_line(request: Request, root_path: str, state: dict | None):
+    """connection_scope(), and the line the trace shows for it."""
     # Built once per request (Request.memo); each run gets a copy whose mutable
     # parts are its own, since apps and middleware add to the scope.
-    scope = request.memo(("asgi", root_path), lambda: _request_scope(request, root_path)).copy()
+    template, line = request.memo(("asgi", root_path),
+                                  lambda: _request_scope(request, root_path))
+    scope = template.copy()
     scope["asgi"] = dict(ASGI)
     scope["headers"] = list(scope["headers"])
     scope["extensions"] = {}
@@ -366,10 +372,10 @@ def connection_scope(request: Request, *, root_path: str = "",
         scope["subprotocols"] = list(scope["subprotocols"])
     if state is not None:
         scope["state"] = dict(state)  # Lifespan spec: a shallow copy per request
-    return scope
+    return scope, line
 
 
-def _request_scope(request: Request, root_path: str) -> dict:
+def _request_scope(request: Request, root_path: str) -> tuple[dict, str]:
     scope = {
         "type": "http",
         "asgi": ASGI,
@@ -392,7 +398,7 @@ def _request_scope(request: Request, root_path: str) -> dict:
         del scope["method"]
         offered = request.header("sec-websocket-protocol") or ""
         scope["subprotocols"] = [p.strip() for p in offered.split(",") if p.strip()]
-    return scope
+    return scope, f"type={scope['type']!r}, path={scope['path']!r}"
 
 
 def _unquote(raw: bytes) -> str:
@@ -437,6 +443,7 @@ class _Run:
     timed_out = False
     stuck = False   # timed out inside a C call: its thread was abandoned
     waiting = ""    # what the app was awaiting, for a timeout's message
+    timer: asyncio.TimerHandle | None = None  # the deadline, once the app waits
 
     def __init__(self, app, request: Request, timeout: float, scope: dict):
         self.app = app
@@ -448,19 +455,9 @@ class _Run:
 
     async def main(self) -> None:
         """Await the app with a deadline; record how it ended."""
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        timer = None
-
-        def arm() -> None:
-            # The deadline's timer is set when the app first waits for something:
-            # an app that answers in one step never needs it.
-            nonlocal timer
-            timer = loop.call_at(deadline, self._expire, task)
-
-        deadline = loop.time() + self.timeout
+        self.started = _clock()
         try:
-            self.returned = await self.watch.steps(self._call(), arm)
+            self.returned = await self.watch.steps(self._call(), self._arm)
         except asyncio.CancelledError:
             if not self.timed_out:
                 raise
@@ -469,9 +466,16 @@ class _Run:
         except BaseException as error:  # noqa: BLE001 - learner code may raise anything
             self.error = error
         finally:
-            if timer is not None:
-                timer.cancel()
+            if self.timer is not None:
+                self.timer.cancel()
             self.ended()
+
+    def _arm(self) -> None:
+        """Set the deadline's timer; called when the app first waits for something
+        (an app that answers in one step never needs one)."""
+        left = self.timeout - (_clock() - self.started)
+        task = asyncio.current_task()
+        self.timer = task.get_loop().call_later(left, self._expire, task)
 
     def _expire(self, task) -> None:
         self.timed_out = True
@@ -956,15 +960,14 @@ def _prepare(app, request, timeout, root_path, state, coach=True):
     request, refused = accept("asgi", request)
     if refused is not None:
         return None, refused
-    scope = connection_scope(request, root_path=root_path, state=state)
+    scope, line = _scope_and_line(request, root_path, state)
     kind = _WebSocket if scope["type"] == "websocket" else _HTTP
     run = kind(app, request, timeout, scope)
     trace = run.trace
     trace.coach = coach
     received(trace, request)
-    trace.add("server", "scope", f"type={run.scope['type']!r}, path={run.scope['path']!r}",
-              f"{WWW} §HTTP Connection Scope" if run.kind == "http" else
-              f"{WS} §Websocket Connection Scope", target="gateway", data=run.scope)
+    trace.add("server", "scope", line, f"{WWW} §HTTP Connection Scope" if run.kind == "http"
+              else f"{WS} §Websocket Connection Scope", target="gateway", data=scope)
     if not callable(app):
         trace.find("asgi.app.not_callable", actor="server", type=type(app).__name__)
         return None, _finish(run, Response.error(500))

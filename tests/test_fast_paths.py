@@ -150,6 +150,7 @@ def test_details_are_text_when_the_trace_is_read():
 
 def test_an_app_that_stops_the_loop_is_served_and_noted():
     async def stopper(scope, receive, send):
+        await asyncio.sleep(0)
         asyncio.get_running_loop().stop()
         await asyncio.sleep(0.01)
         await send({"type": "http.response.start", "status": 200,
