@@ -309,7 +309,8 @@ class _Watch:
         """Await `awaitable` one step at a time, timing each step; every yield and
         every exception thrown in (cancellation) is passed through unchanged.
         `first_wait()` is called when the app first waits for the loop."""
-        steps = awaitable.__await__()
+        # A coroutine steps by itself; any other awaitable through its __await__().
+        steps = awaitable if type(awaitable) is types.CoroutineType else awaitable.__await__()
         send, throw = steps.send, steps.throw
         value = error = None
         while True:
