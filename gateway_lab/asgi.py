@@ -94,7 +94,7 @@ class _OwnLoop:
         self.loop.set_task_factory(self._task)
 
     def _task(self, loop, coro, **kwargs) -> asyncio.Task:
-        task = asyncio.Task(coro, loop=loop, **kwargs)
+        task = asyncio.Task(coro, loop=loop, **kwargs) if kwargs else asyncio.Task(coro, loop=loop)
         self.tasks.append(task)
         return task
 
@@ -434,8 +434,9 @@ def _valid(message, trace: Trace) -> bool:
 
 # -- one run: the connection's state, shared by receive() and send() ---------------
 
-class _Run:
-    """What every kind of connection keeps: the app, the trace, the deadline."""
+class _Run(_Watch):
+    """What every kind of connection keeps: the app, the trace, the deadline; and,
+    as a _Watch, how long each of the app's steps held the loop."""
 
     kind = "http"
     # How a run starts out; an instance sets its own only when one changes.
@@ -446,19 +447,18 @@ class _Run:
     waiting = ""    # what the app was awaiting, for a timeout's message
     timer: asyncio.TimerHandle | None = None  # the deadline, once the app waits
 
-    def __init__(self, app, request: Request, timeout: float, scope: dict):
+    def __init__(self, app, request: Request, timeout: float, scope: dict, coach=True):
         self.app = app
         self.request = request
         self.timeout = timeout
         self.scope = scope
-        self.trace = Trace("asgi")
-        self.watch = _Watch(self.trace, timeout)
+        self.trace = Trace("asgi", coach)
 
     async def main(self) -> None:
         """Await the app with a deadline; record how it ended."""
         self.started = _clock()
         try:
-            self.returned = await self.watch.steps(self._call(), self._arm)
+            self.returned = await self.steps(self._call(), self._arm)
         except asyncio.CancelledError:
             if not self.timed_out:
                 raise
@@ -497,7 +497,7 @@ class _Run:
         """What the app was doing when its time ran out, for the timeout's finding."""
         if self.stuck:
             return "it blocked the event loop inside a C call and could not be stopped"
-        if self.watch.blocked:
+        if self.blocked:
             return "it blocked the event loop"
         return self.waiting or "an await never returned"
 
@@ -539,8 +539,8 @@ class _HTTP(_Run):
     told_disconnect = False
     noted_case = False
 
-    def __init__(self, app, request, timeout, scope):
-        super().__init__(app, request, timeout, scope)
+    def __init__(self, app, request, timeout, scope, coach=True):
+        super().__init__(app, request, timeout, scope, coach)
         self.chunks = request.chunks or [b""]
         self.body: list[bytes] = []
         self.trailers: list[tuple[str, str]] = []
@@ -800,8 +800,8 @@ class _WebSocket(_Run):
 
     kind = "websocket"
 
-    def __init__(self, app, request, timeout, scope):
-        super().__init__(app, request, timeout, scope)
+    def __init__(self, app, request, timeout, scope, coach=True):
+        super().__init__(app, request, timeout, scope, coach)
         self.script = list(request.messages or [])
         self.connected = False   # websocket.connect delivered
         self.state = "connecting"  # -> "accepted" -> "closed"; or "denied"
@@ -963,9 +963,8 @@ def _prepare(app, request, timeout, root_path, state, coach=True):
         return None, refused
     scope, line = _scope_and_line(request, root_path, state)
     kind = _WebSocket if scope["type"] == "websocket" else _HTTP
-    run = kind(app, request, timeout, scope)
+    run = kind(app, request, timeout, scope, coach)
     trace = run.trace
-    trace.coach = coach
     received(trace, request)
     trace.add("server", "scope", line, f"{WWW} §HTTP Connection Scope" if run.kind == "http"
               else f"{WS} §Websocket Connection Scope", target="gateway", data=scope)
@@ -988,17 +987,16 @@ def _finish(run: _Run, response: Response) -> Exchange:
 
 
 def _conclude(run: _Run, outcome: sandbox.Outcome) -> Exchange:
-    watch = run.watch
     if outcome.timed_out:
         run.timed_out = True
         run.stuck = outcome.stuck
-        if watch.step_start is not None and not watch.blocked:
+        if run.step_start is not None and not run.blocked:
             # Still inside one step: the loop has been blocked since it began.
-            watch.found(_clock() - watch.step_start,
+            run.found(_clock() - run.step_start,
                         " and could not be stopped" if outcome.stuck else "")
     elif outcome.error is not None:  # an error of the gateway itself, not of the app
         raise outcome.error
-    watch.closed = True
+    run.closed = True
     return _finish(run, run.response())
 
 

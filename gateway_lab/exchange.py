@@ -25,6 +25,8 @@ class Response:
     connection, not a 500.
     """
 
+    __slots__ = ("status", "headers", "body", "reason", "complete", "trailers")
+
     def __init__(self, status: int, headers=None, body: bytes = b"", *, reason: str = "",
                  complete: bool = True, trailers=None):
         self.status = status
@@ -64,6 +66,8 @@ class Exchange:
     str (text frames) and bytes (binary frames), and `close_code` the code of
     the close frame.
     """
+
+    __slots__ = ("interface", "request", "response", "trace", "messages", "close_code")
 
     def __init__(self, interface: str, request: Request | None, response: Response,
                  trace: Trace, messages=None, close_code: int | None = None):

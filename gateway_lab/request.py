@@ -208,10 +208,10 @@ class Request:
         memo = self.__dict__.get("_memo")
         if memo is None or memo[0] != state:
             memo = self._memo = (state, {})
-        made = memo[1]
-        if key not in made:
-            made[key] = make()
-        return made[key]
+        value = memo[1].get(key)
+        if value is None:
+            value = memo[1][key] = make()
+        return value
 
     @property
     def query_string(self) -> str:
