@@ -5,8 +5,8 @@ real server's 504/500) and keep the notebook kernel usable.  `call(fn,
 timeout)` picks one of two ways to put a deadline on `fn`:
 
 * On the main thread of a POSIX system (a notebook kernel, a script, the CLI)
-  `fn` runs right there.  One watchdog thread looks at the run's deadline
-  a hundred times a second; when it has passed, the watchdog sends SIGALRM to
+  `fn` runs right there.  One watchdog thread sleeps until the run's
+  deadline; if the run is still going then, the watchdog sends SIGALRM to
   the main thread, and the handler raises `Stopped`.  That ends a Python loop
   at its next bytecode *and* interrupts a blocking call such as `time.sleep`
   or a socket read (the system call fails with EINTR and Python runs the
@@ -140,7 +140,6 @@ _MAIN_IDENT = _MAIN.ident
 _HAS_ALARM = os.name == "posix" and hasattr(signal, "pthread_kill")
 if _HAS_ALARM:
     _SIGALRM, _SIG_DFL = int(signal.SIGALRM), _signal.SIG_DFL
-TICK = 0.01          # s; how often the watchdog looks at the deadline
 REPEAT = 0.05        # s; after the first alarm, one more this often (see _Watchdog)
 _clock = time.perf_counter
 
@@ -150,6 +149,7 @@ class _Run:
 
     busy = False       # a run is in progress (runs may nest: an inner one goes to a worker)
     deadline = 0.0     # when its time is up (time.perf_counter())
+    count = 0          # runs started so far
     sent = 0           # alarms the watchdog has sent ...
     taken = 0          # ... and alarms our handler has taken; the rest are someone else's
 
@@ -157,13 +157,19 @@ class _Run:
 class _Watchdog(threading.Thread):
     """Sends SIGALRM to the main thread when its run is past the deadline.
 
-    After the first alarm it sends one every REPEAT seconds until the run ends:
-    code that swallows Stopped with a bare `except:` is hit again until it
-    lets go.  It exits after IDLE_EXIT seconds without a run.
+    It sleeps until the deadline of the run in progress (runs usually end long
+    before it, and the next run's deadline is later still), so it wakes about
+    once per timeout, not once per run; a run whose deadline comes sooner than
+    the watchdog's wake-up wakes it early.  After the first alarm it sends one
+    every REPEAT seconds until the run ends: code that swallows Stopped with a
+    bare `except:` is hit again until it lets go.  It exits after IDLE_EXIT
+    seconds without a run.
     """
 
     lock = threading.Lock()
     running = False
+    wake_at = 0.0    # when it will look next (time.perf_counter())
+    poke = threading.Event()  # set to make it look now
     lab_idle = True  # it runs no learner code: sandbox.lab_threads() leaves it out
 
     def __init__(self):
@@ -177,26 +183,37 @@ class _Watchdog(threading.Thread):
                 cls().start()
 
     def run(self) -> None:
-        last_busy = next_alarm = _clock()
+        seen = -1  # _Run.count at the last look
         while True:
-            time.sleep(TICK)
-            now = _clock()
-            if _Run.busy:
-                last_busy = now
-                if now >= _Run.deadline and now >= next_alarm:
-                    _Run.sent += 1
-                    signal.pthread_kill(_MAIN_IDENT, _SIGALRM)
-                    next_alarm = now + REPEAT
-                continue
-            next_alarm = now
-            if now - last_busy > IDLE_EXIT:
-                with _Watchdog.lock:
-                    # Say we are gone *before* the last look: a run starting now
-                    # either sees that and starts a new watchdog, or is seen here.
-                    _Watchdog.running = False
-                    if not _Run.busy:
-                        return
-                    _Watchdog.running = True
+            _Watchdog.poke.clear()  # before the look: a poke from now on is not lost
+            count, now = _Run.count, _clock()
+            if _Run.busy and now >= _Run.deadline:
+                _Run.sent += 1
+                signal.pthread_kill(_MAIN_IDENT, _SIGALRM)
+                wait = REPEAT
+            elif _Run.busy:
+                wait = _Run.deadline - now
+            elif count == seen and self._retire():
+                return
+            else:
+                wait = IDLE_EXIT
+            seen = count
+            _Watchdog.wake_at = now + wait
+            # A run that began during the look may have compared its deadline with
+            # the wake-up time before it was set: look again rather than oversleep.
+            if _Run.count == count:
+                _Watchdog.poke.wait(wait)
+
+    def _retire(self) -> bool:
+        """No run for IDLE_EXIT seconds: exit, unless one is starting right now."""
+        with _Watchdog.lock:
+            # Say we are gone *before* the last look: a run starting now
+            # either sees that and starts a new watchdog, or is seen here.
+            _Watchdog.running = False
+            if not _Run.busy:
+                return True
+            _Watchdog.running = True
+            return False
 
 
 def _after_fork() -> None:
@@ -207,6 +224,7 @@ def _after_fork() -> None:
     _MAIN_IDENT = _MAIN.ident
     _Watchdog.running = False
     _Watchdog.lock = threading.Lock()
+    _Watchdog.poke = threading.Event()
     _Run.busy = False
     _pool.idle.clear()
 
@@ -242,10 +260,13 @@ def _call_here(fn, timeout: float, installed: bool) -> Outcome:
         # run); a SIGALRM that is not the watchdog's gets the default action.
         _signal.signal(_SIGALRM, _on_alarm)
     start = _clock()
-    _Run.deadline = start + timeout
+    _Run.deadline = deadline = start + timeout
+    _Run.count += 1
     _Run.busy = True
     if not _Watchdog.running:
         _Watchdog.ensure()
+    elif deadline < _Watchdog.wake_at:
+        _Watchdog.poke.set()  # it sleeps past this run's deadline: wake it
     try:
         out.value = fn()
     except BaseException as error:  # noqa: BLE001 - learner code may raise anything

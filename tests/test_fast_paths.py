@@ -291,3 +291,36 @@ def test_a_run_leaves_no_reference_cycles(run):
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def spin(environ, start_response):
+    while True:
+        pass
+
+
+@posix_only
+def test_a_short_deadline_after_a_long_one_is_kept():
+    """The watchdog sleeps toward the deadline it knows; a run with a sooner one wakes it."""
+    gl.run_wsgi(echo_header, timeout=30)
+    start = time.perf_counter()
+    ex = gl.run_wsgi(spin, timeout=0.2)
+    assert ex.response.status == 504
+    assert time.perf_counter() - start < 1.5
+
+
+@posix_only
+def test_the_watchdog_goes_away_when_the_lab_is_idle(monkeypatch):
+    import threading
+
+    def watchdogs():
+        return [t for t in threading.enumerate() if t.name == "gateway-lab-watchdog"]
+
+    monkeypatch.setattr(sandbox, "IDLE_EXIT", 0.2)
+    gl.run_wsgi(echo_header)
+    assert len(watchdogs()) == 1
+    sandbox._Watchdog.poke.set()  # it may be asleep toward the old, longer idle time
+    deadline = time.perf_counter() + 5
+    while watchdogs() and time.perf_counter() < deadline:
+        time.sleep(0.05)
+    assert watchdogs() == []
+    assert gl.run_wsgi(spin, timeout=0.2).response.status == 504  # a new one starts
