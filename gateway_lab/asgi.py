@@ -40,10 +40,10 @@ import types
 from urllib.parse import unquote_to_bytes
 
 from . import sandbox
-from .exchange import Exchange, Response, accept, reason_phrase, received, respond
+from .exchange import REQUEST, RESPONSE, Exchange, Response, accept, reason_phrase
 from .findings import clip, describe_error
 from .request import Close, Request
-from .trace import Trace
+from .trace import Step, Trace, now
 
 DEFAULT_TIMEOUT = 5.0
 BLOCKED = 0.1        # s; a step longer than this blocks the loop (asyncio's debug mode uses 0.1)
@@ -56,6 +56,63 @@ WS = "ASGI WebSocket spec"
 _clock = time.perf_counter
 _MAIN_IDENT = threading.main_thread().ident
 _get_running_loop = asyncio._get_running_loop  # None when no loop runs (public since 3.7 in events)
+
+
+# -- the steps of an ASGI run, as the trace shows them ------------------------------
+# Each detail function makes an event's text from the step's data, when the
+# trace is read (trace.Step).
+
+def _scope_line(scope: dict) -> str:
+    return f"type={scope['type']!r}, path={scope['path']!r}"
+
+
+def _summary(message: dict) -> str:
+    """One line for a message the app sent."""
+    kind = message["type"]
+    if kind == "http.response.start":
+        return f"{kind}, status {message.get('status')!r}"
+    if kind == "http.response.body":
+        body = message.get("body", b"")
+        size = len(body) if hasattr(body, "__len__") else "?"
+        return f"{kind}, {size} bytes, more_body={bool(message.get('more_body', False))}"
+    if kind == "websocket.send":
+        data = message.get("text") if message.get("text") is not None else message.get("bytes")
+        return f"{kind} {clip(data, 40)}"
+    return kind
+
+
+def _request_line(message: dict) -> str:
+    return f"http.request, {len(message['body'])} bytes, more_body={message['more_body']}"
+
+
+HTTP_SCOPE = Step("server", "scope", _scope_line, f"{WWW} §HTTP Connection Scope", "gateway")
+WS_SCOPE = Step("server", "scope", _scope_line, f"{WS} §Websocket Connection Scope", "gateway")
+CALL = Step("gateway", "call", "await app(scope, receive, send)", "ASGI spec §Applications",
+            "app")
+REQUEST_EVENT = Step("gateway", "receive", _request_line, f"{WWW} §Request - receive event",
+                     "app")
+DISCONNECT_EVENT = Step("gateway", "receive", "http.disconnect",
+                        f"{WWW} §Disconnect - receive event", "app")
+CUT = Step("server", "close connection", "response cut short", "ASGI spec §Error Handling",
+           "client")
+_SPEC_OF = {
+    "http.response.start": f"{WWW} §Response Start - send event",
+    "http.response.body": f"{WWW} §Response Body - send event",
+    "http.response.trailers": f"{WWW} §Response Trailers - send event",
+    "websocket.accept": f"{WS} §Accept - send event",
+    "websocket.send": f"{WS} §Send - send event",
+    "websocket.close": f"{WS} §Close - send event",
+}
+
+
+def _spec_of(kind: str) -> str:
+    return _SPEC_OF.get(kind, "ASGI spec §Events")
+
+
+def _sends(target: str) -> dict[str, Step]:
+    """The app's send(message) steps, by message type.  HTTP responses go to the
+    gateway (which frames them for the client), WebSocket messages to the client."""
+    return {kind: Step("app", "send", _summary, spec, target) for kind, spec in _SPEC_OF.items()}
 
 
 class ASGIError(RuntimeError):
@@ -241,8 +298,7 @@ def _run_on_loop_thread(make_coro, timeout: float) -> sandbox.Outcome:
         raise RuntimeError("run_asgi() was called from inside an app running on the lab's "
                            "loop; use `await gl.run_asgi_async(app, request)` there")
     thread = _LoopThread.get()
-    out = sandbox.Outcome(lock=False)
-    start = _clock()
+    out = sandbox.Outcome()
     future = asyncio.run_coroutine_threadsafe(make_coro(), thread.loop)
     try:
         out.value = future.result(timeout)
@@ -255,7 +311,6 @@ def _run_on_loop_thread(make_coro, timeout: float) -> sandbox.Outcome:
         out.error = error
     finally:
         thread.done()
-    out.elapsed = _clock() - start
     return out
 
 
@@ -356,27 +411,20 @@ def connection_scope(request: Request, *, root_path: str = "",
     """The scope a server builds for `request`: a WebSocket's for a WebSocket
     handshake (ASGI WebSocket spec §Websocket Connection Scope), else an HTTP
     request's (ASGI HTTP spec §HTTP Connection Scope)."""
-    return _scope_and_line(request, root_path, state)[0]
-
-
-def _scope_and_line(request: Request, root_path: str, state: dict | None):
-    """connection_scope(), and the line the trace shows for it."""
     # Built once per request (Request.memo); each run gets a copy whose mutable
     # parts are its own, since apps and middleware add to the scope.
-    template, line = request.memo(("asgi", root_path),
-                                  lambda: _request_scope(request, root_path))
-    scope = template.copy()
-    scope["asgi"] = dict(ASGI)
-    scope["headers"] = list(scope["headers"])
+    scope = request.memo(("asgi", root_path), _request_scope, request, root_path).copy()
+    scope["asgi"] = ASGI.copy()
+    scope["headers"] = scope["headers"].copy()
     scope["extensions"] = {}
     if "subprotocols" in scope:
-        scope["subprotocols"] = list(scope["subprotocols"])
+        scope["subprotocols"] = scope["subprotocols"].copy()
     if state is not None:
-        scope["state"] = dict(state)  # Lifespan spec: a shallow copy per request
-    return scope, line
+        scope["state"] = state.copy()  # Lifespan spec: a shallow copy per request
+    return scope
 
 
-def _request_scope(request: Request, root_path: str) -> tuple[dict, str]:
+def _request_scope(request: Request, root_path: str) -> dict:
     scope = {
         "type": "http",
         "asgi": ASGI,
@@ -399,7 +447,7 @@ def _request_scope(request: Request, root_path: str) -> tuple[dict, str]:
         del scope["method"]
         offered = request.header("sec-websocket-protocol") or ""
         scope["subprotocols"] = [p.strip() for p in offered.split(",") if p.strip()]
-    return scope, f"type={scope['type']!r}, path={scope['path']!r}"
+    return scope
 
 
 def _unquote(raw: bytes) -> str:
@@ -419,6 +467,11 @@ def _valid(message, trace: Trace) -> bool:
     if not isinstance(message, dict) or "type" not in message:
         trace.find("asgi.message.not_dict", value=clip(message))
         return False
+    for value in message.values():  # the usual message: plain values only, one look each
+        if type(value) not in _PLAIN:
+            break
+    else:
+        return True
     for key, value in message.items():
         if type(value) in _PLAIN:
             continue
@@ -483,8 +536,7 @@ class _Run(_Watch):
         task.cancel()
 
     def _call(self):
-        self.trace.add("gateway", "call", "await app(scope, receive, send)",
-                       "ASGI spec §Applications", target="app")
+        self.trace.record((CALL, now(), None))
         awaitable = self.app(self.scope, self.receive, self.send)
         if type(awaitable) is not types.CoroutineType and not inspect.isawaitable(awaitable):
             raise _NotAsync(type(awaitable).__name__)
@@ -512,13 +564,15 @@ class _Run(_Watch):
             return True
         return isinstance(error, (_Handled, Disconnected))
 
-    def sent_event(self, message, target: str) -> str:
+    def sent_event(self, message) -> str:
         """What every send() does first: check the message is one, and trace it."""
         if not _valid(message, self.trace):
             raise _Handled("invalid message")
         kind = message["type"]
-        # The detail line is made from the message when the trace is read.
-        self.trace.add("app", "send", _summary, _spec_of(kind), target=target, data=message)
+        step = self.sends.get(kind)
+        if step is None:  # a type the spec does not have: send() says so next
+            step = Step("app", "send", _summary, _spec_of(kind), self.sends_to)
+        self.trace.record((step, now(), message))
         return kind
 
 
@@ -529,9 +583,12 @@ class _NotAsync(Exception):
 class _HTTP(_Run):
     """An HTTP request: the body as http.request events, the response from send()."""
 
+    sends_to = "gateway"
+    sends = _sends(sends_to)
     next_chunk = 0
     status: int | None = None
-    headers: list[tuple[str, str]] = []    # replaced, never changed in place
+    headers: tuple = ()                    # as the client gets them (Response makes a list)
+    length: str | None = None              # the Content-Length among them
     complete = False
     trailers_expected = False
     finished: asyncio.Event | None = None  # set when the response is over
@@ -553,8 +610,7 @@ class _HTTP(_Run):
             self.next_chunk += 1
             more = self.next_chunk < len(self.chunks)
             message = {"type": "http.request", "body": body, "more_body": more}
-            trace.add("gateway", "receive", f"http.request, {len(body)} bytes, more_body={more}",
-                      f"{WWW} §Request - receive event", target="app", data=message)
+            trace.record((REQUEST_EVENT, now(), message))
             return message
         if self.told_disconnect:
             trace.find("asgi.http.receive_after_disconnect")
@@ -568,13 +624,12 @@ class _HTTP(_Run):
             self.waiting = ""
         self.told_disconnect = True
         message = {"type": "http.disconnect"}
-        trace.add("gateway", "receive", "http.disconnect", f"{WWW} §Disconnect - receive event",
-                  target="app", data=message)
+        trace.step(DISCONNECT_EVENT, message)
         return message
 
     # send(): ASGI HTTP spec §Response Start, §Response Body, §Response Trailers
     async def send(self, message) -> None:
-        kind = self.sent_event(message, "gateway")
+        kind = self.sent_event(message)
         if self.over:
             raise Disconnected("the client has gone away")
         if self.complete:
@@ -599,16 +654,23 @@ class _HTTP(_Run):
         if type(status) is not int or not 100 <= status <= 599:
             trace.find("asgi.http.bad_status", value=clip(status))
             raise _Handled("bad status")
-        self.headers = self._check_headers(message.get("headers", ()))
+        self.headers, self.length = self._check_headers(message.get("headers", ()))
         self.trailers_expected = bool(message.get("trailers", False))
         self.status = status
 
-    def _check_headers(self, headers) -> list[tuple[str, str]]:
-        """The headers as the client gets them (str pairs), once they are checked.
+    def _check_headers(self, headers) -> tuple[tuple, str | None]:
+        """The headers as the client gets them (str pairs), once they are checked,
+        and the Content-Length among them.
 
         An app sends the same headers again and again: headers that passed
-        with nothing to say are remembered (`_PASSED`) with their decoded form.
+        with nothing to say are remembered (`_PASSED`) with what the check made
+        of them.
         """
+        if type(headers) is list:
+            try:  # a list of tuples, the usual headers, makes the key as it is
+                return _PASSED[tuple(headers)]
+            except (KeyError, TypeError):  # not seen yet, or pairs that are lists
+                pass
         try:
             pairs = tuple(map(tuple, headers))
         except TypeError:
@@ -616,17 +678,18 @@ class _HTTP(_Run):
                             problem="it is not a list of pairs")
             raise _Handled("bad headers") from None
         try:
-            return list(_PASSED[pairs])
+            return _PASSED[pairs]
         except (KeyError, TypeError):  # not seen yet, or not hashable (the check says why)
             pass
         before = len(self.trace)
-        out = self._check_pairs(pairs)
+        out = tuple(self._check_pairs(pairs))  # shared by every run that sends them
+        length = next((value for name, value in out if name.lower() == "content-length"), None)
         # Only with the coach on: with it off, a broken rule leaves no finding to see.
         if self.trace.coach and len(self.trace) == before:
             if len(_PASSED) >= 1024:
                 _PASSED.clear()  # many distinct responses: keep the memory bounded
-            _PASSED[pairs] = tuple(out)
-        return out
+            _PASSED[pairs] = (out, length)
+        return out, length
 
     def _check_pairs(self, pairs) -> list[tuple[str, str]]:
         trace, out = self.trace, []
@@ -723,25 +786,20 @@ class _HTTP(_Run):
             trace.find("asgi.http.incomplete_response")
             return self._cut()
         body = b"".join(self.body)
-        declared = None
-        for name, value in self.headers:
-            if name.lower() == "content-length":
-                declared = value
-                break
-        if declared is not None and declared.strip().isdigit() and request.method != "HEAD":
+        declared = self.length
+        if request.method == "HEAD":
+            body = b""  # RFC 9110 §9.3.2: no body, and Content-Length is a GET's
+        elif declared is not None and declared.strip().isdigit():
             if int(declared) != len(body):
                 trace.find("asgi.http.content_length_mismatch", declared=int(declared),
                            actual=len(body))
                 complete = len(body) >= int(declared)
                 body = body[:int(declared)]
-        if request.method == "HEAD":
-            body = b""  # RFC 9110 §9.3.2
-        return Response(self.status, self.headers, body, reason=reason_phrase(self.status),
-                        complete=complete, trailers=self.trailers)
+        return Response(self.status, self.headers, body, reason_phrase(self.status), complete,
+                        self.trailers)
 
     def _cut(self) -> Response:
-        self.trace.add("server", "close connection", "response cut short",
-                       "ASGI spec §Error Handling", target="client")
+        self.trace.step(CUT)
         return Response(self.status, self.headers, b"".join(self.body),
                         reason=reason_phrase(self.status), complete=False)
 
@@ -758,34 +816,6 @@ def _is_call_error(error: TypeError) -> bool:
     return tb is not None and tb.tb_frame.f_code is _Run._call.__code__
 
 
-def _summary(message: dict) -> str:
-    kind = message["type"]
-    if kind == "http.response.start":
-        return f"{kind}, status {message.get('status')!r}"
-    if kind == "http.response.body":
-        body = message.get("body", b"")
-        size = len(body) if hasattr(body, "__len__") else "?"
-        return f"{kind}, {size} bytes, more_body={bool(message.get('more_body', False))}"
-    if kind == "websocket.send":
-        data = message.get("text") if message.get("text") is not None else message.get("bytes")
-        return f"{kind} {clip(data, 40)}"
-    return kind
-
-
-_SPEC_OF = {
-    "http.response.start": f"{WWW} §Response Start - send event",
-    "http.response.body": f"{WWW} §Response Body - send event",
-    "http.response.trailers": f"{WWW} §Response Trailers - send event",
-    "websocket.accept": f"{WS} §Accept - send event",
-    "websocket.send": f"{WS} §Send - send event",
-    "websocket.close": f"{WS} §Close - send event",
-}
-
-
-def _spec_of(kind: str) -> str:
-    return _SPEC_OF.get(kind, "ASGI spec §Events")
-
-
 # -- WebSocket -------------------------------------------------------------------
 
 def _is_pause(item) -> bool:
@@ -799,6 +829,8 @@ class _WebSocket(_Run):
     (1000)."""
 
     kind = "websocket"
+    sends_to = "client"
+    sends = _sends(sends_to)
 
     def __init__(self, app, request, timeout, scope, coach=True):
         super().__init__(app, request, timeout, scope, coach)
@@ -853,7 +885,7 @@ class _WebSocket(_Run):
 
     async def send(self, message) -> None:
         trace = self.trace
-        kind = self.sent_event(message, "client")
+        kind = self.sent_event(message)
         if kind == "websocket.accept":
             self._accept(message)
         elif kind == "websocket.send":
@@ -958,16 +990,16 @@ class _WebSocket(_Run):
 # -- the public functions ------------------------------------------------------------
 
 def _prepare(app, request, timeout, root_path, state, coach=True):
-    request, refused = accept("asgi", request)
-    if refused is not None:
-        return None, refused
-    scope, line = _scope_and_line(request, root_path, state)
-    kind = _WebSocket if scope["type"] == "websocket" else _HTTP
-    run = kind(app, request, timeout, scope, coach)
+    if type(request) is not Request:  # None, raw bytes, or not a request at all
+        request, refused = accept("asgi", request)
+        if refused is not None:
+            return None, refused
+    scope = connection_scope(request, root_path=root_path, state=state)
+    websocket = scope["type"] == "websocket"
+    run = (_WebSocket if websocket else _HTTP)(app, request, timeout, scope, coach)
     trace = run.trace
-    received(trace, request)
-    trace.add("server", "scope", line, f"{WWW} §HTTP Connection Scope" if run.kind == "http"
-              else f"{WS} §Websocket Connection Scope", target="gateway", data=scope)
+    trace.record((REQUEST, trace.t0, request))  # the trace starts as the request arrives
+    trace.record((WS_SCOPE if websocket else HTTP_SCOPE, now(), scope))
     if not callable(app):
         trace.find("asgi.app.not_callable", actor="server", type=type(app).__name__)
         return None, _finish(run, Response.error(500))
@@ -983,7 +1015,8 @@ def _finish(run: _Run, response: Response) -> Exchange:
                   "RFC 6455 §4.2.2", target="client", data=response)
         return Exchange("asgi", run.request, response, trace, messages=getattr(run, "sent", []),
                         close_code=run.close_code if response.status == 101 else None)
-    return respond("asgi", run.request, trace, response)
+    trace.record((RESPONSE, now(), response))
+    return Exchange("asgi", run.request, response, trace)
 
 
 def _conclude(run: _Run, outcome: sandbox.Outcome) -> Exchange:

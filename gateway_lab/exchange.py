@@ -7,7 +7,7 @@ import json as _json
 from http import HTTPStatus
 
 from .request import Request
-from .trace import Trace
+from .trace import Step, Trace
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
@@ -27,14 +27,16 @@ class Response:
 
     __slots__ = ("status", "headers", "body", "reason", "complete", "trailers")
 
-    def __init__(self, status: int, headers=None, body: bytes = b"", *, reason: str = "",
-                 complete: bool = True, trailers=None):
+    # Gateways pass every argument by position: a class call with keywords
+    # builds a dict for them, and a busy exercise check makes millions of these.
+    def __init__(self, status: int, headers=(), body: bytes = b"", reason: str = "",
+                 complete: bool = True, trailers=()):
         self.status = status
-        self.headers: list[tuple[str, str]] = list(headers or [])
+        self.headers: list[tuple[str, str]] = list(headers) if headers else []
         self.body = body
         self.reason = reason
         self.complete = complete
-        self.trailers: list[tuple[str, str]] = list(trailers or [])
+        self.trailers: list[tuple[str, str]] = list(trailers) if trailers else []
 
     @classmethod
     def error(cls, status: int) -> Response:
@@ -122,28 +124,31 @@ class Exchange:
         return exchange_html(self)
 
 
-def received(trace: Trace, request: Request) -> None:
-    """The first step of every gateway: the request arrives from the client."""
-    trace.add("client", "request", _request_line, "RFC 9112 §3", target="server",
-              data=request)
-
-
 def _request_line(request: Request) -> str:
     return f"{request.method} {request.target}"
-
-
-def respond(interface: str, request: Request | None, trace: Trace, response: Response
-            ) -> Exchange:
-    """The last step of every gateway: the response goes to the client."""
-    trace.add("server", "response", _response_line, "RFC 9112 §4", target="client",
-              data=response)
-    return Exchange(interface, request, response, trace)
 
 
 def _response_line(response: Response) -> str:
     """'200 OK, 13 bytes': the response event's detail, made when the trace is read."""
     return (f"{response.status} {response.reason}".rstrip() + f", {len(response.body)} bytes"
             + ("" if response.complete else " (cut)"))
+
+
+# The first and the last step of every gateway, whatever the interface.
+REQUEST = Step("client", "request", _request_line, "RFC 9112 §3", "server")
+RESPONSE = Step("server", "response", _response_line, "RFC 9112 §4", "client")
+
+
+def received(trace: Trace, request: Request) -> None:
+    """The first step of every gateway: the request arrives from the client."""
+    trace.step(REQUEST, request)
+
+
+def respond(interface: str, request: Request | None, trace: Trace, response: Response
+            ) -> Exchange:
+    """The last step of every gateway: the response goes to the client."""
+    trace.step(RESPONSE, response)
+    return Exchange(interface, request, response, trace)
 
 
 def accept(interface: str, request) -> tuple[Request | None, Exchange | None]:

@@ -86,6 +86,10 @@ class Request:
     <Request POST /items?x=1>
     """
 
+    # The fields live in __dict__ as usual; the memo (see memo()) is kept beside
+    # them, so that "have the fields changed?" is one comparison of two dicts.
+    __slots__ = ("_memo", "__dict__", "__weakref__")
+
     def __init__(
         self,
         method: str = "GET",
@@ -195,23 +199,30 @@ class Request:
                 out[key] = value
         return out, dropped
 
-    def memo(self, key, make):
-        """`make()`, computed once per `key` for as long as this request is unchanged.
+    def memo(self, key, make, *args):
+        """`make(*args)`, computed once per `key` for as long as this request is unchanged.
 
         An exercise check sends the same Request thousands of times, and a
         gateway would build the same environ or scope from it every time.
-        Treat a Request as a value; should one of its fields change anyway, the
-        memo notices and starts over.
+        Treat a Request as a value; should one of its fields change anyway (even
+        a header changed in place), the memo notices and starts over.
         """
-        state = (self.method, self.target, tuple(self.headers), self.body,
-                 self.http_version, self.scheme, self.client, self.server)
-        memo = self.__dict__.get("_memo")
-        if memo is None or memo[0] != state:
-            memo = self._memo = (state, {})
-        value = memo[1].get(key)
+        try:
+            fields, values = self._memo
+        except AttributeError:  # the first memo of this request
+            fields = None
+        if fields != self.__dict__:
+            fields = self.__dict__.copy()
+            fields["headers"] = list(self.headers)  # a copy: the list may change in place
+            values = {}
+            self._memo = (fields, values)
+        value = values.get(key)
         if value is None:
-            value = memo[1][key] = make()
+            value = values[key] = make(*args)
         return value
+
+    def __getstate__(self):
+        return self.__dict__  # a copy (pickled for a worker process) starts without a memo
 
     @property
     def query_string(self) -> str:

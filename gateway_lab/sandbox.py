@@ -66,12 +66,7 @@ class Outcome:
     error: BaseException | None = None
     timed_out = False
     stuck = False
-    elapsed = 0.0
-
-    def __init__(self, lock: bool = True):
-        if lock:  # released by the worker thread when the call is over
-            self._done = threading.Lock()
-            self._done.acquire()
+    _done: threading.Lock  # a call on a worker: released when it is over
 
 
 class _Worker(threading.Thread):
@@ -91,12 +86,10 @@ class _Worker(threading.Thread):
                         return
                     continue
                 fn, out = job
-                start = time.perf_counter()
                 try:
                     out.value = fn()
                 except BaseException as error:  # noqa: BLE001 - learner code may raise anything
                     out.error = error
-                out.elapsed = time.perf_counter() - start
                 if self.abandoned:
                     out._done.release()
                     return
@@ -142,16 +135,25 @@ if _HAS_ALARM:
     _SIGALRM, _SIG_DFL = int(signal.SIGALRM), _signal.SIG_DFL
 REPEAT = 0.05        # s; after the first alarm, one more this often (see _Watchdog)
 _clock = time.perf_counter
+_get_ident = threading.get_ident
 
 
-class _Run:
-    """The run on the main thread, as the watchdog and the SIGALRM handler see it."""
+class _MainRun:
+    """The run on the main thread, as the watchdog and the SIGALRM handler see it.
 
-    busy = False       # a run is in progress (runs may nest: an inner one goes to a worker)
-    deadline = 0.0     # when its time is up (time.perf_counter())
-    count = 0          # runs started so far
-    sent = 0           # alarms the watchdog has sent ...
-    taken = 0          # ... and alarms our handler has taken; the rest are someone else's
+    One instance, `_run`; its fields are written twice a run, and writing an
+    instance's slot is cheaper than writing a class attribute."""
+
+    __slots__ = ("busy", "deadline", "sent", "taken")
+
+    def __init__(self):
+        self.busy = False      # a run is in progress (runs may nest: an inner one goes to a worker)
+        self.deadline = 0.0    # when its time is up (time.perf_counter()); new for every run
+        self.sent = 0          # alarms the watchdog has sent ...
+        self.taken = 0         # ... and alarms our handler has taken; the rest are someone else's
+
+
+_run = _MainRun()
 
 
 class _Watchdog(threading.Thread):
@@ -183,25 +185,25 @@ class _Watchdog(threading.Thread):
                 cls().start()
 
     def run(self) -> None:
-        seen = -1  # _Run.count at the last look
+        seen = -1.0  # _run.deadline at the last look: another one means another run
         while True:
             _Watchdog.poke.clear()  # before the look: a poke from now on is not lost
-            count, now = _Run.count, _clock()
-            if _Run.busy and now >= _Run.deadline:
-                _Run.sent += 1
+            deadline, now = _run.deadline, _clock()
+            if _run.busy and now >= _run.deadline:
+                _run.sent += 1
                 signal.pthread_kill(_MAIN_IDENT, _SIGALRM)
                 wait = REPEAT
-            elif _Run.busy:
-                wait = _Run.deadline - now
-            elif count == seen and self._retire():
+            elif _run.busy:
+                wait = _run.deadline - now
+            elif deadline == seen and self._retire():
                 return
             else:
                 wait = IDLE_EXIT
-            seen = count
+            seen = deadline
             _Watchdog.wake_at = now + wait
             # A run that began during the look may have compared its deadline with
             # the wake-up time before it was set: look again rather than oversleep.
-            if _Run.count == count:
+            if _run.deadline == deadline:
                 _Watchdog.poke.wait(wait)
 
     def _retire(self) -> bool:
@@ -210,7 +212,7 @@ class _Watchdog(threading.Thread):
             # Say we are gone *before* the last look: a run starting now
             # either sees that and starts a new watchdog, or is seen here.
             _Watchdog.running = False
-            if not _Run.busy:
+            if not _run.busy:
                 return True
             _Watchdog.running = True
             return False
@@ -225,7 +227,7 @@ def _after_fork() -> None:
     _Watchdog.running = False
     _Watchdog.lock = threading.Lock()
     _Watchdog.poke = threading.Event()
-    _Run.busy = False
+    _run.busy = False
     _pool.idle.clear()
 
 
@@ -233,19 +235,40 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
 
 
-def call(fn, timeout: float) -> Outcome:
-    """Run `fn()` with a deadline of `timeout` seconds; see the module docstring."""
-    if _HAS_ALARM and not _Run.busy and threading.get_ident() == _MAIN_IDENT:
-        handler = _signal.getsignal(_SIGALRM)
-        if handler is _on_alarm or handler == _SIG_DFL:  # the program does not use SIGALRM
-            return _call_here(fn, timeout, handler is _on_alarm)
-    return _call_on_worker(fn, timeout)
+def call(fn, timeout: float, *args) -> Outcome:
+    """Run `fn(*args)` with a deadline of `timeout` seconds; see the module docstring."""
+    if not _HAS_ALARM or _run.busy or _get_ident() != _MAIN_IDENT:
+        return _call_on_worker(fn, timeout, *args)
+    handler = _signal.getsignal(_SIGALRM)
+    if handler is not _on_alarm:
+        if handler != _SIG_DFL:  # the program uses SIGALRM itself: leave it alone
+            return _call_on_worker(fn, timeout, *args)
+        # Installed once and left in place (a system call less per run); a
+        # SIGALRM that is not the watchdog's still gets the default action.
+        _signal.signal(_SIGALRM, _on_alarm)
+    # Here, on the main thread: tell the watchdog when this run's time is up.
+    out = Outcome()
+    _run.deadline = deadline = _clock() + timeout
+    _run.busy = True
+    if not _Watchdog.running:
+        _Watchdog.ensure()
+    elif deadline < _Watchdog.wake_at:
+        _Watchdog.poke.set()  # it sleeps past this run's deadline: wake it
+    try:
+        out.value = fn(*args)
+    except Stopped:
+        out.timed_out = True
+    except BaseException as error:  # noqa: BLE001 - learner code may raise anything
+        out.error = error
+    finally:
+        _run.busy = False
+    return out
 
 
 def _on_alarm(signum, frame):
-    if _Run.taken < _Run.sent:  # the watchdog sent it (two sent at once arrive as one)
-        _Run.taken = _Run.sent
-        if _Run.busy and _clock() >= _Run.deadline:
+    if _run.taken < _run.sent:  # the watchdog sent it (two sent at once arrive as one)
+        _run.taken = _run.sent
+        if _run.busy and _clock() >= _run.deadline:
             raise Stopped()
         return  # it arrived after its run had ended: nothing to stop
     # Not ours (the program's own alarm): do what SIGALRM does without us.
@@ -253,40 +276,16 @@ def _on_alarm(signum, frame):
     os.kill(os.getpid(), _SIGALRM)
 
 
-def _call_here(fn, timeout: float, installed: bool) -> Outcome:
-    out = Outcome(lock=False)
-    if not installed:
-        # The handler stays installed between runs (a system call less per
-        # run); a SIGALRM that is not the watchdog's gets the default action.
-        _signal.signal(_SIGALRM, _on_alarm)
-    start = _clock()
-    _Run.deadline = deadline = start + timeout
-    _Run.count += 1
-    _Run.busy = True
-    if not _Watchdog.running:
-        _Watchdog.ensure()
-    elif deadline < _Watchdog.wake_at:
-        _Watchdog.poke.set()  # it sleeps past this run's deadline: wake it
-    try:
-        out.value = fn()
-    except BaseException as error:  # noqa: BLE001 - learner code may raise anything
-        out.error = error
-    finally:
-        _Run.busy = False
-    out.elapsed = _clock() - start
-    if out.error is not None and isinstance(out.error, Stopped):
-        out.timed_out, out.error = True, None
-    return out
-
-
-def _call_on_worker(fn, timeout: float) -> Outcome:
-    """Run `fn()` on a worker thread; give up on it after `timeout` seconds."""
+def _call_on_worker(fn, timeout: float, *args) -> Outcome:
+    """Run `fn(*args)` on a worker thread; give up on it after `timeout` seconds."""
     out = Outcome()
+    out._done = threading.Lock()
+    out._done.acquire()  # released by the worker when the call is over
     worker = _pool.get()
     # The caller's context variables follow the call onto the worker, as with
     # asyncio.to_thread (the concurrency lab records phases through one).
     context = contextvars.copy_context()
-    worker.jobs.put((lambda: context.run(fn), out))
+    worker.jobs.put((lambda: context.run(fn, *args), out))
     if out._done.acquire(timeout=timeout):
         if isinstance(out.error, Stopped):  # a stray Stopped that hit the code late
             out.timed_out, out.error = True, None

@@ -21,13 +21,67 @@ import re
 import traceback
 
 from . import sandbox
-from .exchange import Exchange, Response, accept, received, respond
+from .exchange import REQUEST, RESPONSE, Exchange, Response, accept, respond
 from .findings import clip, describe_error
 from .request import HOP_BY_HOP, Request
-from .trace import Trace
+from .trace import Step, Trace, now
 
 DEFAULT_TIMEOUT = 5.0
 PEP = "PEP 3333"
+
+
+# -- the steps of a WSGI run, as the trace shows them ---------------------------
+# Each detail function makes an event's text from the step's data, when the
+# trace is read (trace.Step).
+
+def _environ_line(environ: dict) -> str:
+    return f"{len(environ)} keys, PATH_INFO={environ['PATH_INFO']!r}"
+
+
+def _start_line(status_and_headers: tuple) -> str:
+    status, headers = status_and_headers
+    count = len(headers) if isinstance(headers, list) else "?"
+    return f"{status!s}, {count} headers"
+
+
+def _restart_line(status_and_headers: tuple) -> str:
+    return (f"{status_and_headers[0]!s} (again, with exc_info: the error response "
+            "replaces the first)")
+
+
+def _status_line(status_and_headers: tuple) -> str:
+    return str(status_and_headers[0])
+
+
+def _as_dict(status_and_headers: tuple) -> dict:
+    status, headers = status_and_headers
+    return {"status": status, "headers": headers}
+
+
+def _size_line(chunk: bytes) -> str:
+    return f"{len(chunk)} bytes"
+
+
+def _type_line(value) -> str:
+    return type(value).__name__
+
+
+ENVIRON = Step("server", "environ", _environ_line, f"{PEP} §environ Variables", "gateway",
+               shown=dict)  # a copy: the recorded one is shared by every run of the request
+CALL = Step("gateway", "call", "app(environ, start_response)",
+            f"{PEP} §The Application/Framework Side", "app")
+START_RESPONSE = Step("app", "start_response", _start_line,
+                      f"{PEP} §The start_response() Callable", "gateway", shown=_as_dict)
+RESTART = Step("app", "start_response", _restart_line, f"{PEP} §Error Handling", "gateway",
+               shown=_as_dict)
+RETURN = Step("app", "return", _type_line, f"{PEP} §The Application/Framework Side", "gateway")
+WRITE = Step("app", "write", _size_line, f"{PEP} §The write() Callable", "gateway")
+SEND_HEADERS = Step("server", "send headers", _status_line, f"{PEP} §Buffering and Streaming",
+                    "client", shown=_as_dict)
+SEND_BODY = Step("server", "send body", _size_line, f"{PEP} §Buffering and Streaming", "client")
+CLOSE = Step("gateway", "close", "result.close()", f"{PEP} §Specification Details", "app")
+CUT = Step("server", "close connection", "response cut short", f"{PEP} §Error Handling",
+           "client")
 
 # A header name: a letter, then letters, digits, '-' or '_', not ending in '-' or '_'.
 _HEADER_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9\-_]*[A-Za-z0-9])?$")
@@ -35,7 +89,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _STATUS = re.compile(r"^[1-9][0-9]{2} [^\r\n]*$")
 
 
-_PASSED: dict = {}  # (status, headers) that passed _check with nothing to say -> the headers sent
+_PASSED: dict = {}  # (status, headers) that passed _check with nothing to say -> what _check made
 
 
 class WSGIError(RuntimeError):
@@ -156,23 +210,39 @@ def build_environ(request: Request, trace: Trace, *, script_name: str = "",
                   multithread: bool = False, multiprocess: bool = False,
                   run_once: bool = False) -> dict:
     """The environ a server would build for `request` (PEP 3333 §environ Variables)."""
-    # The variables that come from the request alone are built once per
-    # request (Request.memo); every call gets its own copy and its own streams.
-    variables, dropped = request.memo(("wsgi", script_name),
-                                      lambda: _request_variables(request, script_name))
+    return _environ(request, trace, ("wsgi", script_name, multithread, multiprocess,
+                                     run_once))[0]
+
+
+# What wsgi.input and wsgi.errors look like in the trace, which keeps the environ
+# without them: they write into the trace themselves, so keeping them would tie
+# the trace into a reference cycle that only the garbage collector can undo.
+_INPUT_SHOWN = "<wsgi.input: the request body, CONTENT_LENGTH bytes>"
+_ERRORS_SHOWN = "<wsgi.errors: lines written here appear in the trace>"
+
+
+def _environ(request: Request, trace: Trace, options: tuple) -> tuple[dict, dict]:
+    """The environ for one call, and the environ as the trace shows it; `options`
+    is ("wsgi", script_name, multithread, multiprocess, run_once).
+
+    Everything but the two streams comes from the request and the server's
+    options alone, so it is built once per request (Request.memo) and shared,
+    unchanged, by the trace of every call; each call gets its own copy, with
+    streams of its own.
+    """
+    shown, dropped = request.memo(options, _request_variables, request, options)
     for name in dropped:
         trace.find("http.header.underscore_dropped", actor="server", name=name)
-    environ = variables.copy()
+    environ = shown.copy()
     environ["wsgi.input"] = Input(request.body, trace)
     environ["wsgi.errors"] = Errors(trace)
-    environ["wsgi.multithread"] = multithread
-    environ["wsgi.multiprocess"] = multiprocess
-    environ["wsgi.run_once"] = run_once
-    return environ
+    return environ, shown
 
 
-def _request_variables(request: Request, script_name: str) -> tuple[dict, list[str]]:
-    """The CGI-style variables and the wsgi.* keys that do not change per call."""
+def _request_variables(request: Request, options: tuple) -> tuple[dict, list[str]]:
+    """The CGI-style variables and the wsgi.* keys, with the streams as the trace
+    shows them; and the headers that had to be dropped."""
+    _, script_name, multithread, multiprocess, run_once = options
     path = _wsgi_str(request.path_bytes)
     script_name = script_name.rstrip("/")
     if script_name and (path == script_name or path.startswith(script_name + "/")):
@@ -189,11 +259,11 @@ def _request_variables(request: Request, script_name: str) -> tuple[dict, list[s
         "REQUEST_URI": request.target,
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": request.scheme,
-        "wsgi.input": None,         # these five are set per call, in this order
-        "wsgi.errors": None,
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": False,
-        "wsgi.run_once": False,
+        "wsgi.input": _INPUT_SHOWN,    # each call gets streams of its own
+        "wsgi.errors": _ERRORS_SHOWN,
+        "wsgi.multithread": multithread,
+        "wsgi.multiprocess": multiprocess,
+        "wsgi.run_once": run_once,
         "wsgi.file_wrapper": FileWrapper,
     }
     if request.client:
@@ -220,73 +290,84 @@ class _Call:
 
     # How a call starts out; an instance sets its own only when one changes.
     status: str | None = None
-    headers: list | None = None
+    headers: tuple | None = None  # as the server sends them (Response makes a list)
+    length: str | None = None  # the Content-Length the app declared
     sent = False          # status line and headers on the wire?
     iterating = False
-    head_request = False
 
-    def __init__(self, trace: Trace):
+    def __init__(self, trace: Trace, head_request: bool):
         self.trace = trace
+        self.head_request = head_request
         self.body: list[bytes] = []
 
     # PEP 3333 §The start_response() Callable
     def start_response(self, *args, **kwargs):
-        if kwargs or len(args) not in (2, 3):
+        if kwargs or not 2 <= len(args) <= 3:
             given = f"{len(args)} positional argument(s)" + (
                 f" and keywords {sorted(kwargs)}" if kwargs else "")
             self.trace.find("wsgi.start_response.arguments", given=given)
             raise WSGIError(f"start_response() takes 2 or 3 positional arguments ({given})")
         status, headers = args[0], args[1]
-        exc_info = args[2] if len(args) == 3 else None
-        trace = self.trace
-        if exc_info is not None and not isinstance(exc_info, tuple):
-            trace.find("wsgi.start_response.exc_info_not_tuple", type=type(exc_info).__name__)
-            raise WSGIError("exc_info must be None or a tuple from sys.exc_info()")
-        if exc_info:
-            try:
-                if self.sent:
-                    trace.find("wsgi.start_response.exc_info_after_headers",
-                               error=describe_error(exc_info[1]))
-                    raise exc_info[1].with_traceback(exc_info[2])
-            finally:
-                exc_info = None  # avoid a reference cycle through the traceback
-            trace.add("app", "start_response", f"{status} (again, with exc_info: the error "
-                      "response replaces the first)", f"{PEP} §Error Handling",
-                      target="gateway", data={"status": status, "headers": headers})
+        if len(args) == 3 and args[2] is not None:
+            self._start_again(args[2], status, headers)
         elif self.status is not None:
-            trace.find("wsgi.start_response.called_twice")
+            self.trace.find("wsgi.start_response.called_twice")
             raise WSGIError("start_response() called a second time without exc_info "
                             "(PEP 3333)")
         else:
-            trace.add("app", "start_response", _start_line, f"{PEP} §The start_response() "
-                      "Callable", target="gateway", data={"status": status, "headers": headers})
-        self.status, self.headers = self._check(status, headers)
+            self.trace.record((START_RESPONSE, now(), (status, headers)))
+        self.status, self.headers, self.length = self._check(status, headers)
         return self.write
 
-    def _check(self, status, headers):
+    def _start_again(self, exc_info, status, headers) -> None:
+        """start_response(status, headers, exc_info): an error response replaces the
+        first one, unless that one was sent already (PEP 3333 §Error Handling)."""
+        trace = self.trace
+        if not isinstance(exc_info, tuple):
+            trace.find("wsgi.start_response.exc_info_not_tuple", type=type(exc_info).__name__)
+            raise WSGIError("exc_info must be None or a tuple from sys.exc_info()")
+        if not exc_info:  # an empty tuple: as good as None
+            if self.status is not None:
+                trace.find("wsgi.start_response.called_twice")
+                raise WSGIError("start_response() called a second time without exc_info "
+                                "(PEP 3333)")
+            trace.step(START_RESPONSE, (status, headers))
+            return
+        try:
+            if self.sent:
+                trace.find("wsgi.start_response.exc_info_after_headers",
+                           error=describe_error(exc_info[1]))
+                raise exc_info[1].with_traceback(exc_info[2])
+        finally:
+            exc_info = None  # avoid a reference cycle through the traceback
+        trace.step(RESTART, (status, headers))
+
+    def _check(self, status, headers) -> tuple:
         """Check status and headers; raise WSGIError for what no server can send.
+        Returns the status, the headers the server sends and the declared Content-Length.
 
         An app sends the same status and headers again and again; a pair that
         passed every check with nothing to say is remembered (`_PASSED`) with
-        the headers the server sends for it, and not checked again.
+        what the checks made of it, and not checked again.
         """
         try:
             key = (status, tuple(headers))
-            return status, list(_PASSED[key])
+            return _PASSED[key]
         except KeyError:
             pass
         except TypeError:  # not a list of hashable pairs: the checks below will say so
             key = None
         before = len(self.trace.findings)
-        status, clean = self._check_all(status, headers)
+        clean, length = self._check_all(status, headers)
+        clean = tuple(clean)  # shared by every call that sends these headers: not to be changed
         # Only with the coach on: with it off, a broken rule leaves no finding to see.
         if key is not None and self.trace.coach and len(self.trace.findings) == before:
             if len(_PASSED) >= 1024:
                 _PASSED.clear()  # many distinct responses: keep the memory bounded
-            _PASSED[key] = tuple(clean)
-        return status, clean
+            _PASSED[key] = status, clean, length
+        return status, clean, length
 
-    def _check_all(self, status, headers):
+    def _check_all(self, status, headers) -> tuple[list, str | None]:
         find = self.trace.find
         if not isinstance(status, str):
             find("wsgi.status.not_str", type=type(status).__name__, status=repr(status))
@@ -300,6 +381,7 @@ class _Call:
             raise WSGIError("headers must be a list of (name, value) tuples")
         clean = []
         has_type = False
+        length = None
         for header in headers:
             if not (isinstance(header, tuple) and len(header) == 2
                     and isinstance(header[0], str) and isinstance(header[1], str)):
@@ -325,13 +407,15 @@ class _Call:
                 find("wsgi.headers.hop_by_hop", name=repr(name))
                 continue
             has_type = has_type or lower == "content-type"
+            if lower == "content-length" and length is None:
+                length = value
             clean.append(header)
         code = status[:3]
         if code in ("204", "304") and has_type:
             find("wsgi.headers.content_type_forbidden", status=repr(status))
         elif code not in ("204", "304") and not has_type and not code.startswith("1"):
             find("wsgi.headers.content_type_missing", status=repr(status))
-        return status, clean
+        return clean, length
 
     # PEP 3333 §The write() Callable
     def write(self, data) -> None:
@@ -343,48 +427,45 @@ class _Call:
             raise WSGIError(f"write() takes bytes, not {type(data).__name__}")
         if self.iterating:
             self.trace.find("wsgi.write.inside_iterable")
-        self.trace.add("app", "write", f"{len(data)} bytes", f"{PEP} §The write() Callable",
-                       target="gateway")
-        self._send(bytes(data))
+        data = bytes(data)
+        self.trace.step(WRITE, data)
+        self._send(data)
 
     def _send(self, chunk: bytes) -> None:
+        t = now()
         if not self.sent:
             self.sent = True
-            self.trace.add("server", "send headers", str(self.status),
-                           f"{PEP} §Buffering and Streaming", target="client",
-                           data={"status": self.status, "headers": self.headers})
+            self.trace.record((SEND_HEADERS, t, (self.status, self.headers)))
         if chunk:
             self.body.append(chunk)
-            self.trace.add("server", "send body", _size_line, f"{PEP} §Buffering and "
-                           "Streaming", target="client", data=chunk)
+            self.trace.record((SEND_BODY, t, chunk))
 
     def run(self, app, environ):
-        """Call the app and drain its iterable (on a sandbox worker thread)."""
-        trace = self.trace
-        trace.add("gateway", "call", "app(environ, start_response)",
-                  f"{PEP} §The Application/Framework Side", target="app")
+        """Call the app and drain its iterable (under the sandbox's deadline)."""
+        record = self.trace.record
+        record((CALL, now(), None))
         try:
             result = app(environ, self.start_response)
         except TypeError as error:
             if _is_signature_error(error, app):
-                trace.find("wsgi.app.signature", error=str(error))
+                self.trace.find("wsgi.app.signature", error=str(error))
                 raise _Handled() from error
             raise
-        trace.add("app", "return", _type_line, f"{PEP} §The Application/Framework Side",
-                  target="gateway", data=result)
-        if type(result) is not list:  # a list of bytes, the usual body, needs no look
-            self._check_result(result)
+        record((RETURN, now(), result))
+        if type(result) is list:  # the usual body: no close(), and its len() is true
+            self._drain(result, None)
+            return
+        self._check_result(result)
         try:
-            self._drain(result)
+            self._drain(result, _declared_length(result))
         finally:
             close = getattr(result, "close", None)
             if close is not None:
-                trace.add("gateway", "close", "result.close()",
-                          f"{PEP} §Specification Details", target="app")
+                record((CLOSE, now(), None))
                 try:
                     close()
                 except Exception as error:
-                    trace.find("wsgi.close.raised", error=describe_error(error))
+                    self.trace.find("wsgi.close.raised", error=describe_error(error))
 
     def _check_result(self, result) -> None:
         """The app must return an iterable of bytes (PEP 3333 §The Application/Framework
@@ -399,36 +480,44 @@ class _Call:
             if result is None or not _iterable(result):
                 raise _Handled()
 
-    def _drain(self, result) -> None:
-        try:  # a generator has no len(): ask first rather than catch the TypeError
-            declared = len(result) if hasattr(result, "__len__") else None
-        except Exception:
-            declared = None
+    def _drain(self, result, declared: int | None) -> None:
+        """Send every chunk of `result`, which said it had `declared` of them."""
         count = 0
         self.iterating = True
         for chunk in result:
             count += 1
-            if not isinstance(chunk, (bytes, bytearray)):
-                self.trace.find("wsgi.body.not_bytes", type=type(chunk).__name__,
-                                value=clip(chunk))
-                raise _Handled()
+            if chunk.__class__ is not bytes:
+                if not isinstance(chunk, (bytes, bytearray)):
+                    self.trace.find("wsgi.body.not_bytes", type=type(chunk).__name__,
+                                    value=clip(chunk))
+                    raise _Handled()
+                chunk = bytes(chunk)
             if not chunk:
                 continue
             if self.status is None:
                 self.trace.find("wsgi.body.before_start_response")
                 raise _Handled()
-            self._send(bytes(chunk))
+            self._send(chunk)
         self.iterating = False
         if declared is not None and declared != count and not isinstance(result, FileWrapper):
             self.trace.find("wsgi.len.wrong", declared=declared, actual=count)
         if self.status is None:
             self.trace.find("wsgi.start_response.missing")
             raise _Handled()
-        self._send(b"")  # headers go out now if the body was empty (PEP 3333)
+        if not self.sent:
+            self._send(b"")  # headers go out now if the body was empty (PEP 3333)
 
 
 class _Handled(Exception):
     """The gateway already recorded why the app failed; just answer 500."""
+
+
+def _declared_length(result) -> int | None:
+    """len(result), if it has one (PEP 3333: a server may trust it for Content-Length)."""
+    try:  # a generator has no len(): ask first rather than catch the TypeError
+        return len(result) if hasattr(result, "__len__") else None
+    except Exception:
+        return None
 
 
 def _iterable(obj) -> bool:
@@ -445,57 +534,6 @@ def _is_signature_error(error: TypeError, app) -> bool:
     return tb is not None and tb.tb_next is None
 
 
-def _snapshot(environ: dict) -> dict:
-    """The environ as the trace keeps it: the two streams by name only.  They write
-    into the trace themselves, so keeping them would tie the trace into a reference
-    cycle that only the garbage collector can undo (a few dozen objects a run)."""
-    snapshot = environ.copy()
-    snapshot["wsgi.input"] = "<wsgi.input: the request body, CONTENT_LENGTH bytes>"
-    snapshot["wsgi.errors"] = "<wsgi.errors: lines written here appear in the trace>"
-    return snapshot
-
-
-# Trace details, made from the step's data when the trace is read (trace.Trace.add).
-
-def _start_line(data: dict) -> str:
-    headers = data["headers"]
-    count = len(headers) if isinstance(headers, list) else "?"
-    return f"{data['status']!s}, {count} headers"
-
-
-def _size_line(chunk: bytes) -> str:
-    return f"{len(chunk)} bytes"
-
-
-def _type_line(value) -> str:
-    return type(value).__name__
-
-
-def _environ_line(environ: dict) -> str:
-    return f"{len(environ)} keys, PATH_INFO={environ['PATH_INFO']!r}"
-
-
-
-
-def _content_length_check(call: _Call, trace: Trace, body: bytes) -> tuple[bytes, bool]:
-    """A declared Content-Length the body disagrees with (PEP 3333 §Other HTTP Features).
-    More bytes than declared are cut; fewer leave the client waiting, i.e. truncated."""
-    declared = None
-    for name, value in call.headers:
-        if name.lower() == "content-length":
-            declared = value
-            break
-    if declared is None or not declared.strip().isdigit() or call.head_request:
-        # A HEAD response's Content-Length describes the body a GET would get
-        # (RFC 9110 §9.3.2), so it is not compared with the empty body.
-        return body, True
-    n = int(declared)
-    if n != len(body):
-        trace.find("wsgi.content_length.mismatch", declared=n, actual=len(body))
-        return body[:n], len(body) >= n
-    return body, True
-
-
 def run_wsgi(app, request: Request | bytes | None = None, *, timeout: float = DEFAULT_TIMEOUT,
              script_name: str = "", multithread: bool = False, multiprocess: bool = False,
              run_once: bool = False, coach: bool = True) -> Exchange:
@@ -507,27 +545,28 @@ def run_wsgi(app, request: Request | bytes | None = None, *, timeout: float = DE
     With `coach=False` the app is served the same way, but broken rules are
     not recorded as findings (the benchmark uses it to price the coach).
     """
-    request, refused = accept("wsgi", request)
-    if refused is not None:
-        return refused
+    if type(request) is not Request:  # None, raw bytes, or not a request at all
+        request, refused = accept("wsgi", request)
+        if refused is not None:
+            return refused
     trace = Trace("wsgi", coach)
-    received(trace, request)
+    trace.record((REQUEST, trace.t0, request))  # the trace starts as the request arrives
     if not callable(app):
         trace.find("wsgi.app.not_callable", actor="server", type=type(app).__name__)
         return respond("wsgi", request, trace, Response.error(500))
-    environ = build_environ(request, trace, script_name=script_name, multithread=multithread,
-                            multiprocess=multiprocess, run_once=run_once)
-    trace.add("server", "environ", _environ_line, f"{PEP} §environ Variables",
-              target="gateway", data=_snapshot(environ))
-    call = _Call(trace)
-    if request.method == "HEAD":
-        call.head_request = True
-    outcome = sandbox.call(lambda: call.run(app, environ), timeout)
-    return respond("wsgi", request, trace, _response(call, trace, outcome, request, timeout))
+    environ, shown = _environ(request, trace,
+                              ("wsgi", script_name, multithread, multiprocess, run_once))
+    trace.record((ENVIRON, now(), shown))
+    call = _Call(trace, request.method == "HEAD")
+    outcome = sandbox.call(call.run, timeout, app, environ)
+    response = _response(call, outcome, timeout)
+    trace.record((RESPONSE, now(), response))
+    return Exchange("wsgi", request, response, trace)
 
 
-def _response(call: _Call, trace: Trace, outcome, request: Request, timeout: float) -> Response:
-    error = outcome.error
+def _response(call: _Call, outcome, timeout: float) -> Response:
+    """What the client gets, from how the call went."""
+    trace = call.trace
     if outcome.timed_out:
         how = (" and could not be stopped (it is blocked inside a C call)" if outcome.stuck
                else "; it was stopped")
@@ -535,6 +574,7 @@ def _response(call: _Call, trace: Trace, outcome, request: Request, timeout: flo
         if call.sent:
             return _cut(call)
         return Response.error(504)
+    error = outcome.error
     if error is not None:
         if not isinstance(error, (_Handled, WSGIError)):
             trace.add("server", "log", "".join(traceback.format_exception(error)).rstrip(),
@@ -545,17 +585,33 @@ def _response(call: _Call, trace: Trace, outcome, request: Request, timeout: flo
             return _cut(call)
         return Response.error(500)
     body = b"".join(call.body)
-    body, complete = _content_length_check(call, trace, body)
-    if request.method == "HEAD":
-        body = b""  # RFC 9110 §9.3.2: the server never sends a body for HEAD
+    complete = True
+    if call.head_request:
+        # RFC 9110 §9.3.2: the server never sends a body for HEAD, and the
+        # Content-Length describes the body a GET would get.
+        body = b""
+    elif call.length is not None:
+        body, complete = _content_length_check(call, body)
     code, _, reason = call.status.partition(" ")
-    return Response(int(code), call.headers, body, reason=reason, complete=complete)
+    return Response(int(code), call.headers, body, reason, complete)
+
+
+def _content_length_check(call: _Call, body: bytes) -> tuple[bytes, bool]:
+    """A declared Content-Length the body disagrees with (PEP 3333 §Other HTTP Features).
+    More bytes than declared are cut; fewer leave the client waiting, i.e. truncated."""
+    declared = call.length.strip()
+    if not declared.isdigit():
+        return body, True
+    n = int(declared)
+    if n != len(body):
+        call.trace.find("wsgi.content_length.mismatch", declared=n, actual=len(body))
+        return body[:n], len(body) >= n
+    return body, True
 
 
 def _cut(call: _Call) -> Response:
     """The status line already went out: all the server can do is close."""
     code, _, reason = call.status.partition(" ")
-    call.trace.add("server", "close connection", "response cut short",
-                   f"{PEP} §Error Handling", target="client")
+    call.trace.step(CUT)
     return Response(int(code), call.headers, b"".join(call.body), reason=reason,
                     complete=False)

@@ -187,7 +187,7 @@ def test_tasks_left_running_are_cancelled_and_noted():
 @posix_only
 def test_a_late_alarm_from_the_watchdog_is_ignored_between_runs():
     gl.run_wsgi(echo_header)  # the handler is installed now
-    sandbox._Run.sent += 1    # as if the watchdog fired just as a run ended
+    sandbox._run.sent += 1    # as if the watchdog fired just as a run ended
     signal.pthread_kill(sandbox._MAIN_IDENT, signal.SIGALRM)
     time.sleep(0.01)          # the handler runs here, and must not stop anything
     assert gl.run_wsgi(echo_header).response.status == 200
