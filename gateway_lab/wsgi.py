@@ -40,8 +40,9 @@ def _environ_line(environ: dict) -> str:
 
 def _start_line(status_and_headers: tuple) -> str:
     status, headers = status_and_headers
-    count = len(headers) if isinstance(headers, list) else "?"
-    return f"{status!s}, {count} headers"
+    if not isinstance(headers, list):
+        return f"{status!s}, headers of type {type(headers).__name__}"
+    return f"{status!s}, {len(headers)} header{'' if len(headers) == 1 else 's'}"
 
 
 def _restart_line(status_and_headers: tuple) -> str:

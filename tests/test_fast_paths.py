@@ -146,6 +146,57 @@ def test_details_are_text_when_the_trace_is_read():
     assert all(isinstance(e.detail, str) for e in ex.trace)
 
 
+def test_a_wsgi_trace_reads_step_by_step_as_the_spec_says():
+    ex = gl.run_wsgi(echo_header, gl.Request("GET", "/"))
+    rows = [(e.actor, e.target, e.kind, e.detail, e.spec) for e in ex.trace]
+    assert rows == [
+        ("client", "server", "request", "GET /", "RFC 9112 §3"),
+        ("server", "gateway", "environ", rows[1][3], "PEP 3333 §environ Variables"),
+        ("gateway", "app", "call", "app(environ, start_response)",
+         "PEP 3333 §The Application/Framework Side"),
+        ("app", "gateway", "start_response", "200 OK, 1 header",
+         "PEP 3333 §The start_response() Callable"),
+        ("app", "gateway", "return", "list", "PEP 3333 §The Application/Framework Side"),
+        ("server", "client", "send headers", "200 OK", "PEP 3333 §Buffering and Streaming"),
+        ("server", "client", "send body", "4 bytes", "PEP 3333 §Buffering and Streaming"),
+        ("server", "client", "response", "200 OK, 4 bytes", "RFC 9112 §4"),
+    ]
+    assert rows[1][3].endswith("PATH_INFO='/'")
+    times = [e.t for e in ex.trace]
+    assert times == sorted(times) and times[0] == 0.0
+
+
+def test_the_environ_a_trace_shows_is_a_copy_of_its_own():
+    """The environ template is shared by every run of a request: what one trace
+    shows may be changed without touching the next run."""
+    req = gl.Request("GET", "/", headers={"X-Color": "red"})
+    first = gl.run_wsgi(echo_header, req)
+    shown = next(e.data for e in first.trace if e.kind == "environ")
+    assert shown["HTTP_X_COLOR"] == "red" and shown["wsgi.input"].startswith("<wsgi.input")
+    shown["HTTP_X_COLOR"] = "green"
+    again = gl.run_wsgi(echo_header, req)
+    assert again.response.body == b"red"
+    assert next(e.data for e in again.trace if e.kind == "environ")["HTTP_X_COLOR"] == "red"
+    head = next(e.data for e in again.trace if e.kind == "send headers")
+    assert head == {"status": "200 OK", "headers": (("Content-Type", "text/plain"),)}
+    assert again.response.headers == [("Content-Type", "text/plain")]
+    again.response.headers.append(("X-Mine", "1"))  # the response's list is its own
+    assert gl.run_wsgi(echo_header, req).response.headers == [("Content-Type", "text/plain")]
+
+
+def test_a_copied_or_pickled_request_starts_without_a_memo():
+    import copy
+    import pickle
+
+    req = gl.Request("GET", "/", headers={"X-Color": "red"})
+    gl.run_wsgi(echo_header, req)
+    for twin in (pickle.loads(pickle.dumps(req)), copy.deepcopy(req)):
+        assert (twin.method, twin.target, twin.headers) == (req.method, req.target, req.headers)
+        twin.headers[-1] = ("X-Color", "blue")
+        assert gl.run_wsgi(echo_header, twin).response.body == b"blue"
+    assert gl.run_wsgi(echo_header, req).response.body == b"red"
+
+
 # -- the loop of the lab's own ----------------------------------------------------------
 
 def test_an_app_that_stops_the_loop_is_served_and_noted():
