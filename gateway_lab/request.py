@@ -28,6 +28,8 @@ __all__ = ["Request", "BadRequest", "Close"]
 _TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # RFC 9110 §5.5: field values must not contain CR, LF or NUL.
 _BAD_VALUE = re.compile(r"[\r\n\x00]")
+# RFC 9112 §3.2: a space ends the request-target; CR, LF or NUL in it would split the request.
+_BAD_TARGET = re.compile(r"[ \r\n\x00]")
 
 
 class BadRequest(ValueError):
@@ -116,7 +118,7 @@ class Request:
                 f"request-target {target!r} must start with '/' (RFC 9112 §3.2)",
                 rule="http.request.bad_target",
             )
-        if any(c in target for c in " \r\n\x00"):
+        if _BAD_TARGET.search(target):
             raise BadRequest(f"request-target {target!r} contains a space or control character",
                              rule="http.request.bad_target")
         self.method = method
