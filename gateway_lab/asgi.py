@@ -40,7 +40,7 @@ import types
 from urllib.parse import unquote_to_bytes
 
 from . import sandbox
-from .exchange import REQUEST, RESPONSE, Exchange, Response, accept, reason_phrase
+from .exchange import Exchange, Response, accept, reason_phrase, received, respond
 from .findings import clip, describe_error
 from .request import Close, Request
 from .trace import Step, Trace, now
@@ -81,7 +81,8 @@ def _summary(message: dict) -> str:
     return kind
 
 
-def _request_line(message: dict) -> str:
+def _body_line(message: dict) -> str:
+    """One line for an http.request event the gateway hands the app."""
     return f"http.request, {len(message['body'])} bytes, more_body={message['more_body']}"
 
 
@@ -89,7 +90,7 @@ HTTP_SCOPE = Step("server", "scope", _scope_line, f"{WWW} §HTTP Connection Scop
 WS_SCOPE = Step("server", "scope", _scope_line, f"{WS} §Websocket Connection Scope", "gateway")
 CALL = Step("gateway", "call", "await app(scope, receive, send)", "ASGI spec §Applications",
             "app")
-REQUEST_EVENT = Step("gateway", "receive", _request_line, f"{WWW} §Request - receive event",
+REQUEST_EVENT = Step("gateway", "receive", _body_line, f"{WWW} §Request - receive event",
                      "app")
 DISCONNECT_EVENT = Step("gateway", "receive", "http.disconnect",
                         f"{WWW} §Disconnect - receive event", "app")
@@ -998,7 +999,7 @@ def _prepare(app, request, timeout, root_path, state, coach=True):
     websocket = scope["type"] == "websocket"
     run = (_WebSocket if websocket else _HTTP)(app, request, timeout, scope, coach)
     trace = run.trace
-    trace.record((REQUEST, trace.t0, request))  # the trace starts as the request arrives
+    received(trace, request)
     trace.record((WS_SCOPE if websocket else HTTP_SCOPE, now(), scope))
     if not callable(app):
         trace.find("asgi.app.not_callable", actor="server", type=type(app).__name__)
@@ -1015,8 +1016,7 @@ def _finish(run: _Run, response: Response) -> Exchange:
                   "RFC 6455 §4.2.2", target="client", data=response)
         return Exchange("asgi", run.request, response, trace, messages=getattr(run, "sent", []),
                         close_code=run.close_code if response.status == 101 else None)
-    trace.record((RESPONSE, now(), response))
-    return Exchange("asgi", run.request, response, trace)
+    return respond("asgi", run.request, trace, response)
 
 
 def _conclude(run: _Run, outcome: sandbox.Outcome) -> Exchange:

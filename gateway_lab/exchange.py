@@ -7,7 +7,7 @@ import json as _json
 from http import HTTPStatus
 
 from .request import Request
-from .trace import Step, Trace
+from .trace import Step, Trace, now
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
@@ -27,8 +27,8 @@ class Response:
 
     __slots__ = ("status", "headers", "body", "reason", "complete", "trailers")
 
-    # Gateways pass every argument by position: a class call with keywords
-    # builds a dict for them, and a busy exercise check makes millions of these.
+    # The gateways' busiest paths pass every argument by position: a class call
+    # with keywords builds a dict for them, and an exercise check makes thousands.
     def __init__(self, status: int, headers=(), body: bytes = b"", reason: str = "",
                  complete: bool = True, trailers=()):
         self.status = status
@@ -140,14 +140,15 @@ RESPONSE = Step("server", "response", _response_line, "RFC 9112 §4", "client")
 
 
 def received(trace: Trace, request: Request) -> None:
-    """The first step of every gateway: the request arrives from the client."""
-    trace.step(REQUEST, request)
+    """The first step of every gateway: the request arrives from the client, and
+    the trace starts with it."""
+    trace.record((REQUEST, trace.t0, request))
 
 
 def respond(interface: str, request: Request | None, trace: Trace, response: Response
             ) -> Exchange:
     """The last step of every gateway: the response goes to the client."""
-    trace.step(RESPONSE, response)
+    trace.record((RESPONSE, now(), response))
     return Exchange(interface, request, response, trace)
 
 

@@ -21,7 +21,7 @@ import re
 import traceback
 
 from . import sandbox
-from .exchange import REQUEST, RESPONSE, Exchange, Response, accept, respond
+from .exchange import Exchange, Response, accept, received, respond
 from .findings import clip, describe_error
 from .request import HOP_BY_HOP, Request
 from .trace import Step, Trace, now
@@ -551,7 +551,7 @@ def run_wsgi(app, request: Request | bytes | None = None, *, timeout: float = DE
         if refused is not None:
             return refused
     trace = Trace("wsgi", coach)
-    trace.record((REQUEST, trace.t0, request))  # the trace starts as the request arrives
+    received(trace, request)
     if not callable(app):
         trace.find("wsgi.app.not_callable", actor="server", type=type(app).__name__)
         return respond("wsgi", request, trace, Response.error(500))
@@ -560,9 +560,7 @@ def run_wsgi(app, request: Request | bytes | None = None, *, timeout: float = DE
     trace.record((ENVIRON, now(), shown))
     call = _Call(trace, request.method == "HEAD")
     outcome = sandbox.call(call.run, timeout, app, environ)
-    response = _response(call, outcome, timeout)
-    trace.record((RESPONSE, now(), response))
-    return Exchange("wsgi", request, response, trace)
+    return respond("wsgi", request, trace, _response(call, outcome, timeout))
 
 
 def _response(call: _Call, outcome, timeout: float) -> Response:

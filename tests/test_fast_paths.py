@@ -184,12 +184,17 @@ def test_the_environ_a_trace_shows_is_a_copy_of_its_own():
     assert gl.run_wsgi(echo_header, req).response.headers == [("Content-Type", "text/plain")]
 
 
-def test_a_copied_or_pickled_request_starts_without_a_memo():
+def test_a_pickled_or_copied_request_leaves_its_memo_behind():
+    """A Request sent to a worker process is pickled: the environ built for it here
+    must not travel with it, and the copy must build its own."""
     import copy
     import pickle
 
     req = gl.Request("GET", "/", headers={"X-Color": "red"})
+    before = len(pickle.dumps(req))
     gl.run_wsgi(echo_header, req)
+    gl.run_asgi(asgi_echo_header, req)
+    assert len(pickle.dumps(req)) == before
     for twin in (pickle.loads(pickle.dumps(req)), copy.deepcopy(req)):
         assert (twin.method, twin.target, twin.headers) == (req.method, req.target, req.headers)
         twin.headers[-1] = ("X-Color", "blue")
