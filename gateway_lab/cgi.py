@@ -28,6 +28,7 @@ started are gone when run_cgi() returns.
 
 from __future__ import annotations
 
+import base64
 import errno
 import os
 import re
@@ -161,23 +162,49 @@ def build_meta_variables(request: Request, trace: Trace, *, script_name: str = "
     content_type = request.header("content-type")
     if content_type is not None:
         env["CONTENT_TYPE"] = _env_str(_wire(content_type))    # §4.1.3, no default
-    authorization = request.header("authorization")
-    if authorization:
-        # §4.1.1: the scheme only; the credentials stay with the server (§9.2).
-        env["AUTH_TYPE"] = authorization.split(None, 1)[0]
+    user = _user_of(request.header("authorization"))
+    if user is not None:
+        # §4.1.1 and §4.1.11 go together: AUTH_TYPE is the scheme, and then REMOTE_USER
+        # MUST be the user-ID supplied; the credentials stay with the server (§9.2).
+        env["AUTH_TYPE"], env["REMOTE_USER"] = user
     if request.scheme == "https":
         env["HTTPS"] = "on"  # §4.1.18 scheme variable; wsgiref's CGIHandler reads it
     proxy = request.header("proxy")
     if proxy is not None:
         # httpoxy (2016; CVE-2016-1000110 for Python's urllib): HTTP_PROXY
         # is what HTTP client libraries read as "my outgoing proxy".
-        trace.find("cgi.request.proxy_header_dropped", actor="server", value=proxy)
+        trace.note("cgi.request.proxy_header_dropped", value=proxy)
     variables, dropped = request.http_variables(skip=_NOT_HTTP_VARS)
     for name in dropped:
-        trace.find("http.header.underscore_dropped", actor="server", name=name)
+        trace.note("http.header.underscore_dropped", name=name)
     for key, value in variables.items():
         env[key] = _env_str(_wire(value))                     # §4.1.18
     return env
+
+
+def _user_of(authorization: str | None) -> tuple[str, str] | None:
+    """(scheme, user-ID) from an Authorization header, or None when it names no user.
+
+    The lab accepts any credentials, as a server configured to let every user in
+    would (CPython's old CGIHTTPRequestHandler did the same for Basic).  Schemes
+    that carry no user-ID (Bearer tokens) set neither variable: RFC 3875 §4.1.11
+    allows AUTH_TYPE only together with a REMOTE_USER.
+    """
+    if not authorization:
+        return None
+    scheme, _, credentials = authorization.strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() == "basic":  # RFC 7617 §2: base64 of "user-id:password"
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        user, colon, _ = decoded.partition(":")
+        return (scheme, user) if colon else None
+    if scheme.lower() == "digest":  # RFC 7616 §3.4: username="..."
+        match = re.search(r'(?:^|[\s,])username="([^"]*)"', credentials)
+        return (scheme, match.group(1)) if match else None
+    return None
 
 
 def _system_variables() -> dict[str, str]:

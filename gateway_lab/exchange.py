@@ -31,6 +31,7 @@ class Response:
     # with keywords builds a dict for them, and an exercise check makes thousands.
     def __init__(self, status: int, headers=(), body: bytes = b"", reason: str = "",
                  complete: bool = True, trailers=()):
+        # The same order as the response step's record (exchange.respond).
         self.status = status
         self.headers: list[tuple[str, str]] = list(headers) if headers else []
         self.body = body
@@ -124,31 +125,52 @@ class Exchange:
         return exchange_html(self)
 
 
-def _request_line(request: Request) -> str:
-    return f"{request.method} {request.target}"
+def _request_line(parts) -> str:
+    return f"{parts.method} {parts.target}"
 
 
-def _response_line(response: Response) -> str:
+def _response_line(parts: tuple) -> str:
     """'200 OK, 13 bytes': the response event's detail, made when the trace is read."""
-    return (f"{response.status} {response.reason}".rstrip() + f", {len(response.body)} bytes"
-            + ("" if response.complete else " (cut)"))
+    status, reason, _, body, complete, _ = parts
+    return (f"{status} {reason}".rstrip() + f", {len(body)} bytes"
+            + ("" if complete else " (cut)"))
 
 
-# The first and the last step of every gateway, whatever the interface.
-REQUEST = Step("client", "request", _request_line, "RFC 9112 §3", "server")
-RESPONSE = Step("server", "response", _response_line, "RFC 9112 §4", "client")
+def _response_shown(parts: tuple) -> Response:
+    return Response(*parts)
+
+
+# The first and the last step of every gateway, whatever the interface.  The
+# request is recorded as its immutable parts, the response as a tuple of its
+# fields as sent; a view gets a Request / Response of its own, made from them.
+REQUEST = Step("client", "request", _request_line, "RFC 9112 §3", "server",
+               shown=Request.from_parts)
+RESPONSE = Step("server", "response", _response_line, "RFC 9112 §4", "client",
+                shown=_response_shown)
 
 
 def received(trace: Trace, request: Request) -> None:
     """The first step of every gateway: the request arrives from the client, and
     the trace starts with it."""
-    trace.record((REQUEST, trace.t0, request))
+    parts = request.parts
+    trace.record((REQUEST, trace.t0, parts))
+    if not parts.framed and parts.body:
+        declared = request.header("content-length")
+        if declared is not None and declared.isascii() and declared.isdigit() \
+                and int(declared) != len(parts.body):
+            # A Content-Length set by hand that the body does not match: a real server
+            # reads exactly that many bytes (RFC 9112 §6.3), so the app sees a cut
+            # body, or the server waits for bytes that never come.
+            trace.find("http.content_length.body_mismatch", actor="client",
+                       declared=int(declared), actual=len(parts.body))
 
 
 def respond(interface: str, request: Request | None, trace: Trace, response: Response
             ) -> Exchange:
     """The last step of every gateway: the response goes to the client."""
-    trace.record((RESPONSE, now(), response))
+    r = response
+    trace.record((RESPONSE, now(), (r.status, r.reason, tuple(r.headers), r.body, r.complete,
+                                    tuple(r.trailers))))
     return Exchange(interface, request, response, trace)
 
 
@@ -174,7 +196,9 @@ def accept(interface: str, request) -> tuple[Request | None, Exchange | None]:
         trace = Trace(interface)
         first = bytes(request).split(b"\n", 1)[0][:80].decode("latin-1").strip()
         trace.add("client", "request", first or "(empty)", "RFC 9112 §2", target="server")
-        trace.find(error.rule, actor="server", detail=str(error))
+        # The request broke the rule, not the app (which never runs): the finding
+        # sits on the client's side of the picture.
+        trace.find(error.rule, actor="client", detail=str(error))
         reason = reason_phrase(error.status)
         body = f"{error.status} {reason}: {error}\n".encode()
         response = Response(error.status, [("Content-Type", "text/plain; charset=utf-8"),

@@ -3,7 +3,9 @@
 The rules themselves are data, one module per interface under `rules/`, so a
 reader can hold PEP 3333, the ASGI spec and RFC 3875 side by side.  Each rule
 has a stable dotted id, the spec section it comes from, a link, a message
-template filled with what *this* app did, and a hint.
+template filled with what *this* app did, and a hint.  This module holds the
+two shapes (Rule, Finding) and the helpers that word a finding; `rules/` holds
+the rules and turns one into a Finding (`rules.make_finding`).
 """
 
 from __future__ import annotations
@@ -38,24 +40,7 @@ class Finding:
                 "url": self.url, "hint": self.hint}
 
 
-_RULES: dict[str, Rule] | None = None
-
-
-def all_rules() -> dict[str, Rule]:
-    """Every rule of every interface, by id (loaded on first use)."""
-    global _RULES
-    if _RULES is None:
-        from .rules import asgi, cgi, http, wsgi
-
-        _RULES = {}
-        for module in (http, wsgi, asgi, cgi):
-            for rule in module.RULES:
-                assert rule.id not in _RULES, f"duplicate rule id {rule.id}"
-                _RULES[rule.id] = rule
-    return _RULES
-
-
-class _Facts(dict):
+class Facts(dict):
     """Leave unknown {placeholders} visible rather than failing while reporting a failure."""
 
     def __missing__(self, key):
@@ -76,10 +61,3 @@ def describe_error(error: BaseException) -> str:
         last = frames[-1]
         where = f" ({os.path.basename(last.filename)} line {last.lineno})"
     return f"{type(error).__name__}: {error}{where}"
-
-
-def make_finding(rule_id: str, **facts) -> Finding:
-    rule = all_rules()[rule_id]
-    message = rule.message.format_map(_Facts(facts))
-    hint = rule.hint.format_map(_Facts(facts))
-    return Finding(rule.id, message, rule.spec, rule.url, hint)

@@ -24,7 +24,7 @@ from . import sandbox
 from .exchange import Exchange, Response, accept, received, respond
 from .findings import clip, describe_error
 from .request import HOP_BY_HOP, Request
-from .trace import Step, Trace, now
+from .trace import Step, Trace, now, snapshot
 
 DEFAULT_TIMEOUT = 5.0
 PEP = "PEP 3333"
@@ -38,16 +38,17 @@ def _environ_line(environ: dict) -> str:
     return f"{len(environ)} keys, PATH_INFO={environ['PATH_INFO']!r}"
 
 
-def _start_line(status_and_headers: tuple) -> str:
-    status, headers = status_and_headers
-    if not isinstance(headers, list):
-        return f"{status!s}, headers of type {type(headers).__name__}"
+# start_response's data: (status, the headers as they were then, the headers' type).
+
+def _start_line(given: tuple) -> str:
+    status, headers, kind = given
+    if kind is not list:
+        return f"{status!s}, headers of type {kind.__name__}"
     return f"{status!s}, {len(headers)} header{'' if len(headers) == 1 else 's'}"
 
 
-def _restart_line(status_and_headers: tuple) -> str:
-    return (f"{status_and_headers[0]!s} (again, with exc_info: the error response "
-            "replaces the first)")
+def _restart_line(given: tuple) -> str:
+    return f"{given[0]!s} (again, with exc_info: the error response replaces the first)"
 
 
 def _status_line(status_and_headers: tuple) -> str:
@@ -55,16 +56,15 @@ def _status_line(status_and_headers: tuple) -> str:
 
 
 def _as_dict(status_and_headers: tuple) -> dict:
-    status, headers = status_and_headers
-    return {"status": status, "headers": headers}
+    return {"status": status_and_headers[0], "headers": status_and_headers[1]}
 
 
 def _size_line(chunk: bytes) -> str:
     return f"{len(chunk)} bytes"
 
 
-def _type_line(value) -> str:
-    return type(value).__name__
+def _type_line(kind: type) -> str:
+    return kind.__name__
 
 
 ENVIRON = Step("server", "environ", _environ_line, f"{PEP} §environ Variables", "gateway",
@@ -75,7 +75,8 @@ START_RESPONSE = Step("app", "start_response", _start_line,
                       f"{PEP} §The start_response() Callable", "gateway", shown=_as_dict)
 RESTART = Step("app", "start_response", _restart_line, f"{PEP} §Error Handling", "gateway",
                shown=_as_dict)
-RETURN = Step("app", "return", _type_line, f"{PEP} §The Application/Framework Side", "gateway")
+RETURN = Step("app", "return", _type_line, f"{PEP} §The Application/Framework Side", "gateway",
+              shown=_type_line)
 WRITE = Step("app", "write", _size_line, f"{PEP} §The write() Callable", "gateway")
 SEND_HEADERS = Step("server", "send headers", _status_line, f"{PEP} §Buffering and Streaming",
                     "client", shown=_as_dict)
@@ -84,13 +85,22 @@ CLOSE = Step("gateway", "close", "result.close()", f"{PEP} §Specification Detai
 CUT = Step("server", "close connection", "response cut short", f"{PEP} §Error Handling",
            "client")
 
+def _headers_now(headers):
+    """The headers as start_response got them, as they are now (trace.snapshot): the
+    app may change its list afterwards, or reuse it for the next response."""
+    if type(headers) is not list:
+        return snapshot(headers)
+    for pair in headers:
+        if type(pair) is not tuple or len(pair) != 2 or type(pair[0]) is not str \
+                or type(pair[1]) is not str:
+            return snapshot(headers)
+    return tuple(headers)  # the usual (str, str) pairs: a shallow copy is a whole one
+
+
 # A header name: a letter, then letters, digits, '-' or '_', not ending in '-' or '_'.
 _HEADER_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9\-_]*[A-Za-z0-9])?$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _STATUS = re.compile(r"^[1-9][0-9]{2} [^\r\n]*$")
-
-
-_PASSED: dict = {}  # (status, headers) that passed _check with nothing to say -> what _check made
 
 
 class WSGIError(RuntimeError):
@@ -233,7 +243,7 @@ def _environ(request: Request, trace: Trace, options: tuple) -> tuple[dict, dict
     """
     shown, dropped = request.memo(options, _request_variables, request, options)
     for name in dropped:
-        trace.find("http.header.underscore_dropped", actor="server", name=name)
+        trace.note("http.header.underscore_dropped", name=name)
     environ = shown.copy()
     environ["wsgi.input"] = Input(request.body, trace)
     environ["wsgi.errors"] = Errors(trace)
@@ -316,8 +326,10 @@ class _Call:
             raise WSGIError("start_response() called a second time without exc_info "
                             "(PEP 3333)")
         else:
-            self.trace.record((START_RESPONSE, now(), (status, headers)))
-        self.status, self.headers, self.length = self._check(status, headers)
+            self.trace.record((START_RESPONSE, now(),
+                               (status, _headers_now(headers), headers.__class__)))
+        clean, self.length = self._check_all(status, headers)
+        self.status, self.headers = status, tuple(clean)
         return self.write
 
     def _start_again(self, exc_info, status, headers) -> None:
@@ -332,7 +344,7 @@ class _Call:
                 trace.find("wsgi.start_response.called_twice")
                 raise WSGIError("start_response() called a second time without exc_info "
                                 "(PEP 3333)")
-            trace.step(START_RESPONSE, (status, headers))
+            trace.step(START_RESPONSE, (status, _headers_now(headers), headers.__class__))
             return
         try:
             if self.sent:
@@ -341,32 +353,7 @@ class _Call:
                 raise exc_info[1].with_traceback(exc_info[2])
         finally:
             exc_info = None  # avoid a reference cycle through the traceback
-        trace.step(RESTART, (status, headers))
-
-    def _check(self, status, headers) -> tuple:
-        """Check status and headers; raise WSGIError for what no server can send.
-        Returns the status, the headers the server sends and the declared Content-Length.
-
-        An app sends the same status and headers again and again; a pair that
-        passed every check with nothing to say is remembered (`_PASSED`) with
-        what the checks made of it, and not checked again.
-        """
-        try:
-            key = (status, tuple(headers))
-            return _PASSED[key]
-        except KeyError:
-            pass
-        except TypeError:  # not a list of hashable pairs: the checks below will say so
-            key = None
-        before = len(self.trace.findings)
-        clean, length = self._check_all(status, headers)
-        clean = tuple(clean)  # shared by every call that sends these headers: not to be changed
-        # Only with the coach on: with it off, a broken rule leaves no finding to see.
-        if key is not None and self.trace.coach and len(self.trace.findings) == before:
-            if len(_PASSED) >= 1024:
-                _PASSED.clear()  # many distinct responses: keep the memory bounded
-            _PASSED[key] = status, clean, length
-        return status, clean, length
+        trace.step(RESTART, (status, _headers_now(headers), headers.__class__))
 
     def _check_all(self, status, headers) -> tuple[list, str | None]:
         find = self.trace.find
@@ -452,7 +439,7 @@ class _Call:
                 self.trace.find("wsgi.app.signature", error=str(error))
                 raise _Handled() from error
             raise
-        record((RETURN, now(), result))
+        record((RETURN, now(), type(result)))
         if type(result) is list:  # the usual body: no close(), and its len() is true
             self._drain(result, None)
             return

@@ -9,7 +9,7 @@ import pytest
 
 import gateway_lab as gl
 from gateway_lab import sandbox
-from gateway_lab.findings import all_rules
+from gateway_lab.rules import all_rules
 
 START = {"type": "http.response.start", "status": 200,
          "headers": [(b"content-type", b"text/plain")]}

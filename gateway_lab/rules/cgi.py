@@ -18,6 +18,7 @@ def _at(section: str) -> tuple[str, str]:
 
 RULES = [
     # -- the request, before the script runs ---------------------------------------
+    # (a rule the server keeps for the script: recorded as a note, not a finding)
     Rule("cgi.request.proxy_header_dropped", *_at("4.1.18"),
          "the request carried 'Proxy: {value!s}'; as a meta-variable it would become "
          "HTTP_PROXY, which HTTP libraries in the script take as their outgoing proxy "

@@ -45,6 +45,19 @@ RULES = [
          "the Host header is invalid or repeated: {detail}", "send exactly one Host header."),
     Rule("http.head.too_large", "RFC 6585 §5", "https://www.rfc-editor.org/rfc/rfc6585#section-5",
          "the request head is too large: {detail}", "keep headers (and cookies) small."),
+    Rule("http.request.bare_lf", "RFC 9112 §2.2", RFC9112 + "#section-2.2",
+         "a line of the request ends in a bare LF: {detail}",
+         "end every line of the head with CRLF (\\r\\n), the blank line too."),
+    Rule("http.version.unsupported", "RFC 9110 §15.6.6", RFC9110 + "#section-15.6.6",
+         "the request's HTTP version is not one this server speaks: {detail}",
+         "send HTTP/1.1 (or HTTP/1.0) in the request line."),
+    Rule("http.content_length.body_mismatch", "RFC 9112 §6.3", RFC9112 + "#section-6.3",
+         "the request says Content-Length: {declared} but its body has {actual} bytes; a "
+         "server reads exactly Content-Length bytes, so the app gets a cut body or the "
+         "server waits for bytes that never come",
+         "leave Content-Length out and the lab sets it from the body (and keeps it right when "
+         "you change req.body); set it by hand only to show this mistake."),
+    # Rules the server keeps on the app's behalf: recorded as notes, not findings.
     Rule("http.header.underscore_dropped", "RFC 3875 §4.1.18",
          "https://www.rfc-editor.org/rfc/rfc3875#section-4.1.18",
          "the header {name!s} has an underscore, so as an HTTP_ variable it would be "

@@ -85,7 +85,7 @@ def _anchor(title: str) -> str:
 @cache
 def _rule_urls() -> dict[str, str]:
     """spec text -> url, from the rules, whose links were chosen by hand (loaded once)."""
-    from ..findings import all_rules
+    from ..rules import all_rules
 
     return {rule.spec: rule.url for rule in all_rules().values()}
 
