@@ -31,7 +31,6 @@ class Response:
     # with keywords builds a dict for them, and an exercise check makes thousands.
     def __init__(self, status: int, headers=(), body: bytes = b"", reason: str = "",
                  complete: bool = True, trailers=()):
-        # The same order as the response step's record (exchange.respond).
         self.status = status
         self.headers: list[tuple[str, str]] = list(headers) if headers else []
         self.body = body
@@ -131,7 +130,7 @@ def _request_line(parts) -> str:
 
 def _response_line(parts: tuple) -> str:
     """'200 OK, 13 bytes': the response event's detail, made when the trace is read."""
-    status, reason, _, body, complete, _ = parts
+    status, _, body, reason, complete, _ = parts
     return (f"{status} {reason}".rstrip() + f", {len(body)} bytes"
             + ("" if complete else " (cut)"))
 
@@ -169,7 +168,8 @@ def respond(interface: str, request: Request | None, trace: Trace, response: Res
             ) -> Exchange:
     """The last step of every gateway: the response goes to the client."""
     r = response
-    trace.record((RESPONSE, now(), (r.status, r.reason, tuple(r.headers), r.body, r.complete,
+    # In Response()'s own order, so a view remakes it with Response(*recorded).
+    trace.record((RESPONSE, now(), (r.status, tuple(r.headers), r.body, r.reason, r.complete,
                                     tuple(r.trailers))))
     return Exchange(interface, request, response, trace)
 

@@ -53,11 +53,37 @@ def clip(value, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def _said(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception:  # noqa: BLE001 - an exception whose __str__ fails
+        return "(its message could not be read)"
+
+
 def describe_error(error: BaseException) -> str:
-    """'ZeroDivisionError: division by zero (app.py line 3)' for a learner."""
+    """'ZeroDivisionError: division by zero (app.py line 3)' for a learner.
+
+    Only the innermost frame is looked at: a runaway recursion leaves a traceback of
+    a million frames, and formatting them all took longer than any deadline."""
     where = ""
-    frames = traceback.extract_tb(error.__traceback__) if error.__traceback__ else []
-    if frames:
-        last = frames[-1]
-        where = f" ({os.path.basename(last.filename)} line {last.lineno})"
-    return f"{type(error).__name__}: {error}{where}"
+    tb = error.__traceback__
+    if tb is not None:
+        while tb.tb_next is not None:
+            tb = tb.tb_next
+        where = f" ({os.path.basename(tb.tb_frame.f_code.co_filename)} line {tb.tb_lineno})"
+    said = _said(error)
+    return f"{type(error).__name__}: {said}{where}" if said else f"{type(error).__name__}{where}"
+
+
+LOGGED_FRAMES = 25  # the innermost frames of a traceback a server log shows
+
+
+def format_error(error: BaseException) -> str:
+    """The traceback a server logs, bounded to its innermost LOGGED_FRAMES frames
+    (see describe_error for why)."""
+    try:
+        lines = traceback.format_exception(type(error), error, error.__traceback__,
+                                           limit=-LOGGED_FRAMES)
+    except Exception:  # noqa: BLE001 - an exception that cannot even be formatted
+        return f"{type(error).__name__}: {_said(error)}"
+    return "".join(lines).rstrip()

@@ -18,11 +18,10 @@ before the response started, a cut connection after) and records a finding.
 from __future__ import annotations
 
 import re
-import traceback
 
 from . import sandbox
 from .exchange import Exchange, Response, accept, received, respond
-from .findings import clip, describe_error
+from .findings import clip, describe_error, format_error
 from .request import HOP_BY_HOP, Request
 from .trace import Step, Trace, now, snapshot
 
@@ -563,7 +562,7 @@ def _response(call: _Call, outcome, timeout: float) -> Response:
     error = outcome.error
     if error is not None:
         if not isinstance(error, (_Handled, WSGIError)):
-            trace.add("server", "log", "".join(traceback.format_exception(error)).rstrip(),
+            trace.add("server", "log", format_error(error),
                       f"{PEP} §Error Handling")
             rule = "wsgi.app.raised_after_start" if call.sent else "wsgi.app.raised"
             trace.find(rule, error=describe_error(error))

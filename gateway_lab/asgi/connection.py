@@ -1,0 +1,444 @@
+"""What every ASGI connection shares, whatever its type: the scope, the messages, the
+app's steps on the event loop (ASGI spec §Applications, §Events, §Error Handling).
+
+An ASGI app is one coroutine function, `async def app(scope, receive, send)`.
+The server:
+
+1. builds the `scope`, a dict describing the connection: its type ("http",
+   "websocket" or "lifespan"), path, query_string (bytes), headers
+   (lower-case bytes pairs), ... (ASGI HTTP spec §HTTP Connection Scope);
+2. awaits `app(scope, receive, send)` (ASGI spec §Applications);
+3. checks every message the app sends (`send(message)`): a dict with a
+   'type' and only the values the spec allows (§Events), in the order the
+   connection's state machine allows (`http.py`, `websocket.py`).  An invalid
+   message makes send() raise (§Error Handling);
+4. if the app raises, terminates the connection: a 500 before the response
+   started, a closed connection after.
+
+The app shares one event loop with every other connection.  Between two
+awaits a coroutine keeps the loop to itself; each such step of the app is
+timed (`Watch`), and one that holds the loop longer than BLOCKED is reported
+as `asgi.loop.blocked`, at the point where it happened.
+
+Every message in the trace is a snapshot taken when it was sent or received
+(trace.snapshot): an app that reuses one dict for several sends, or empties a
+message it received, cannot change what an earlier step shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import math
+import time
+import types
+from types import MappingProxyType
+from urllib.parse import unquote_to_bytes
+
+from .. import sandbox
+from ..findings import clip
+from ..request import Request
+from ..trace import Step, Trace, now, snapshot
+
+DEFAULT_TIMEOUT = 5.0
+BLOCKED = 0.1        # s; a step longer than this blocks the loop (asyncio's debug mode uses 0.1)
+GRACE = 0.25         # s; how long past the deadline a blocked loop gets before it is stopped
+ASGI = {"version": "3.0", "spec_version": "2.4"}
+WWW = "ASGI HTTP spec"
+START_SPEC = "ASGI HTTP spec §Response Start - send event"
+WS = "ASGI WebSocket spec"
+_clock = time.perf_counter
+
+_SPEC_OF = {
+    "http.response.start": f"{WWW} §Response Start - send event",
+    "http.response.body": f"{WWW} §Response Body - send event",
+    "http.response.trailers": f"{WWW} §Response Trailers - send event",
+    "websocket.accept": f"{WS} §Accept - send event",
+    "websocket.send": f"{WS} §Send - send event",
+    "websocket.close": f"{WS} §Close - send event",
+}
+
+
+def _spec_of(kind: str) -> str:
+    return _SPEC_OF.get(kind, "ASGI spec §Events")
+
+
+def _summary(message) -> str:
+    """One line for a message the app sent (from its snapshot, or the message itself)."""
+    kind = message["type"]
+    if kind == "http.response.start":
+        return f"{kind}, status {message.get('status')!r}"
+    if kind == "http.response.body":
+        body = message.get("body", b"")
+        size = len(body) if hasattr(body, "__len__") else "?"
+        return f"{kind}, {size} bytes, more_body={bool(message.get('more_body', False))}"
+    if kind == "websocket.send":
+        data = message.get("text") if message.get("text") is not None else message.get("bytes")
+        return f"{kind} {clip(data, 40)}"
+    if kind == "websocket.close":
+        return f"{kind}, code {message.get('code', 1000)!r}"
+    return kind
+
+
+def _sends(target: str) -> dict[str, Step]:
+    """The app's send(message) steps, by message type.  HTTP responses go to the
+    gateway (which frames them for the client), WebSocket messages to the client."""
+    return {kind: Step("app", "send", _summary, spec, target) for kind, spec in _SPEC_OF.items()}
+
+
+class ASGIError(RuntimeError):
+    """Raised from send() into an app that broke the protocol (ASGI spec §Error Handling:
+    "the server must raise an exception" on an invalid event)."""
+
+
+class Disconnected(OSError):
+    """Raised from send() once the peer has gone (ASGI spec 2.4: an OSError subclass,
+    which the server does not log).  `connection` is the connection that raised it."""
+
+    connection = None
+
+
+class _Handled(ASGIError):
+    """The gateway already recorded why; raised into the app from send()."""
+
+
+class _NotAsync(Exception):
+    pass
+
+
+# -- the scope ---------------------------------------------------------------------
+
+def _headers(request: Request) -> tuple:
+    # §HTTP Connection Scope: header names lower-cased, order and duplicates kept.
+    return tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers)
+
+
+def connection_scope(request: Request, *, root_path: str = "",
+                     state: dict | None = None) -> dict:
+    """The scope a server builds for `request`: a WebSocket's for a WebSocket
+    handshake (ASGI WebSocket spec §Websocket Connection Scope), else an HTTP
+    request's (ASGI HTTP spec §HTTP Connection Scope)."""
+    return _scope_for(request, root_path, state)[0]
+
+
+def _scope_for(request: Request, root_path: str, state) -> tuple[dict, tuple]:
+    """The scope for one run, and what the trace records of it: the template every
+    run of these request parts shares (immutable, Request.memo) and the state."""
+    template = request.memo(("asgi", root_path), _request_scope, request, root_path)
+    scope = dict(template)
+    # The parts an app or middleware may change are the run's own.
+    scope["asgi"] = ASGI.copy()
+    scope["headers"] = list(template["headers"])
+    scope["extensions"] = {}
+    if "subprotocols" in scope:
+        scope["subprotocols"] = list(scope["subprotocols"])
+    shown_state = None
+    if state is not None:
+        scope["state"] = state.copy()  # Lifespan spec: a shallow copy per request
+        shown_state = snapshot(state)
+    return scope, (template, shown_state)
+
+
+def _request_scope(request: Request, root_path: str) -> MappingProxyType:
+    scope = {
+        "type": "http",
+        "asgi": MappingProxyType(ASGI),
+        "http_version": request.http_version,
+        "method": request.method,
+        "scheme": request.scheme,
+        # `path` is percent-decoded text, `raw_path` the bytes as sent.
+        "path": _unquote(request.path_bytes),
+        "raw_path": request.raw_path,
+        "query_string": request.query_string.encode("latin-1"),
+        "root_path": root_path,
+        "headers": _headers(request),
+        "client": request.client,
+        "server": request.host,
+        "extensions": None,
+    }
+    if request.is_websocket:
+        scope["type"] = "websocket"
+        scope["scheme"] = "wss" if request.scheme == "https" else "ws"
+        del scope["method"]
+        offered = request.header("sec-websocket-protocol") or ""
+        scope["subprotocols"] = tuple(p.strip() for p in offered.split(",") if p.strip())
+    return MappingProxyType(scope)
+
+
+def _scope_line(recorded: tuple) -> str:
+    scope = recorded[0]
+    return f"type={scope['type']!r}, path={scope['path']!r}"
+
+
+def _scope_shown(recorded: tuple) -> dict:
+    """The scope as the app got it, made from what was recorded (trace.Step.shown)."""
+    template, state = recorded
+    scope = {key: (dict(value) if isinstance(value, MappingProxyType) else value)
+             for key, value in template.items()}
+    scope["headers"] = list(template["headers"])
+    scope["extensions"] = {}
+    if state is not None:
+        scope["state"] = dict(state)
+    return scope
+
+
+def _unquote(raw: bytes) -> str:
+    if b"%" not in raw:
+        return raw.decode("utf-8", "replace")
+    return unquote_to_bytes(raw).decode("utf-8", "replace")
+
+
+# -- what an app may put in a message (ASGI spec §Events) ---------------------------
+
+_ALLOWED = (bytes, str, int, float, list, dict, bool, type(None), tuple)
+_PLAIN = frozenset({bytes, str, int, bool, type(None), list, dict, tuple})  # no float: NaN
+_KEEP = frozenset({bytes, str, int, bool, type(None), float})  # snapshots of themselves
+
+
+def _valid(message, trace: Trace) -> bool:
+    if not isinstance(message, dict) or "type" not in message:
+        trace.find("asgi.message.not_dict", value=clip(message))
+        return False
+    for value in message.values():  # the usual message: plain values only, one look each
+        if type(value) not in _PLAIN:
+            break
+    else:
+        return True
+    for key, value in message.items():
+        if type(value) in _PLAIN:
+            continue
+        if not isinstance(value, _ALLOWED) or (isinstance(value, float) and not
+                                               math.isfinite(value)):
+            trace.find("asgi.message.bad_value", type=message.get("type"), key=key,
+                       value=clip(value), vtype=type(value).__name__)
+            return False
+    return True
+
+
+def message_now(message: dict) -> MappingProxyType:
+    """A message as it is at this moment (see the module docstring): its plain values
+    as they are, lists and dicts copied all the way down."""
+    out = {}
+    for key, value in message.items():
+        out[key] = value if value.__class__ in _KEEP else snapshot(value)
+    return MappingProxyType(out)
+
+
+# -- timing the app's steps -----------------------------------------------------
+
+class Watch:
+    """The loop's view of one app: which step it is in, how long it held the loop.
+
+    A coroutine runs between two awaits without giving the loop back.  A step
+    that takes longer than BLOCKED kept every other connection on the loop
+    waiting.  Each send() and receive() inside a step is a checkpoint: a gap
+    longer than BLOCKED between two checkpoints is reported right there, before
+    the message that ended it, so the trace shows *where* the loop was held.
+    """
+
+    step_start: float | None = None  # set while the app holds the loop
+    mark = 0.0                       # the last checkpoint inside the current step
+    reported = False                 # this step's hold is reported already
+    blocked = 0.0                    # the longest hold so far
+    closed = False                   # the run is reported; late steps change nothing
+
+    def __init__(self, trace: Trace, timeout: float):
+        self.trace = trace
+        self.timeout = timeout
+
+    @types.coroutine
+    def steps(self, awaitable, first_wait=None):
+        """Await `awaitable` one step at a time, timing each step; every yield and
+        every exception thrown in (cancellation) is passed through unchanged.
+        `first_wait()` is called when the app first waits for the loop."""
+        # A coroutine steps by itself; any other awaitable through its __await__().
+        steps = awaitable if type(awaitable) is types.CoroutineType else awaitable.__await__()
+        send, throw = steps.send, steps.throw
+        value = error = None
+        while True:
+            self.step_start = self.mark = _clock()
+            self.reported = False
+            try:
+                yielded = send(value) if error is None else throw(error)
+            except StopIteration as stop:
+                self.step_ended()
+                return stop.value
+            except BaseException:
+                self.step_ended(stopped=True)
+                raise
+            self.step_ended()
+            if first_wait is not None:
+                first_wait()
+                first_wait = None
+            try:
+                value, error = (yield yielded), None
+            except BaseException as thrown:  # noqa: BLE001 - cancellation, forwarded
+                value, error = None, thrown
+
+    def checkpoint(self) -> None:
+        """The app called send() or receive(): report a hold that ends here."""
+        if self.step_start is None:
+            return
+        at = _clock()
+        if at - self.mark > BLOCKED and not self.closed:
+            self.found(at - self.mark)
+            self.reported = True
+        self.mark = at
+
+    def step_ended(self, stopped: bool = False) -> None:
+        start, self.step_start = self.step_start, None
+        at = _clock()
+        if self.closed or start is None:
+            return
+        took = at - start
+        if at - self.mark > BLOCKED:
+            how = " and was stopped there" if stopped and took >= self.timeout else ""
+            self.found(at - self.mark, how)
+        elif took > BLOCKED and not self.reported:
+            # No single stretch was long, but the step as a whole held the loop.
+            self.found(took)
+
+    def found(self, took: float, how: str = "") -> None:
+        self.trace.find("asgi.loop.blocked", seconds=took, how=how)
+        self.blocked = max(self.blocked, took)
+
+
+# -- one connection: the state shared by receive() and send() ----------------------
+
+CALL = Step("gateway", "call", "await app(scope, receive, send)", "ASGI spec §Applications",
+            "app")
+
+
+class Connection(Watch):
+    """What every kind of connection keeps: the app, the trace, the deadline; and,
+    as a Watch, how long each of the app's steps held the loop."""
+
+    kind = "http"
+    sends: dict[str, Step] = {}
+    sends_to = "gateway"
+    # How a run starts out; an instance sets its own only when one changes.
+    error: BaseException | None = None
+    returned = None
+    timed_out = False
+    stuck = False   # timed out inside a C call
+    waiting = ""    # what the app was awaiting, for a timeout's message
+    timer: asyncio.TimerHandle | None = None  # the deadline, once the app waits
+    owns_task = True  # False when the caller's own task runs the app (run_asgi_async)
+    started = 0.0
+    ended_at: float | None = None
+
+    def __init__(self, app, request: Request, timeout: float, scope: dict, coach=True):
+        self.app = app
+        self.request = request
+        self.timeout = timeout
+        self.scope = scope
+        self.trace = Trace("asgi", coach)
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self.timeout
+
+    def late(self, at: float | None) -> bool:
+        """True when `at` (a time, or None: never) is past the deadline."""
+        return at is None or at > self.deadline
+
+    async def main(self) -> None:
+        """Await the app with a deadline; record how it ended."""
+        self.started = _clock()
+        try:
+            self.returned = await self.steps(self._call(), self._arm)
+        except asyncio.CancelledError as cancelled:
+            if self.timed_out:
+                pass
+            elif self.owns_task:
+                # Nobody but the app cancelled the task the lab gave it.
+                self.error = cancelled
+            else:
+                raise  # the caller's own task was cancelled: theirs to handle
+        except sandbox.Stopped:
+            raise  # the sandbox's deadline: the caller reports it
+        except BaseException as error:  # noqa: BLE001 - learner code may raise anything,
+            self.error = error           # KeyboardInterrupt and SystemExit included
+        finally:
+            self.ended_at = _clock()
+            if self.timer is not None:
+                self.timer.cancel()
+            self.ended()
+
+    def _arm(self) -> None:
+        """Set the deadline's timer; called when the app first waits for something
+        (an app that answers in one step never needs one)."""
+        left = self.timeout - (_clock() - self.started)
+        task = asyncio.current_task()
+        self.timer = task.get_loop().call_later(max(left, 0.0), self._expire, task)
+
+    def _expire(self, task) -> None:
+        self.timed_out = True
+        task.cancel()
+
+    def _call(self):
+        self.trace.record((CALL, now(), None))
+        awaitable = self.app(self.scope, self.receive, self.send)
+        if type(awaitable) is not types.CoroutineType and not inspect.isawaitable(awaitable):
+            raise _NotAsync(type(awaitable).__name__)
+        return awaitable
+
+    def ended(self) -> None:
+        """Called once the app is done, whatever happened (wakes waiting receives)."""
+
+    def overran(self) -> bool:
+        """The app was still running at its deadline (it blocked the loop past it, or
+        was stopped there)."""
+        return self.timed_out or self.late(self.ended_at)
+
+    def where(self) -> str:
+        """What the app was doing when its time ran out, for the timeout's finding."""
+        if self.stuck:
+            return "it blocked the event loop inside a C call and could not be stopped"
+        if self.blocked:
+            return "it blocked the event loop"
+        return self.waiting or "an await never returned"
+
+    def explained(self, error: BaseException) -> bool:
+        """True when `error` needs no more words: a finding about how the app was
+        called is recorded here, and send() recorded its own before raising."""
+        if isinstance(error, _NotAsync):
+            self.trace.find("asgi.app.not_async", type=str(error))
+            return True
+        if isinstance(error, TypeError) and _is_call_error(error):
+            self.trace.find("asgi.app.signature", error=str(error))
+            return True
+        if isinstance(error, asyncio.CancelledError):
+            self.trace.find("asgi.app.cancelled")
+            return True
+        if isinstance(error, Disconnected):
+            # This connection's own send() raised it: the client had gone, which the
+            # spec says the server must not log.  Raised by another connection's send
+            # (a chat's broadcast to a peer that left), it is an unhandled error.
+            return error.connection is self
+        return isinstance(error, _Handled)
+
+    def sent_event(self, message) -> str:
+        """What every send() does first: check the message is one, and trace it."""
+        self.checkpoint()
+        if not _valid(message, self.trace):
+            raise _Handled("invalid message")
+        kind = message["type"]
+        step = self.sends.get(kind)
+        if step is None:  # a type the spec does not have: send() says so next
+            step = Step("app", "send", _summary, _spec_of(kind), self.sends_to)
+        self.trace.record((step, now(), message_now(message)))
+        return kind
+
+    def disconnected(self, why: str) -> Disconnected:
+        error = Disconnected(why)
+        error.connection = self
+        return error
+
+
+def _is_call_error(error: TypeError) -> bool:
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    # The TypeError was raised by the call into the app itself, in Connection._call.
+    return tb is not None and tb.tb_frame.f_code is Connection._call.__code__

@@ -1,0 +1,99 @@
+"""The ASGI gateway: a Request in, an app awaited, an Exchange out.
+
+`run_asgi` is for plain code and notebook cells (the app runs on a loop of the
+lab's own, `loops.py`); `run_asgi_async` is awaited on the caller's own loop,
+where concurrent calls interleave as they would in a real server.  Both build
+the scope, pick the connection's state machine (`http.py` or `websocket.py`)
+and turn how the app went into the Response the client saw.
+"""
+
+from __future__ import annotations
+
+from ..exchange import Exchange, Response, accept, received, respond
+from ..request import Request
+from ..trace import now
+from . import http, websocket
+from .connection import DEFAULT_TIMEOUT, GRACE, Connection, _clock, _scope_for
+from .loops import run_sync
+
+
+def _prepare(app, request, timeout, root_path, state, coach=True):
+    if type(request) is not Request:  # None, raw bytes, or not a request at all
+        request, refused = accept("asgi", request)
+        if refused is not None:
+            return None, refused
+    scope, shown = _scope_for(request, root_path, state)
+    kind = websocket if scope["type"] == "websocket" else http
+    connection = (websocket.WebSocketConnection if kind is websocket else
+                  http.HTTPConnection)(app, request, timeout, scope, coach)
+    trace = connection.trace
+    received(trace, request)
+    trace.record((kind.SCOPE, now(), shown))
+    if not callable(app):
+        trace.find("asgi.app.not_callable", actor="server", type=type(app).__name__)
+        return None, _finish(connection, Response.error(500))
+    return connection, None
+
+
+def _finish(connection: Connection, response: Response) -> Exchange:
+    trace = connection.trace
+    if connection.kind != "websocket":
+        return respond("asgi", connection.request, trace, response)
+    if response.status == 101:
+        # The 101 went out at websocket.accept; what ends now is the connection.
+        trace.add("server", "close", connection.closing_line(), "RFC 6455 §7",
+                  target="client")
+    else:
+        trace.add("server", "response", f"{response.status} {response.reason}".rstrip(),
+                  "RFC 6455 §4.2.2", target="client", data=response)
+    return Exchange("asgi", connection.request, response, trace, messages=connection.sent,
+                    close_code=connection.close_code if response.status == 101 else None)
+
+
+def _conclude(connection: Connection, outcome) -> Exchange:
+    if outcome.timed_out:
+        connection.timed_out = True
+        connection.stuck = outcome.stuck
+        if connection.step_start is not None and not connection.reported:
+            # Still inside one step: the loop has been blocked since its last checkpoint.
+            connection.found(_clock() - connection.mark,
+                             " and could not be stopped" if outcome.stuck else
+                             " and was stopped there")
+    elif outcome.error is not None:  # an error of the gateway itself, not of the app
+        raise outcome.error
+    connection.closed = True
+    return _finish(connection, connection.response())
+
+
+def run_asgi(app, request: Request | bytes | None = None, *, timeout: float = DEFAULT_TIMEOUT,
+             root_path: str = "", state: dict | None = None, coach: bool = True) -> Exchange:
+    """Run one request (HTTP or a scripted WebSocket) through an ASGI app.
+
+    Works from plain code and from inside a running event loop (a notebook
+    cell) alike, on the calling thread (see loops.py).  After `timeout` seconds
+    the server gives up (504, or a cut connection once the response started);
+    an app that blocks the loop past it is stopped.
+    `state` is the lifespan state, shallow-copied into the scope.
+    With `coach=False` the app is served the same way, but broken rules are
+    not recorded as findings (the benchmark uses it to price the coach).
+    """
+    connection, refused = _prepare(app, request, timeout, root_path, state, coach)
+    if refused is not None:
+        return refused
+    return _conclude(connection, run_sync(connection.main, timeout + GRACE, connection.trace))
+
+
+async def run_asgi_async(app, request: Request | bytes | None = None, *,
+                         timeout: float = DEFAULT_TIMEOUT, root_path: str = "",
+                         state: dict | None = None, coach: bool = True) -> Exchange:
+    """`await` form of run_asgi: the app runs on the caller's own loop, as in a real
+    server, so concurrent calls interleave.  The deadline cancels an app that awaits
+    too long; an app that blocks the loop is reported, and cannot be stopped here
+    (the loop is yours): use run_asgi for code you do not trust."""
+    connection, refused = _prepare(app, request, timeout, root_path, state, coach)
+    if refused is not None:
+        return refused
+    connection.owns_task = False
+    await connection.main()
+    connection.closed = True
+    return _finish(connection, connection.response())

@@ -1,0 +1,286 @@
+"""An ASGI HTTP connection (ASGI HTTP spec, "www" 2.x): one request, one response.
+
+The state machine, as the server enforces it:
+
+    receive():  http.request {body, more_body}  ... until more_body is False,
+                then (once the response is over, or the client left) http.disconnect.
+                'body' and 'more_body' may be left out by a server: b"" and False.
+    send():     http.response.start {status, headers, trailers}   exactly once, first
+                http.response.body {body, more_body}               one or more
+                http.response.trailers {headers, more_trailers}    only if announced
+                The response is complete when a body (or the last trailers) says no more.
+
+* A status is an int from 100 to 599; headers are [bytes, bytes] pairs, names
+  lower-case (servers accept any case); a body is bytes (§Response Start, §Response
+  Body).  CR, LF or NUL in a header is never sent (response splitting).
+* A message out of order makes send() raise; a message after the response is
+  complete is ignored, as uvicorn does, and reported.
+* If the app raises before http.response.start the client gets a 500; after it, the
+  server can only close the connection (§Error Handling).
+* After `timeout` seconds the server gives up: 504 if nothing was sent by then, a cut
+  connection if the response was under way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..exchange import Response, reason_phrase
+from ..findings import clip, describe_error, format_error
+from ..trace import Step, now
+from .connection import (
+    START_SPEC,
+    WWW,
+    Connection,
+    _clock,
+    _Handled,
+    _scope_line,
+    _scope_shown,
+    _sends,
+)
+
+SCOPE = Step("server", "scope", _scope_line, f"{WWW} §HTTP Connection Scope", "gateway",
+             shown=_scope_shown)
+
+
+def _body_line(recorded: tuple) -> str:
+    body, more = recorded
+    return f"http.request, {len(body)} bytes, more_body={more}"
+
+
+def _body_shown(recorded: tuple) -> dict:
+    return {"type": "http.request", "body": recorded[0], "more_body": recorded[1]}
+
+
+REQUEST_EVENT = Step("gateway", "receive", _body_line, f"{WWW} §Request - receive event",
+                     "app", shown=_body_shown)
+DISCONNECT_EVENT = Step("gateway", "receive", "http.disconnect",
+                        f"{WWW} §Disconnect - receive event", "app",
+                        shown=lambda _: {"type": "http.disconnect"})
+CUT = Step("server", "close connection", "response cut short", "ASGI spec §Error Handling",
+           "client")
+
+
+class HTTPConnection(Connection):
+    """An HTTP request: the body as http.request events, the response from send()."""
+
+    sends_to = "gateway"
+    sends = _sends(sends_to)
+    next_chunk = 0
+    status: int | None = None
+    headers: tuple = ()                    # as the client gets them (Response makes a list)
+    length: str | None = None              # the Content-Length among them
+    complete = False
+    start_at: float | None = None          # when http.response.start went out
+    complete_at: float | None = None       # when the response was complete
+    trailers_expected = False
+    finished: asyncio.Event | None = None  # set when the response is over
+    over = False                           # the app has returned (or failed)
+    told_disconnect = False
+    noted_case = False
+
+    def __init__(self, app, request, timeout, scope, coach=True):
+        super().__init__(app, request, timeout, scope, coach)
+        self.chunks = request.chunks or (b"",)
+        self.body: list[bytes] = []
+        self.trailers: list[tuple[str, str]] = []
+
+    # receive(): ASGI HTTP spec §Request - receive event, §Disconnect - receive event
+    async def receive(self) -> dict:
+        self.checkpoint()
+        trace = self.trace
+        if self.next_chunk < len(self.chunks):
+            body = self.chunks[self.next_chunk]
+            self.next_chunk += 1
+            more = self.next_chunk < len(self.chunks)
+            trace.record((REQUEST_EVENT, now(), (body, more)))
+            return {"type": "http.request", "body": body, "more_body": more}
+        if self.told_disconnect:
+            trace.find("asgi.http.receive_after_disconnect")
+        if not (self.complete or self.over):
+            # The whole body has arrived; like a real server, the next event is
+            # http.disconnect, once the response is over (or the client leaves).
+            self.waiting = "waiting in receive() after the whole body had arrived"
+            if self.finished is None:
+                self.finished = asyncio.Event()
+            await self.finished.wait()
+            self.waiting = ""
+        self.told_disconnect = True
+        trace.step(DISCONNECT_EVENT)
+        return {"type": "http.disconnect"}
+
+    # send(): ASGI HTTP spec §Response Start, §Response Body, §Response Trailers
+    async def send(self, message) -> None:
+        kind = self.sent_event(message)
+        if self.over:
+            raise self.disconnected("the client has gone away")
+        if self.complete:
+            self.trace.find("asgi.http.after_complete", type=kind)
+            return  # uvicorn ignores it too; no need to crash the app
+        if kind == "http.response.start":
+            self._start(message)
+        elif kind == "http.response.body":
+            self._body(message)
+        elif kind == "http.response.trailers":
+            self._trailers(message)
+        else:
+            self.trace.find("asgi.http.unknown_message", type=kind)
+            raise _Handled(f"unknown message type {kind!r}")
+
+    def _start(self, message: dict) -> None:
+        trace = self.trace
+        if self.status is not None:
+            trace.find("asgi.http.start_twice")
+            raise _Handled("http.response.start sent twice")
+        status = message.get("status")
+        if type(status) is not int or not 100 <= status <= 599:
+            trace.find("asgi.http.bad_status", value=clip(status))
+            raise _Handled("bad status")
+        self.headers, self.length = self._check_headers(message.get("headers", ()))
+        self.trailers_expected = bool(message.get("trailers", False))
+        self.status = status
+        self.start_at = _clock()
+
+    def _check_headers(self, headers) -> tuple[tuple, str | None]:
+        """The headers as the client gets them (str pairs), once they are checked,
+        and the Content-Length among them."""
+        try:
+            pairs = tuple(map(tuple, headers))
+        except TypeError:
+            self.trace.find("asgi.http.bad_headers", value=clip(headers),
+                            problem="it is not a list of pairs")
+            raise _Handled("bad headers") from None
+        out = tuple(self._check_pairs(pairs))
+        length = next((value for name, value in out if name.lower() == "content-length"), None)
+        return out, length
+
+    def _check_pairs(self, pairs) -> list[tuple[str, str]]:
+        trace, out = self.trace, []
+        for pair in pairs:
+            if len(pair) != 2:
+                trace.find("asgi.http.bad_headers", value=clip(pair),
+                           problem="each header must be a [name, value] pair")
+                raise _Handled("bad headers")
+            name, value = pair
+            # Exactly bytes (§HTTP Connection Scope: "byte strings"): a memoryview or
+            # bytearray compares equal to bytes, but is not what the spec allows.
+            if name.__class__ is not bytes or value.__class__ is not bytes:
+                bad = value if name.__class__ is bytes else name
+                trace.find("asgi.http.header_not_bytes", name=clip(name),
+                           vtype=type(bad).__name__)
+                raise _Handled("header not bytes")
+            if name != name.lower() and not self.noted_case:
+                # The spec asks for lower-case names; servers accept any case (HTTP
+                # names are case-insensitive) and Django sends b"Content-Type": a
+                # note, not a finding.
+                self.noted_case = True
+                trace.add("server", "note", f"header name {clip(name)} is not lower-case "
+                          "as the spec asks; servers accept it", START_SPEC, target="app")
+            if any(c in value for c in b"\r\n\x00") or any(c in name for c in b"\r\n\x00:"):
+                trace.find("asgi.http.header_control_chars", name=clip(name))
+                continue  # never sent
+            out.append((name.decode("latin-1"), value.decode("latin-1")))
+        return out
+
+    def _body(self, message: dict) -> None:
+        trace = self.trace
+        if self.status is None:
+            trace.find("asgi.http.body_before_start", type="http.response.body")
+            raise _Handled("body before start")
+        body = message.get("body", b"")
+        if not isinstance(body, (bytes, bytearray, memoryview)):
+            trace.find("asgi.http.body_not_bytes", vtype=type(body).__name__)
+            raise _Handled("body not bytes")
+        if body:
+            self.body.append(bytes(body))
+        if not message.get("more_body", False) and not self.trailers_expected:
+            self._complete()
+
+    def _trailers(self, message: dict) -> None:
+        if self.status is None:
+            self.trace.find("asgi.http.body_before_start", type="http.response.trailers")
+            raise _Handled("trailers before start")
+        if not self.trailers_expected:
+            self.trace.find("asgi.http.trailers_not_announced")
+            raise _Handled("trailers not announced")
+        self.trailers.extend((bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
+                             for k, v in message.get("headers", ()))
+        if not message.get("more_trailers", False):
+            self._complete()
+
+    def _complete(self) -> None:
+        self.complete = True
+        self.complete_at = _clock()
+        if self.finished is not None:
+            self.finished.set()
+
+    def ended(self) -> None:
+        self.over = True
+        if self.finished is not None:
+            self.finished.set()
+
+    # -- what the client gets ----------------------------------------------------------
+    def response(self) -> Response:
+        if self.overran():
+            return self._timed_out()
+        trace = self.trace
+        complete = self.complete
+        error = self.error
+        if error is not None:
+            if not self.explained(error):
+                trace.add("server", "log", format_error(error), "ASGI spec §Error Handling")
+                rule = ("asgi.app.raised" if self.status is None else
+                        "asgi.app.raised_after_response" if complete else
+                        "asgi.app.raised_after_start")
+                trace.find(rule, error=describe_error(error))
+            if self.status is None:
+                return Response.error(500)
+            if not complete:
+                return self._cut()
+            error = None  # the response went out whole; the error was only logged
+        if self.returned is not None and error is None:
+            trace.find("asgi.app.returned_value", value=clip(self.returned))
+        if self.status is None:
+            trace.find("asgi.http.no_response")
+            return Response.error(500)
+        if not complete:
+            trace.find("asgi.http.incomplete_response")
+            return self._cut()
+        return self._whole()
+
+    def _timed_out(self) -> Response:
+        """The deadline passed with the app still running (see `Connection.overran`)."""
+        if self.late(self.start_at):
+            status = 504
+        elif self.late(self.complete_at):
+            status = "with a cut connection"
+        else:
+            status = "nothing more: the response had gone out whole before the deadline"
+        self.trace.find("asgi.app.timeout", actor="server", timeout=self.timeout,
+                        where=self.where(), status=status)
+        if status == 504:
+            return Response.error(504)
+        if self.late(self.complete_at):
+            return self._cut()
+        return self._whole()
+
+    def _whole(self) -> Response:
+        body = b"".join(self.body)
+        declared = self.length
+        complete = True
+        if self.request.method == "HEAD":
+            body = b""  # RFC 9110 §9.3.2: no body, and Content-Length is a GET's
+        elif declared is not None and declared.strip().isdigit():
+            if int(declared) != len(body):
+                self.trace.find("asgi.http.content_length_mismatch", declared=int(declared),
+                                actual=len(body))
+                complete = len(body) >= int(declared)
+                body = body[:int(declared)]
+        return Response(self.status, self.headers, body, reason_phrase(self.status), complete,
+                        self.trailers)
+
+    def _cut(self) -> Response:
+        self.trace.step(CUT)
+        return Response(self.status, self.headers, b"".join(self.body),
+                        reason=reason_phrase(self.status), complete=False)
+

@@ -1,0 +1,151 @@
+"""Running an ASGI app from code that is not async: a script, a test, a notebook cell.
+
+A coroutine needs an event loop to run.  `run_sync(make_coro, timeout)` gives it
+one of the lab's own, on the calling thread, under the sandbox's deadline
+(`sandbox.call`), and cleans up after it:
+
+* From plain code on the main thread (a script, a test, the CLI) the lab keeps
+  one loop for the thread and runs each app on it; making a loop costs more
+  than a whole hello-world run.
+* From a notebook cell, the kernel's own loop is *running* on this thread: it
+  called the cell and waits for it to return.  asyncio allows one running loop
+  per thread, which is why `asyncio.run()` fails in a cell.  The lab sets the
+  kernel's loop aside for the duration of the run (asyncio's
+  `_set_running_loop`, the hook asyncio provides for loop implementations),
+  runs its own loop to completion, and puts the kernel's loop back.  Nothing
+  is patched, and nothing of the kernel's loop runs meanwhile: it was waiting
+  for the cell anyway.  (nest_asyncio instead patches asyncio so that the
+  kernel's own loop can be re-entered; lesson 07 compares the two.)
+* On any other thread, the sandbox runs the app on one of its worker threads,
+  which has no loop of its own: the same code path, with a loop made for it.
+
+Whatever the app does to the loop, the loop is the server's: an app that calls
+`loop.stop()` is noted and the run carries on; tasks it leaves running are
+cancelled (they would otherwise wake up in the next, unrelated run); a run
+stopped mid-step (a blocked loop past its deadline) leaves a loop that is not
+to be trusted again, so it is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from .. import sandbox
+from ..trace import Trace
+from .connection import GRACE
+
+_MAIN_IDENT = threading.main_thread().ident
+# asyncio's hooks for loop implementations (exported by asyncio.events).
+_get_running_loop = asyncio.events._get_running_loop
+_set_running_loop = asyncio.events._set_running_loop
+LOOP_SPEC = "ASGI spec §Applications"
+
+
+def _quiet(loop, context) -> None:
+    """Exception handler for the lab's loops: a stopped app is not news."""
+    if isinstance(context.get("exception"), (sandbox.Stopped, asyncio.CancelledError)):
+        return
+    loop.default_exception_handler(context)
+
+
+class OwnLoop:
+    """A loop of the lab's own for sync callers, which keeps a list of the tasks
+    started on it: asking asyncio for them (all_tasks) walks every task of
+    every loop, which cost more than a whole hello-world run."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.loop.set_exception_handler(_quiet)
+        self.tasks: list[asyncio.Task] = []
+        self.stopped_by_app = False
+        self.loop.set_task_factory(self._task)
+
+    def _task(self, loop, coro, **kwargs) -> asyncio.Task:
+        task = asyncio.Task(coro, loop=loop, **kwargs) if kwargs else asyncio.Task(coro, loop=loop)
+        self.tasks.append(task)
+        return task
+
+    def run(self, coro):
+        """loop.run_until_complete(coro) with the caller's running loop (if any) set
+        aside, one turn of the loop cheaper for an app that answers in one step."""
+        outer = _get_running_loop()
+        if outer is not None:
+            _set_running_loop(None)
+        try:
+            return self._run(coro)
+        finally:
+            if outer is not None:
+                _set_running_loop(outer)
+
+    def _run(self, coro):
+        loop = self.loop
+        task = loop.create_task(coro)
+        # stop() before run_forever(): the loop runs what is ready (the task's
+        # first step) and returns (asyncio docs, AbstractEventLoop.stop).
+        loop.stop()
+        loop.run_forever()
+        if not task.done():  # the app waits for something: run until it is done
+            task.add_done_callback(lambda _: loop.stop())
+            loop.run_forever()
+            while not task.done():
+                # The app called loop.stop(): a server's loop is not the app's to
+                # stop. The run carries on (the deadline holds) and the trace says so.
+                self.stopped_by_app = True
+                loop.run_forever()
+        return task.result()
+
+    def leftovers(self) -> int:
+        """How many tasks of the run are still pending; the list starts over."""
+        tasks, self.tasks = self.tasks, []
+        return len([task for task in tasks if not task.done()])
+
+    def cancel_all(self) -> None:
+        tasks = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            try:
+                self.run(asyncio.wait(tasks, timeout=GRACE))
+            except BaseException:  # noqa: BLE001 - a task that will not die is abandoned
+                pass
+        self.tasks = []
+
+
+_main_loop: OwnLoop | None = None
+
+
+def run_sync(make_coro, timeout: float, trace: Trace | None = None) -> sandbox.Outcome:
+    """Run `make_coro()` to completion on a loop of the lab's own (see the module
+    docstring), stopped after `timeout` seconds."""
+    global _main_loop
+    main = threading.get_ident() == _MAIN_IDENT
+    own = _main_loop if main else None
+    if own is None or own.loop.is_closed():
+        own = OwnLoop()
+    outcome = sandbox.call(lambda: own.run(make_coro()), timeout)
+    if own.stopped_by_app:
+        own.stopped_by_app = False
+        if trace is not None:
+            trace.add("server", "note", "the app called loop.stop(); the loop belongs to "
+                      "the server, which carried on", LOOP_SPEC, target="app")
+    interrupted = outcome.timed_out or outcome.stuck
+    left = own.leftovers()
+    if left and not interrupted:
+        # Tasks the app started and left running would wake up in the next,
+        # unrelated run on this loop: nothing of a run may outlive it.
+        own.cancel_all()
+        if trace is not None:
+            trace.add("server", "note", f"{left} task(s) the app started were still running "
+                      "after it returned; the lab cancelled them", LOOP_SPEC, target="app")
+    if interrupted:
+        # The loop was interrupted mid-step: its state is not to be trusted again.
+        if not own.loop.is_running():
+            own.cancel_all()
+            own.loop.close()
+        own = None
+    if main:
+        _main_loop = own
+    elif own is not None:
+        own.loop.close()
+    return outcome
