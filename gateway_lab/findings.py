@@ -49,7 +49,10 @@ class Facts(dict):
 
 def clip(value, limit: int = 40) -> str:
     """repr(value), cut to `limit` characters: what the app passed, in a message."""
-    text = repr(value)
+    if isinstance(value, memoryview):  # its repr is an address; show what it holds
+        text = f"memoryview({bytes(value[:limit])!r})"
+    else:
+        text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 

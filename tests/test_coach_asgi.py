@@ -354,7 +354,8 @@ def test_every_asgi_rule_has_a_case_or_a_reason():
                 "asgi.app.raised_after_response",     # tests/test_asgi.py (Starlette's 500)
                 "asgi.lifespan.shutdown_failed",      # the same path as startup_failed
                 "asgi.ws.protocol_header",            # below
-                "asgi.ws.raised"}
+                "asgi.ws.raised",
+                "asgi.app.cancelled"}                 # tests/test_trace_truth.py
     rules = {r for r in all_rules() if r.startswith("asgi.")}
     assert rules - covered == set()
 

@@ -67,6 +67,11 @@ RULES = [
          "response and the server logged the error",
          "frameworks re-raise on purpose so the server logs it (Starlette does after its 500 "
          "page); in your own app, handle the error before responding."),
+    Rule("asgi.app.cancelled", ERRORS, ERRORS_URL,
+         "your app's task was cancelled by the app itself (asyncio.CancelledError), not by "
+         "the server; the server answered 500",
+         "cancel the tasks you started, never the one the server runs your app in; "
+         "asyncio.current_task().cancel() ends your own request."),
     Rule("asgi.app.timeout", ERRORS, ERRORS_URL,
          "your app did not finish within {timeout:g} s ({where}); the server gave up and "
          "answered {status}",
