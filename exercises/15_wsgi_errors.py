@@ -29,9 +29,12 @@ that
   through your code without an error.
 
 Rules it practises (PEP 3333):
-* §Error Handling: "the application must raise an error if the exc_info argument
-  is provided and the headers have already been sent";
-* §The start_response() Callable: a second call is allowed only with exc_info;
+* §The start_response() Callable: "The application may call start_response more
+  than once, if and only if the exc_info argument is provided"; "if exc_info is
+  provided, and the HTTP headers have already been sent, start_response must
+  raise an error"; "The application must not trap any exceptions raised by
+  start_response, if it called start_response with exc_info";
+* §Error Handling: the example error handler this exercise grows from;
 * §Specification Details: close() is called on the iterable in every case.
 Catch `Exception`, not everything: a bare `except:` also catches the GeneratorExit
 that close() sends into a generator, and the lab's own stop signal.

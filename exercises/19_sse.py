@@ -23,8 +23,10 @@ announced by receive(): the first receive() is the request (an empty
 http.request), a later one is http.disconnect.
 
 Rules it practises:
-* ASGI HTTP spec §Disconnect - receive event: "Sent to the application when a HTTP
-  connection is closed ... useful for long-polling";
+* ASGI HTTP spec §Disconnect - receive event: "Sent to the application if receive
+  is called after a response has been sent or after the HTTP connection has been
+  closed. This is mainly useful for long-polling"; that send() then raises "is not
+  guaranteed";
 * HTML Living Standard, server-sent events: text/event-stream, each event
   "data: ..." lines ended by an empty line;
 * asyncio: wait for two things at once (the next tick, the disconnect) and cancel

@@ -19,7 +19,8 @@ How a check works, and why it is built this way:
   Some play a server that uses a freedom the spec gives it (freedoms.py): no
   QUERY_STRING, no end-of-file on the input, a client that leaves early.
   Every check also shows the spec coach's findings: a correct solution has
-  none.  Checks look at behaviour only, never at the learner's source text.
+  none.  Checks judge behaviour only; the learner's source is read just once,
+  after a kill, to point at the line that swallowed the stop.
 * Hints are given one level at a time (`--hint`, `--hint 2`, ...).
 """
 

@@ -159,8 +159,8 @@ def _leaves_mid_body(app):
                 got=f"sent before leaving {[m.get('type') for m in played.sent]}, after "
                     f"{[m.get('type') for m in played.after_leaving]}; raised "
                     f"{type(played.error).__name__ if played.error else 'nothing'}",
-                rule=f"{freedoms.ASGI_DISCONNECT}: sent “when a HTTP connection is closed”; "
-                     "the body will not come",
+                rule=f"{freedoms.ASGI_DISCONNECT}: “Sent to the application ... after the "
+                     "HTTP connection has been closed”: the rest of the body will not come",
                 hint="if message['type'] == 'http.disconnect': return")
 
 

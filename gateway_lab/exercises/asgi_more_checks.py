@@ -242,8 +242,9 @@ def _logged(wrap):
 INTERVAL = 0.05  # what the stub says: one event every 50 ms
 SSE_RULE = ("HTML Living Standard §9.2 Server-sent events: Content-Type text/event-stream; "
             "each event is 'data: ...' lines ended by an empty line")
-LEAVE_RULE = (f"{freedoms.ASGI_DISCONNECT}: “sent to the application when a HTTP connection is "
-              "closed ... useful for long-polling”; uvicorn's send() does not raise after it")
+LEAVE_RULE = (f"{freedoms.ASGI_DISCONNECT}: “Sent to the application if receive is called "
+              "after a response has been sent or after the HTTP connection has been closed”; "
+              "send() raising afterwards “is not guaranteed” (spec 2.4), and uvicorn's does not")
 LEAVE_HINT = ("run a task that awaits receive() until it returns http.disconnect, and stop "
               "the stream when it does (asyncio.wait on both); cancel your tasks before "
               "returning")

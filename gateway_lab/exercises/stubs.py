@@ -23,11 +23,11 @@ STUBS = {
     "12_wsgi_to_asgi": "ba791dea03f78ceb",
     "13_scgi": "a973c3c1f1d3264f",
     "14_starlette_port": "904c430a6ac95933",
-    "15_wsgi_errors": "284e52a423520390",
+    "15_wsgi_errors": "834559dbdb8c2ccc",
     "16_asgi_middleware": "1e8e9ffd49034b41",
     "17_mounting": "25406b3bf1a3ca9d",
     "18_thread_safe": "0ec8c4be14cfc6b3",
-    "19_sse": "402666acf6328c27",
+    "19_sse": "fd6b2c678d8e7110",
     "20_fastcgi": "395b2b417a66dee6",
 }
 

@@ -17,9 +17,11 @@ from . import freedoms
 from .core import LearnerError, call, doing, exercise, expect, fact, failed, need, wsgi
 from .wsgi_checks import LESSON_SERVERS, LESSON_WSGI, TEXT
 
-ERROR_RULE = ("PEP 3333 §Error Handling: to answer an error after start_response was called, "
-              "call it again with exc_info=sys.exc_info(); if the headers were sent already, "
-              "that call re-raises the error and the server closes the connection")
+ERROR_RULE = ("PEP 3333 §The start_response() Callable: start_response may be called again "
+              "“if and only if the exc_info argument is provided”; if the headers were sent "
+              "already, that call raises the error again, and “The application must not trap "
+              "any exceptions raised by start_response, if it called start_response with "
+              "exc_info”")
 
 
 # -- 15 -----------------------------------------------------------------------------------
