@@ -372,6 +372,9 @@ def test_overview_text_from_the_learners_folder(tmp_path):
     assert "✗ failed" in out and "first failed: GET /?name=Ada greets Ada" in out
     assert "· not started" in out and "? missing" in out
     assert "1 passed, 1 failed, 17 not started, 1 missing" in out
+    # One exercise from that folder, wherever the command runs.
+    done = _cli("03", "--dir", str(folder))
+    assert done.returncode == 0 and str(folder / "exercises" / "03_wsgi_hello.py") in done.stdout
 
 
 def test_overview_needs_a_folder_with_exercises(tmp_path):
