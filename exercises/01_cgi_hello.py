@@ -8,14 +8,17 @@ and sends what it prints back to the browser.
 
 Task: answer
 
-    GET /hello.py                     -> 200, body "Hello, world!"
-    GET /hello.py?name=Ada            -> 200, body "Hello, Ada!"
-    GET /hello.py?name=J%C3%BCrgen    -> 200, body "Hello, Jürgen!" (UTF-8)
+    GET /hello.py                         -> 200, body "Hello, world!"
+    GET /hello.py?name=Ada                -> 200, body "Hello, Ada!"
+    GET /hello.py?x=1&name=J%C3%BCrgen    -> 200, body "Hello, Jürgen!" (UTF-8)
+    GET /hello.py?name=Ada+Lovelace       -> 200, body "Hello, Ada Lovelace!"
 
-with a Content-Type header.
+with a Content-Type header.  The name may come anywhere in the query; it is
+percent-encoded, and a '+' in it is a space (that is how HTML forms send it).
 
 Rules it practises (RFC 3875):
-* §4.1.7: QUERY_STRING is always set, "" when there is no query;
+* §4.1.7: QUERY_STRING is always set, "" when there is no query (a CGI server
+  MUST set it; WSGI, in exercise 03, is less strict);
 * §6.2.1 / §6.3.1: a document response needs Content-Type; Status is optional
   (default 200);
 * §6.3: header lines, then one empty line, then the body (LF is fine, the server

@@ -14,7 +14,8 @@ Task: one script, two methods:
 Rules it practises (RFC 3875):
 * §4.1.12: REQUEST_METHOD ("GET", "POST": case-sensitive);
 * §4.2 / §4.1.2: the body is on stdin; read exactly CONTENT_LENGTH bytes, no more
-  (the server need not send end-of-file);
+  (the server need not send end-of-file: the check plays one that does not);
+  a GET has no body and no CONTENT_LENGTH;
 * §6.3.3: the Status header field "NNN reason" for a status other than 200.
 Do not echo the input unescaped into HTML (html.escape): that is how XSS starts.
 """

@@ -5,11 +5,13 @@ Check: `gateway-lab check 06_wsgi_streaming`.
 
 Task: write `app(environ, start_response)` that answers GET /count?n=N with
 the lines "1\n", "2\n", ... "N\n", *one chunk per line* (so a client sees them
-as they come), Content-Type text/plain.
+as they come), Content-Type text/plain; without n (or without QUERY_STRING at
+all: a server may leave it out), 10 lines.
 
 Each response must use a `Resource()` (think: a database cursor) while it
 streams, and must close it when the server calls close() on what you returned,
-also when the client disconnects half way and the server stops iterating.
+also when the client disconnects half way, or even before the first chunk, and
+the server stops iterating (or never starts).
 `OPEN` holds the resources that are still open; the check looks at it.
 
 Rules it practises (PEP 3333):

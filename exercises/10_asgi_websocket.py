@@ -9,12 +9,16 @@ Task: write `async def app(scope, receive, send)` for two WebSocket paths:
   a binary frame as bytes) until the client disconnects;
 * /chat: accept, and send every text message a client sends to *every* client
   connected to /chat at that moment (the sender too); a client that has left
-  must not be sent anything.
+  must not be sent anything, and a client whose connection has dropped (its
+  send() raises) must not take the chat down for the others.
 
 Rules it practises (ASGI spec, WebSocket 2.x):
 * the connection starts with websocket.connect; reply websocket.accept (or
   websocket.close to refuse it, which the client sees as HTTP 403);
-* websocket.receive carries exactly one of "text" (str) or "bytes";
+* websocket.receive carries exactly one of "text" (str) or "bytes" that is not
+  None; a server may put both keys in, the other one None;
+* since spec 2.4, send() on a connection that has gone raises an OSError
+  subclass, possibly before the app has seen websocket.disconnect;
 * websocket.disconnect ends the connection: return, and never send on it again
   (RFC 6455 §7: a closed connection has no more frames).
 """

@@ -9,7 +9,8 @@ loop can run nothing else.  20 requests at once take 20 x 0.2 s = 4 s.
 
 Task: change `app` so that 20 concurrent requests finish in about the time of
 one (the check allows a generous margin), with the same answer: 200,
-"price: 42".  Do not make the wait shorter: the service really takes 0.2 s.
+"price: 42".  Do not make the wait shorter or skip the service: it really takes
+0.2 s, and the check holds one request to that.
 
 Rules it practises:
 * ASGI apps share one event loop: a coroutine that calls something blocking

@@ -10,7 +10,9 @@ status, same Content-Type, same body bytes, for
     GET  /                   GET /hello/<name>[?shout=1]
     POST /echo (JSON)        any other path (404)
 
-The check sends the same requests to both and compares.  Leave `wsgi_app` as it is.
+The check sends the same requests to both and compares, also with both mounted
+at /api (SCRIPT_NAME for the WSGI app, root_path for yours).  Leave `wsgi_app` as
+it is.
 
 Rules it practises:
 * ASGI: an app is `async (scope, receive, send)`; a framework gives you

@@ -4,7 +4,7 @@
     gateway-lab run  [--gateway G] TARGET METHOD PATH [-H 'N: v'] [-d BODY] [--json]
     gateway-lab race --workload io|cpu|mixed|websocket --requests N [--simulate] [--png F]
     gateway-lab serve [--gateway G | --protocol P] TARGET [--host H] [--port P] [--reload]
-    gateway-lab check NN_name [--file PATH] [--hint [N]]
+    gateway-lab check [NN_name] [--file PATH] [--hint [N]] [--dir FOLDER] [--json]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ COMMANDS = {
     "run": ("gateway_lab.cli:run_main", "run one request through any app and print the trace"),
     "race": ("gateway_lab.concurrency.cli:main", "compare worker models on a workload"),
     "serve": ("gateway_lab.serving:main", "serve an app on 127.0.0.1 with a real server"),
-    "check": ("gateway_lab.exercises:main", "check an exercise and get hints"),
+    "check": ("gateway_lab.exercises:main", "check an exercise (or all of them) and get hints"),
 }
 
 

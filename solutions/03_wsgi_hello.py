@@ -4,8 +4,8 @@ from urllib.parse import parse_qs
 
 
 def app(environ, start_response):
-    # QUERY_STRING is always in environ (PEP 3333), "" when the URL has no "?".
-    query = parse_qs(environ["QUERY_STRING"])
+    # PEP 3333: QUERY_STRING "may be empty or absent"; parse_qs decodes %XX and "+".
+    query = parse_qs(environ.get("QUERY_STRING", ""))
     name = query.get("name", ["world"])[0]
     body = f"Hello, {name}!".encode()
     # Content-Length is a count of bytes: measure after encoding.

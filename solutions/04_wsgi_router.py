@@ -13,9 +13,12 @@ def list_items(environ):
 
 
 def add_item(environ):
-    # Read exactly CONTENT_LENGTH bytes (PEP 3333 §Input and Error Streams).
+    # Read exactly CONTENT_LENGTH bytes (PEP 3333 §Input and Error Streams): a server
+    # need not end wsgi.input there. CONTENT_LENGTH "may be empty or absent": `or 0`.
     length = int(environ.get("CONTENT_LENGTH") or 0)
     item = environ["wsgi.input"].read(length).decode("utf-8").strip()
+    if not item:
+        return "400 Bad Request", "an item needs a name\n"
     ITEMS.append(item)
     return "201 Created", f"added {item}\n"
 
@@ -28,7 +31,8 @@ ROUTES = {
 
 
 def app(environ, start_response):
-    methods = ROUTES.get(environ["PATH_INFO"])
+    # PATH_INFO: the path inside this app (after SCRIPT_NAME), without the query.
+    methods = ROUTES.get(environ.get("PATH_INFO") or "/")
     if methods is None:
         status, text, extra = "404 Not Found", "not found\n", []
     elif environ["REQUEST_METHOD"] not in methods:

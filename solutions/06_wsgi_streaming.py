@@ -16,6 +16,8 @@ class Resource:
 
 
 def count_lines(n):
+    # Opened inside the generator: if the client leaves before the first chunk, the
+    # server's close() finds a generator that never started, and nothing is open.
     resource = Resource()
     try:
         for i in range(1, n + 1):
@@ -27,7 +29,7 @@ def count_lines(n):
 
 
 def app(environ, start_response):
-    query = parse_qs(environ["QUERY_STRING"])
+    query = parse_qs(environ.get("QUERY_STRING", ""))  # PEP 3333: "may be empty or absent"
     try:
         n = int(query.get("n", ["10"])[0])
     except ValueError:

@@ -26,7 +26,12 @@ async def chat(receive, send):
             if text is None:
                 continue  # the chat is text only
             for member in list(ROOM):  # a copy: the room may change while we await
-                await member({"type": "websocket.send", "text": text})
+                try:
+                    await member({"type": "websocket.send", "text": text})
+                except OSError:
+                    # That peer's connection dropped (ASGI 2.4: send raises an OSError
+                    # subclass); it must not take the others down.
+                    ROOM.discard(member)
     finally:
         ROOM.discard(send)  # whatever happened, nobody sends to a closed connection
 

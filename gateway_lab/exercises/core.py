@@ -1,12 +1,16 @@
 """The machinery every exercise shares: loading a learner's file safely, the
 result of one check, the Report, and small helpers the checks are written with.
 
-The checks themselves live in one module per interface (`wsgi_checks`,
-`cgi_checks`, `asgi_checks`, `more_checks`) and register with `@exercise`.
+The checks themselves live in one module per topic (`cgi_checks`,
+`wsgi_checks`, `asgi_checks`, ...) and register with `@exercise`.  Each check
+function is a generator: it runs the learner's code (always through one of
+the helpers below, which put a time limit on it and say what is running) and
+yields one CheckResult per thing it checked.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import sys
 import traceback
@@ -15,19 +19,24 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import sandbox
-
 IMPORT_TIMEOUT = 5.0   # seconds a learner's module may take to import
 CALL_TIMEOUT = 5.0     # seconds for one direct call into learner code
 RUN_TIMEOUT = 3.0      # seconds for one request through a gateway
-KEY_HEADERS = ("content-type", "content-length", "allow", "location", "x-response-time")
+KEY_HEADERS = ("content-type", "content-length", "allow", "location", "x-response-time",
+               "cache-control")
 
 
 # -- the result of one check ------------------------------------------------------
 
 @dataclass
 class CheckResult:
-    """One check: passed or not, why, and what went over the wire."""
+    """One check: passed or not, why, and what went over the wire.
+
+    A failed check says, in this order: what was sent, what came back, what
+    was expected instead (`message`), the rule of the spec behind it (`rule`)
+    and the smallest hint that gets a learner moving (`hint`); `--hint N`
+    gives the exercise's longer hints.
+    """
 
     title: str
     passed: bool
@@ -36,17 +45,24 @@ class CheckResult:
     got: str = ""                 # the response, in short
     findings: list = field(default_factory=list)   # the spec coach's findings
     timed_out: bool = False       # learner code ran out of time: later checks would too
+    rule: str = ""                # the spec's rule this check is about, with its section
+    hint: str = ""                # one line: the smallest step towards passing
 
     def text(self) -> str:
         mark = "✓ PASS" if self.passed else "✗ FAIL"
         lines = [f"{mark}  {self.title}"]
+        if self.passed:
+            return "\n".join(lines)
         if self.sent:
-            lines.append(f"    sent: {self.sent}")
+            lines += _indent("sent: ", self.sent)
         if self.got:
-            lines += ["    got:  " + line if i == 0 else "          " + line
-                      for i, line in enumerate(self.got.splitlines())]
-        if self.message and not self.passed:
+            lines += _indent("got:  ", self.got)
+        if self.message:
             lines += ["    " + line for line in self.message.splitlines()]
+        if self.rule:
+            lines += _indent("rule: ", self.rule)
+        if self.hint:
+            lines += _indent("hint: ", self.hint)
         for f in self.findings:
             lines.append(f"    coach ✗ {f.rule}: {f.message}")
             lines.append(f"            spec: {f.spec}   hint: {f.hint}")
@@ -57,19 +73,42 @@ class CheckResult:
         mark = "✓ PASS" if self.passed else "✗ FAIL"
         parts = [f"<div style='margin:4px 0'><b style='color:{color}'>{mark}</b> "
                  f"{html.escape(self.title)}"]
+        if self.passed:
+            return parts[0] + "</div>"
         if self.sent or self.got:
             parts.append("<pre style='margin:2px 0 2px 2em'>"
                          + html.escape(("sent: " + self.sent + "\n") if self.sent else "")
                          + html.escape(("got:  " + self.got) if self.got else "") + "</pre>")
-        if self.message and not self.passed:
-            parts.append(f"<div style='margin-left:2em;color:{color}'>"
-                         f"{html.escape(self.message).replace(chr(10), '<br>')}</div>")
+        for label, text in (("", self.message), ("rule: ", self.rule), ("hint: ", self.hint)):
+            if text:
+                parts.append(f"<div style='margin-left:2em;color:{color}'>"
+                             f"{'<b>' + label + '</b>' if label else ''}"
+                             f"{html.escape(text).replace(chr(10), '<br>')}</div>")
         for f in self.findings:
             parts.append(f"<div style='margin-left:2em;color:#b00020'>coach ✗ <b>"
                          f"{html.escape(f.rule)}</b>: {html.escape(f.message)}<br><small>"
                          f"<a href='{html.escape(f.url)}' target='_blank'>{html.escape(f.spec)}"
                          f"</a> · hint: {html.escape(f.hint)}</small></div>")
         return "".join(parts) + "</div>"
+
+    def to_dict(self) -> dict:
+        return {"title": self.title, "passed": self.passed, "message": self.message,
+                "sent": self.sent, "got": self.got, "rule": self.rule, "hint": self.hint,
+                "timed_out": self.timed_out, "findings": [f.to_dict() for f in self.findings]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CheckResult:
+        from ..findings import Finding
+
+        findings = [Finding(**f) for f in data.get("findings", ())]
+        return cls(data["title"], data["passed"], data.get("message", ""),
+                   data.get("sent", ""), data.get("got", ""), findings,
+                   data.get("timed_out", False), data.get("rule", ""), data.get("hint", ""))
+
+
+def _indent(label: str, text: str) -> list[str]:
+    return ["    " + (label if i == 0 else " " * len(label)) + line
+            for i, line in enumerate(text.splitlines())]
 
 
 # -- exercises -------------------------------------------------------------------
@@ -82,15 +121,17 @@ class Exercise:
     kind: str                      # "module" (imported) or "script" (a CGI script, run)
     hints: list[str]
     run: Callable[..., Iterator[CheckResult]]
+    timed: bool = False            # about time: its checks wait on purpose
 
 
 EXERCISES: dict[str, Exercise] = {}
 
 
-def exercise(name: str, title: str, lesson: str, hints: list[str], kind: str = "module"):
+def exercise(name: str, title: str, lesson: str, hints: list[str], kind: str = "module",
+             timed: bool = False):
     """Register the decorated generator of CheckResults as exercise `name`'s checks."""
     def register(fn):
-        EXERCISES[name] = Exercise(name, title, lesson, kind, hints, fn)
+        EXERCISES[name] = Exercise(name, title, lesson, kind, hints, fn, timed)
         return fn
     return register
 
@@ -103,6 +144,7 @@ class Report:
     file: Path
     results: list[CheckResult]
     hint_level: int = 0
+    output: str = ""               # what the learner's code printed while it was checked
 
     @property
     def passed(self) -> bool:
@@ -129,11 +171,22 @@ class Report:
                if more > 0 else "")
         return f"{ok} of {n} checks passed.{tip}"
 
+    def to_dict(self) -> dict:
+        first = self.failed[0] if self.failed else None
+        return {"name": self.exercise.name, "title": self.exercise.title,
+                "file": str(self.file), "status": "passed" if self.passed else "failed",
+                "failed_check": first.title if first else None,
+                "message": first.message if first else "",
+                "checks": [r.to_dict() for r in self.results]}
+
     def __str__(self) -> str:
         ex = self.exercise
         head = f"== {ex.name}: {ex.title} "
         lines = [head.ljust(72, "="), f"file:   {self.file}", f"lesson: {ex.lesson}", ""]
         lines += [r.text() for r in self.results]
+        if self.output.strip():
+            lines.append("\nyour code printed:")
+            lines += ["    " + line for line in self.output.rstrip().splitlines()]
         for i, hint in enumerate(self._hints(), 1):
             lines.append(f"\nhint {i} of {len(ex.hints)}: {hint}")
         lines += ["", self.summary()]
@@ -148,17 +201,35 @@ class Report:
         color = "#2ca02c" if self.passed else "#b00020"
         hints = "".join(f"<p><b>hint {i} of {len(ex.hints)}:</b> {html.escape(h)}</p>"
                         for i, h in enumerate(self._hints(), 1))
+        output = (f"<p>your code printed:</p><pre>{html.escape(self.output.rstrip())}</pre>"
+                  if self.output.strip() else "")
         return (f"<div class='gateway-lab-check'><h4>{html.escape(ex.name)}: "
                 f"{html.escape(ex.title)}</h4><small>{html.escape(str(self.file))} · lesson "
                 f"{html.escape(ex.lesson)}</small>"
-                + "".join(r.html() for r in self.results) + hints
+                + "".join(r.html() for r in self.results) + output + hints
                 + f"<p style='color:{color}'><b>{html.escape(self.summary())}</b></p></div>")
 
 
 # -- finding and loading the learner's file -----------------------------------------
 
-def find_file(name: str) -> Path:
-    """exercises/NAME.py in the current directory or one above it, else next to the package."""
+def find_folder(start: Path | None = None) -> Path | None:
+    """The learner's folder: the first of `start` (default: the current directory) and
+    its parents that holds an exercises/ folder."""
+    here = (start or Path.cwd()).resolve()
+    for place in (here, *here.parents):
+        if (place / "exercises").is_dir():
+            return place
+    return None
+
+
+def find_file(name: str, folder: Path | None = None) -> Path:
+    """exercises/NAME.py in `folder`, else in the current directory or one above it,
+    else next to the package (a clone of the project)."""
+    if folder is not None:
+        candidate = Path(folder) / "exercises" / f"{name}.py"
+        if candidate.is_file():
+            return candidate
+        raise FileNotFoundError(f"cannot find exercises/{name}.py in {folder}")
     here = Path.cwd().resolve()
     places = [here, *here.parents, Path(__file__).resolve().parents[2]]
     for place in places:
@@ -169,6 +240,14 @@ def find_file(name: str) -> Path:
                             "run from the project folder or pass --file PATH")
 
 
+def fingerprint(source: str) -> str:
+    """A file's text, ignoring line endings and trailing spaces, as a short hash:
+    equal for a stub and an untouched copy of it on any platform."""
+    lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    text = "\n".join(line.rstrip() for line in lines).strip()
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 class LoadError(Exception):
     """The learner's file could not be loaded; the message says why, for a learner."""
 
@@ -176,7 +255,10 @@ class LoadError(Exception):
 def describe(error: BaseException, path: Path | None = None) -> str:
     """'ZeroDivisionError: division by zero (line 12 of 03_wsgi_hello.py)'."""
     frames = traceback.extract_tb(error.__traceback__) if error.__traceback__ else []
-    mine = [f for f in frames if path is not None and Path(f.filename) == path] or frames[-1:]
+    lab = str(Path(__file__).resolve().parents[1])
+    # The learner's own line if we know their file, else the last line outside the lab.
+    mine = ([f for f in frames if path is not None and Path(f.filename) == path]
+            or [f for f in frames if not f.filename.startswith(lab)] or frames[-1:])
     where = ""
     if mine:
         f = mine[-1]
@@ -207,6 +289,9 @@ def load_module(path: Path, name: str) -> types.ModuleType:
     module.__file__ = str(path)
     # In sys.modules so dataclasses, pickling and "from __main__"-style tricks work.
     sys.modules[module.__name__] = module
+    from .. import sandbox
+
+    doing(f"importing {path.name}", IMPORT_TIMEOUT)
     outcome = sandbox.call(lambda: exec(code, module.__dict__), IMPORT_TIMEOUT)
     if outcome.timed_out:
         raise LoadError(f"importing {path.name} did not finish within {IMPORT_TIMEOUT:g} s: "
@@ -217,10 +302,8 @@ def load_module(path: Path, name: str) -> types.ModuleType:
     return module
 
 
-def run_checks(ex: Exercise, path: Path, hint: int = 0) -> Report:
-    path = path.resolve() if path.exists() else path
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
+def iter_checks(ex: Exercise, path: Path) -> Iterator[CheckResult]:
+    """The results of exercise `ex`'s checks on the learner's file `path`, one by one."""
     try:
         if ex.kind == "script":
             compile_file(path)
@@ -228,21 +311,20 @@ def run_checks(ex: Exercise, path: Path, hint: int = 0) -> Report:
         else:
             target = load_module(path, ex.name)
     except LoadError as error:
-        result = CheckResult(f"load {path.name}", False, str(error))
-        return Report(ex, path, [result], hint)
-    results = []
+        yield CheckResult(f"load {path.name}", False, str(error))
+        return
     try:
         for result in ex.run(target):
-            results.append(result)
+            yield result
             if result.timed_out:
                 # Every later check would wait for the same loop: say so once.
-                results.append(CheckResult(
+                yield CheckResult(
                     "the remaining checks", False, "not run: your code ran out of time in "
                     "the check above (expected it to answer within "
-                    f"{RUN_TIMEOUT:g} s); fix that first"))
-                break
+                    f"{RUN_TIMEOUT:g} s); fix that first")
+                return
     except LearnerError as error:
-        results.append(CheckResult("the checks could not go on", False, str(error)))
+        yield CheckResult("the checks could not go on", False, str(error))
     except Exception as error:  # a failure the checks did not foresee: still a message
         frames = traceback.extract_tb(error.__traceback__)
         if any(Path(f.filename) == path for f in frames):
@@ -250,8 +332,29 @@ def run_checks(ex: Exercise, path: Path, hint: int = 0) -> Report:
         else:
             message = (f"the checker itself failed ({describe(error)}); this is a bug in "
                        "gateway-lab, not in your code: please report it")
-        results.append(CheckResult("the checks could not go on", False, message))
-    return Report(ex, path, results, hint)
+        yield CheckResult("the checks could not go on", False, message)
+
+
+def run_checks(ex: Exercise, path: Path, hint: int = 0) -> Report:
+    """Run exercise `ex`'s checks on `path` in this process (see child.py for the
+    isolated way `check()` runs them)."""
+    path = path.resolve() if path.exists() else path
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    return Report(ex, path, list(iter_checks(ex, path)), hint)
+
+
+# -- what is running now: for the process that watches the checks (child.py) ---------
+
+_watcher: Callable[[str, float], None] | None = None
+
+
+def doing(what: str, timeout: float) -> None:
+    """Say that learner code is about to run (`what`, for a learner) with `timeout`
+    seconds to finish.  When the checks run in a child process, its parent kills
+    the child if nothing more is heard by then (plus a grace)."""
+    if _watcher is not None:
+        _watcher(what, timeout)
 
 
 # -- helpers the checks are written with ---------------------------------------------
@@ -267,10 +370,47 @@ def need(module, attr: str, what: str):
     return getattr(module, attr)
 
 
+def wsgi(app, request, *, timeout: float | None = None, **options):
+    """One request through the lab's WSGI server (`run_wsgi`)."""
+    from ..wsgi import run_wsgi
+
+    timeout = RUN_TIMEOUT if timeout is None else timeout
+    doing(f"{sent_text(request)} through the WSGI gateway", timeout)
+    return run_wsgi(app, request, timeout=timeout, **options)
+
+
+def asgi(app, request, *, timeout: float | None = None, **options):
+    """One request (or a scripted WebSocket) through the lab's ASGI server (`run_asgi`)."""
+    try:
+        from ..asgi import run_asgi
+    except ImportError as error:
+        raise LearnerError("the lab's ASGI gateway (gateway_lab.asgi) is not available in this "
+                           f"install: {error}") from None
+    timeout = RUN_TIMEOUT if timeout is None else timeout
+    doing(f"{sent_text(request)} through the ASGI gateway", timeout)
+    return run_asgi(app, request, timeout=timeout, **options)
+
+
+def cgi(script, request, *, timeout: float | None = None, **options):
+    """One request through the lab's CGI server (`run_cgi`): a real child process."""
+    try:
+        from ..cgi import run_cgi
+    except ImportError as error:
+        raise LearnerError("the lab's CGI gateway (gateway_lab.cgi) is not available in this "
+                           f"install: {error}") from None
+    timeout = RUN_TIMEOUT if timeout is None else timeout
+    doing(f"{sent_text(request)} to your CGI script", timeout)
+    return run_cgi(str(script), request, timeout=timeout, **options)
+
+
 def call(fn, *args, timeout: float = CALL_TIMEOUT, what: str = ""):
     """Call learner code directly (not through a gateway), under a time limit."""
+    from .. import sandbox
+
+    label = what or getattr(fn, "__name__", "your code")
+    doing(label, timeout)
     outcome = sandbox.call(lambda: fn(*args), timeout)
-    return _value(outcome, fn, timeout, what)
+    return _value(outcome, label, timeout)
 
 
 def call_async(make_coroutine, *, timeout: float = CALL_TIMEOUT, what: str = ""):
@@ -281,21 +421,24 @@ def call_async(make_coroutine, *, timeout: float = CALL_TIMEOUT, what: str = "")
     """
     import asyncio
 
+    from .. import sandbox
+
     def run():
         return asyncio.run(make_coroutine())
 
+    label = what or getattr(make_coroutine, "__name__", "your code")
+    doing(label, timeout)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         outcome = sandbox.call(run, timeout)
     else:
         outcome = sandbox._call_on_worker(run, timeout)
-    return _value(outcome, make_coroutine, timeout, what)
+    return _value(outcome, label, timeout)
 
 
-def _value(outcome, fn, timeout: float, what: str):
-    label = what or getattr(fn, "__name__", "your code")
-    if outcome.timed_out:  # ends this exercise's checks (run_checks catches it)
+def _value(outcome, label: str, timeout: float):
+    if outcome.timed_out:  # ends this exercise's checks (iter_checks catches it)
         raise LearnerError(f"{label} did not return within {timeout:g} s")
     if isinstance(outcome.error, LearnerError):  # a check's own verdict, from inside
         raise outcome.error
@@ -309,9 +452,10 @@ def clip(data, limit: int = 160) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def sent_text(request) -> str:
+def sent_text(request, note: str = "") -> str:
+    """'POST /items  [Content-Type: text/plain]  body: 'plum'' and what was unusual."""
     if request is None:
-        return ""
+        return note
     out = f"{request.method} {request.target}"
     extra = [f"{k}: {v}" for k, v in request.headers if k.lower() in ("content-type",)]
     if extra:
@@ -321,7 +465,7 @@ def sent_text(request) -> str:
     elif request.body:
         pieces = f" in {len(request.chunks)} chunks" if len(request.chunks) > 1 else ""
         out += f"  body{pieces}: {clip(request.body, 80)!r}"
-    return out
+    return out + (f"\n{note}" if note else "")
 
 
 def got_text(ex) -> str:
@@ -337,9 +481,10 @@ def got_text(ex) -> str:
 
 
 def expect(title: str, ex, *, status: int | None = None, body: bytes | str | None = None,
-           body_has=(), headers: dict | None = None, problems=(), coach: bool = True
-           ) -> CheckResult:
-    """Compare an Exchange with what the task asks for; every mismatch is said in words."""
+           body_has=(), headers: dict | None = None, problems=(), coach: bool = True,
+           note: str = "", rule: str = "", hint: str = "") -> CheckResult:
+    """Compare an Exchange with what the task asks for; every mismatch is said in words.
+    `note` says what was unusual about the request (a server's freedom the check uses)."""
     r = ex.response
     wrong: list[str] = []
     if status is not None and r.status != status:
@@ -366,10 +511,20 @@ def expect(title: str, ex, *, status: int | None = None, body: bytes | str | Non
     if coach and ex.findings:
         wrong.append(f"the spec coach found {len(ex.findings)} broken rule(s), listed below")
     timed_out = any(f.rule.endswith(".timeout") for f in ex.findings)
-    return CheckResult(title, not wrong, "\n".join(wrong), sent_text(ex.request), got_text(ex),
-                       list(ex.findings), timed_out)
+    return CheckResult(title, not wrong, "\n".join(wrong), sent_text(ex.request, note),
+                       got_text(ex), list(ex.findings), timed_out, rule, hint)
 
 
-def fact(title: str, ok: bool, message: str, *, sent: str = "", got: str = "") -> CheckResult:
+def fact(title: str, ok: bool, message: str, *, sent: str = "", got: str = "",
+         rule: str = "", hint: str = "") -> CheckResult:
     """A check that is not one HTTP exchange (a parser's output, a timing, a cleanup)."""
-    return CheckResult(title, bool(ok), message, sent, got)
+    return CheckResult(title, bool(ok), "" if ok else message, sent, got, rule=rule,
+                       hint=hint)
+
+
+def failed(title: str, error: LearnerError, *, sent: str = "", rule: str = "",
+           hint: str = "") -> CheckResult:
+    """A check whose learner code raised or ran out of time (a LearnerError)."""
+    timed_out = "did not return within" in str(error)
+    return CheckResult(title, False, str(error), sent, "", timed_out=timed_out, rule=rule,
+                       hint=hint)

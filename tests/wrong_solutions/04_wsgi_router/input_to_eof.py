@@ -1,0 +1,47 @@
+"""A wrong solution of exercise 04_wsgi_router: wsgi.input read to end-of-file.
+
+Mistake: reads the body with environ['wsgi.input'].read(), no size: on a server whose wsgi.input
+    is the connection (wsgiref) that read waits for bytes the client never sends.
+Fails: POST /items on a server whose wsgi.input has no end-of-file
+Says: read() with no size
+"""
+
+ITEMS = ["apple", "pear"]
+TEXT = [("Content-Type", "text/plain; charset=utf-8")]
+
+
+def home(environ):
+    return "200 OK", "Welcome to the shop.\n"
+
+
+def list_items(environ):
+    return "200 OK", "".join(f"{item}\n" for item in ITEMS)
+
+
+def add_item(environ):
+    item = environ["wsgi.input"].read().decode("utf-8").strip()
+    if not item:
+        return "400 Bad Request", "an item needs a name\n"
+    ITEMS.append(item)
+    return "201 Created", f"added {item}\n"
+
+
+ROUTES = {
+    "/": {"GET": home},
+    "/items": {"GET": list_items, "POST": add_item},
+}
+
+
+def app(environ, start_response):
+    methods = ROUTES.get(environ.get("PATH_INFO") or "/")
+    if methods is None:
+        status, text, extra = "404 Not Found", "not found\n", []
+    elif environ["REQUEST_METHOD"] not in methods:
+        status, text = "405 Method Not Allowed", "method not allowed\n"
+        extra = [("Allow", ", ".join(sorted(methods)))]
+    else:
+        status, text = methods[environ["REQUEST_METHOD"]](environ)
+        extra = []
+    body = text.encode("utf-8")
+    start_response(status, TEXT + extra + [("Content-Length", str(len(body)))])
+    return [body]

@@ -1,0 +1,41 @@
+"""A wrong solution of exercise 06_wsgi_streaming: the Resource opened before the generator starts.
+
+Mistake: opens the Resource in app() and closes it in the generator's finally: if the client
+    leaves before the first chunk, the server closes a generator that never started, its
+    finally never runs, and the Resource leaks.
+Fails: a client that leaves before the first chunk
+Says: Resource(s) still open after close()
+"""
+
+from urllib.parse import parse_qs
+
+OPEN = set()
+
+
+class Resource:
+    """Something that must be released: counts as open until close()."""
+
+    def __init__(self):
+        OPEN.add(self)
+
+    def close(self):
+        OPEN.discard(self)
+
+
+def count_lines(n, resource):
+    try:
+        for i in range(1, n + 1):
+            yield f"{i}\n".encode()
+    finally:
+        resource.close()
+
+
+def app(environ, start_response):
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    try:
+        n = int(query.get("n", ["10"])[0])
+    except ValueError:
+        start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8")])
+        return [b"n must be a number\n"]
+    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+    return count_lines(n, Resource())

@@ -1,0 +1,129 @@
+"""A wrong solution of exercise 12_wsgi_to_asgi: the whole WSGI body collected before sending.
+
+Mistake: runs the WSGI app in a thread but collects every chunk there and sends them only when
+    the app is done: a streaming WSGI app (a big file, a progress page) reaches the
+    client all at the end.
+Fails: it streams
+Says: the adapter buffers the whole body
+"""
+
+import asyncio
+import io
+import sys
+
+
+def build_environ(scope, body: bytes) -> dict:
+    """A PEP 3333 environ from an ASGI http scope and the whole body."""
+    server = scope.get("server") or ("localhost", 80)
+    script_name = scope.get("root_path", "").encode("utf-8").decode("latin-1")
+    path_info = scope["path"].encode("utf-8").decode("latin-1")
+    if script_name and (path_info == script_name or path_info.startswith(script_name + "/")):
+        path_info = path_info[len(script_name):]
+    environ = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": script_name,
+        "PATH_INFO": path_info,
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "SERVER_NAME": server[0],
+        "SERVER_PORT": str(server[1]),
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    if scope.get("client"):
+        environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = scope["client"][0], str(
+            scope["client"][1])
+    for raw_name, raw_value in scope.get("headers", []):
+        name = raw_name.decode("latin-1").upper().replace("-", "_")
+        value = raw_value.decode("latin-1")
+        if name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            environ[name] = value
+            continue
+        key = "HTTP_" + name
+        environ[key] = f"{environ[key]}, {value}" if key in environ else value
+    if body and "CONTENT_LENGTH" not in environ:
+        environ["CONTENT_LENGTH"] = str(len(body))
+    return environ
+
+
+async def read_body(receive) -> bytes | None:
+    """The whole request body; None if the client left first."""
+    parts = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        parts.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(parts)
+
+
+def run_wsgi_app(wsgi_app, environ, send, loop) -> None:
+    """Run the WSGI app to the end, in a worker thread, sending as it goes; always close().
+
+    `send` is the ASGI send; each message is sent on the event loop and this thread
+    waits until it is done, so a slow client slows the app down and an error in send()
+    (the client left: an OSError) stops the iteration here.
+    """
+    state = {"status": None, "headers": None, "started": False}
+
+    queued = []
+
+    def send_now(message):
+        queued.append(message)
+
+    def start_response(status, headers, exc_info=None):
+        if exc_info:
+            try:
+                if state["started"]:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif state["status"] is not None:
+            raise RuntimeError("start_response() called twice without exc_info")
+        state["status"], state["headers"] = status, headers
+        return write
+
+    def start_if_needed():
+        if not state["started"]:
+            state["started"] = True
+            send_now({"type": "http.response.start", "status": int(state["status"][:3]),
+                      "headers": [(n.lower().encode("latin-1"), v.encode("latin-1"))
+                                  for n, v in state["headers"]]})
+
+    def write(chunk):
+        start_if_needed()
+        send_now({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    result = wsgi_app(environ, start_response)
+    try:
+        for chunk in result:
+            if chunk:
+                write(chunk)
+        start_if_needed()
+        send_now({"type": "http.response.body", "body": b"", "more_body": False})
+        for message in queued:
+            asyncio.run_coroutine_threadsafe(send(message), loop).result()
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+
+
+def wsgi_to_asgi(wsgi_app):
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        body = await read_body(receive)
+        if body is None:
+            return
+        environ = build_environ(scope, body)
+        loop = asyncio.get_running_loop()
+        await asyncio.to_thread(run_wsgi_app, wsgi_app, environ, send, loop)
+
+    return app

@@ -1,0 +1,49 @@
+"""A wrong solution of exercise 18_thread_safe: the count read, answered, then incremented.
+
+Mistake: answers with the count it read and stores count + 1: the first hit says 'hit 0', and the
+    answers never match what GET /count says.
+Fails: three POST /hit one after another
+Says: got [b'hit 0\n', b'hit 1\n', b'hit 2\n']
+"""
+
+import threading
+import time
+
+RENDER = 0.02
+
+
+class Store:
+    """A key-value store as slow as a round trip to a database; do not change."""
+
+    def __init__(self):
+        self._data = {}
+
+    def get(self, key, default=0):
+        time.sleep(0.001)
+        return self._data.get(key, default)
+
+    def set(self, key, value):
+        time.sleep(0.001)
+        self._data[key] = value
+
+
+STORE = Store()
+LOCK = threading.Lock()
+
+
+def app(environ, start_response):
+    path, method = environ.get("PATH_INFO", ""), environ["REQUEST_METHOD"]
+    if path == "/hit" and method == "POST":
+        with LOCK:
+            count = STORE.get("hits")
+            STORE.set("hits", count + 1)
+        status, text = "200 OK", f"hit {count}\n"
+    elif path == "/count" and method == "GET":
+        status, text = "200 OK", f"{STORE.get('hits')} hits\n"
+    else:
+        status, text = "404 Not Found", "not found\n"
+    time.sleep(RENDER)
+    body = text.encode()
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                            ("Content-Length", str(len(body)))])
+    return [body]
