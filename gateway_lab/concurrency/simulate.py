@@ -105,12 +105,12 @@ class Costs:
         return cls(0.0, 0.0, None, 0, 0, 0, 0)
 
     @classmethod
-    def measure(cls, connections: int = 500) -> Costs:
+    def measure(cls, connections: int = 300) -> Costs:
         """Measure every figure on this machine (about a second): switches with
         `switch_cost()`, memory with `idle_connection_cost()` and `process_memory()`."""
         from .memory import idle_connection_cost, process_memory, switch_cost
 
-        switch = switch_cost()
+        switch = switch_cost(2000)
         idle = idle_connection_cost(connections)
         default = cls()
 
