@@ -26,6 +26,7 @@ _LAZY = {
     "run_many": "concurrency",
     "simulate": "concurrency",
     "Workload": "concurrency",
+    "Costs": "concurrency",
     "Timeline": "concurrency",
     "Sequential": "concurrency",
     "Threads": "concurrency",

@@ -328,28 +328,33 @@ def test_idle_connections_cost_less_as_tasks_than_as_threads():
 # -- simulation -------------------------------------------------------------------
 
 def test_simulation_reproduces_the_textbook_numbers():
+    # Costs.free(): a thread, a task and a process cost nothing (the textbook model;
+    # tests/test_lesson_claims.py checks what the default costs charge).
+    free = gl.Costs.free()
     w = gl.Workload(requests=40, io=0.05)
-    assert gl.simulate(gl.Sequential(), w).makespan == pytest.approx(2.0)
-    assert gl.simulate(gl.Threads(4), w).makespan == pytest.approx(0.5)
-    assert gl.simulate(gl.Processes(4), w).makespan == pytest.approx(0.5)
-    assert gl.simulate(gl.EventLoop(), w).makespan == pytest.approx(0.05)
+    assert gl.simulate(gl.Sequential(), w, costs=free).makespan == pytest.approx(2.0)
+    assert gl.simulate(gl.Threads(4), w, costs=free).makespan == pytest.approx(0.5)
+    assert gl.simulate(gl.Processes(4), w, costs=free).makespan == pytest.approx(0.5)
+    assert gl.simulate(gl.EventLoop(), w, costs=free).makespan == pytest.approx(0.05)
     # CPU: the loop and the GIL take turns; processes use every core
     cpu = gl.Workload(requests=40, cpu=0.02, io=0.0)
-    assert gl.simulate(gl.EventLoop(), cpu).makespan == pytest.approx(0.8)
-    assert gl.simulate(gl.Threads(4), cpu).makespan == pytest.approx(0.8)
-    assert gl.simulate(gl.Processes(4, cores=4), cpu).makespan == pytest.approx(0.2)
+    assert gl.simulate(gl.EventLoop(), cpu, costs=free).makespan == pytest.approx(0.8)
+    assert gl.simulate(gl.Threads(4), cpu, costs=free).makespan == pytest.approx(0.8)
+    assert gl.simulate(gl.Processes(4, cores=4), cpu, costs=free).makespan == pytest.approx(0.2)
     # time.sleep in async def: the wait holds the loop
     blocking = gl.Workload(requests=40, io=0.05, style="blocking")
-    assert gl.simulate(gl.EventLoop(), blocking).makespan == pytest.approx(2.0)
+    assert gl.simulate(gl.EventLoop(), blocking, costs=free).makespan == pytest.approx(2.0)
     # a sync app on the loop runs in its offload threads
     sync = gl.Workload(requests=40, io=0.05, style="sync")
-    assert gl.simulate(gl.EventLoop(offload=gl.Threads(8)), sync).makespan == pytest.approx(0.25)
+    assert gl.simulate(gl.EventLoop(offload=gl.Threads(8)), sync,
+                       costs=free).makespan == pytest.approx(0.25)
 
 
 def test_long_lived_connections_starve_a_thread_pool_but_not_a_loop():
+    free = gl.Costs.free()
     w = gl.Workload(requests=10, io=0.05, long_lived=4, hold=10.0)
-    threads = gl.simulate(gl.Threads(4), w).summary()
-    loop = gl.simulate(gl.EventLoop(), w).summary()
+    threads = gl.simulate(gl.Threads(4), w, costs=free).summary()
+    loop = gl.simulate(gl.EventLoop(), w, costs=free).summary()
     assert threads.p50 > 10 and loop.p50 == pytest.approx(0.05)
     assert threads.long_lived == 4 and threads.requests == 10
 
@@ -364,7 +369,8 @@ def test_simulation_is_deterministic_for_a_seed():
 
 
 def test_closed_clients_send_one_request_at_a_time_each():
-    tl = gl.simulate(gl.EventLoop(), gl.Workload(requests=100, clients=10, io=0.05))
+    tl = gl.simulate(gl.EventLoop(), gl.Workload(requests=100, clients=10, io=0.05),
+                     costs=gl.Costs.free())
     s = tl.summary()
     assert s.peak_concurrency == 10
     assert s.makespan == pytest.approx(0.5)  # 10 rounds of 10 requests

@@ -292,7 +292,8 @@ def test_explorer_simulates_and_shows_summary_and_gantt_chart():
     e.model.value, e.workers.value, e.requests.value = "threads", 4, 12
     e.run_button.click()
     summary = e.timeline.summary()
-    assert summary["requests"] == 12 and summary["makespan"] == pytest.approx(0.15)
+    # 3 rounds of 50 ms waits, plus what the default gl.Costs charge for the switches
+    assert summary["requests"] == 12 and summary["makespan"] == pytest.approx(0.15, rel=0.01)
     kinds = [set(o["data"]) for o in e.output.outputs]
     assert any("text/html" in k for k in kinds) and any("image/png" in k for k in kinds)
 

@@ -17,11 +17,11 @@ from .memory import idle_connection_cost
 from .models import EventLoop, Processes, ProcessPerRequest, Sequential, Threads
 from .phases import cpu, io, io_sync
 from .real import RunError, measure_overhead, run_many
-from .simulate import Workload, simulate
+from .simulate import Costs, Workload, simulate
 from .timeline import Span, Summary, Timeline, table
 
 __all__ = [
-    "EventLoop", "ProcessPerRequest", "Processes", "RunError", "Sequential", "Span", "Summary",
-    "Threads", "Timeline", "Workload", "cpu", "idle_connection_cost", "io", "io_sync",
+    "Costs", "EventLoop", "ProcessPerRequest", "Processes", "RunError", "Sequential", "Span",
+    "Summary", "Threads", "Timeline", "Workload", "cpu", "idle_connection_cost", "io", "io_sync",
     "measure_overhead", "run_many", "simulate", "table",
 ]

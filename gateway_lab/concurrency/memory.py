@@ -14,6 +14,11 @@ idle connections each way and measures what they hold:
 
 The connections are simulated in-process (a queue stands for the socket),
 so the numbers show the cost of the *worker*, not of the kernel's socket.
+
+`switch_cost()` measures what handing the CPU from one worker to another
+costs (a thread hand-off, a task switch), and `process_memory()` what a
+fresh worker process holds; `gl.Costs.measure()` feeds all three to the
+simulator.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ import asyncio
 import gc
 import os
 import queue
+import subprocess
 import sys
 import threading
+import time
 import tracemalloc
 
 from .real import RunError
@@ -179,3 +186,81 @@ def idle_connection_cost(n: int = 2000) -> dict[str, Cost]:
         raise ValueError(f"n must be a whole number of connections from 1 to 100,000, not {n!r}")
     return {"threads": _measure(_open_threads, n, "threads"),
             "tasks": _measure(_open_tasks, n, "tasks")}
+
+
+# -- what a switch costs --------------------------------------------------------------
+# Two workers hand one message back and forth; each hand-over is one switch: the
+# OS wakes the other thread and it takes the GIL, or the loop resumes the other
+# task.  The fastest of a few rounds is kept: a busy machine only ever adds time.
+
+def _thread_handoff(n: int) -> float:
+    there, back = queue.SimpleQueue(), queue.SimpleQueue()
+
+    def other():
+        for _ in range(n):
+            there.get()
+            back.put(None)
+
+    thread = threading.Thread(target=other, name="gateway-lab-switch", daemon=True)
+    thread.start()
+    start = time.perf_counter()
+    for _ in range(n):
+        there.put(None)
+        back.get()
+    took = time.perf_counter() - start
+    thread.join(timeout=10)
+    return took / (2 * n)
+
+
+async def _task_handoff(n: int) -> float:
+    loop = asyncio.get_running_loop()
+    box: list = [None]
+
+    async def other():
+        for _ in range(n):
+            box[0] = loop.create_future()
+            await box[0]
+
+    task = asyncio.create_task(other())
+    await asyncio.sleep(0)
+    start = time.perf_counter()
+    for _ in range(n):
+        box[0].set_result(None)   # wakes the other task...
+        await asyncio.sleep(0)    # ... which runs, and waits again: two switches
+    took = time.perf_counter() - start
+    await asyncio.wait_for(task, 10)
+    return took / (2 * n)
+
+
+def _in_own_thread(coro_fn, *args):
+    """asyncio.run on a thread of its own: this thread may run a loop already (Jupyter)."""
+    out: list = []
+    thread = threading.Thread(target=lambda: out.append(asyncio.run(coro_fn(*args))),
+                              name="gateway-lab-switch-loop", daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    if not out:
+        raise RunError("measuring a task switch did not finish")
+    return out[0]
+
+
+def switch_cost(n: int = 5000, rounds: int = 3) -> dict[str, float]:
+    """CPU seconds one switch costs: between two threads (the OS wakes one and it takes
+    the GIL) and between two tasks of one event loop.  The fastest of `rounds` rounds."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 100 <= n <= 1_000_000:
+        raise ValueError(f"n must be a whole number from 100 to 1,000,000, not {n!r}")
+    threads = min(_thread_handoff(n) for _ in range(rounds))
+    tasks = min(_in_own_thread(_task_handoff, n) for _ in range(rounds))
+    return {"threads": threads, "tasks": tasks}
+
+
+def process_memory() -> int | None:
+    """Resident bytes of a fresh Python process that has imported the lab (a worker
+    process before it serves anything), or None where it cannot be read."""
+    code = "from gateway_lab.concurrency.memory import _rss; print(_rss())"
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=60)
+        return int(done.stdout.strip())
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None

@@ -12,6 +12,7 @@ virtual time.  Both read the same fields:
 | ProcessPerRequest()    | CGI: a fresh process per request      | limit processes  | cores    |
 | EventLoop()            | uvicorn: asyncio, one thread          | unlimited tasks  | 1 (loop) |
 | EventLoop(offload=...) | + starlette's run_in_threadpool       | tasks + n threads| 1 (GIL)  |
+| EventLoop(processes=n) | uvicorn/gunicorn --workers n          | n loops of tasks | cores    |
 
 A worker is held for the whole request; only an event loop lets go of it at
 every `await`.  Threads of one process share one interpreter lock (the GIL),
@@ -109,13 +110,22 @@ class EventLoop:
     Sync code (a WSGI app, `asyncio.to_thread`) runs on the `offload` thread
     pool, as starlette's run_in_threadpool does; without one, a pool of 40
     threads (starlette's default limit) is used.
+
+    `processes=n` is n worker processes, each running a loop of its own, as
+    `uvicorn --workers n` or gunicorn with uvicorn workers start them; the
+    connections are shared out among them in turn.  Only `simulate()` runs it
+    (`run_many` runs one loop).
     """
 
     offload: Threads | None = None
+    processes: int = 1
+    cores: int | None = None  # for simulate(): CPU cores; None = this machine's
 
     def __post_init__(self):
         if self.offload is not None and not isinstance(self.offload, Threads):
             raise TypeError(f"EventLoop(offload=...) takes gl.Threads(n), not {self.offload!r}")
+        _positive(self.processes, "EventLoop(processes=n)")
+        _cores(self.cores)
 
     @property
     def offload_threads(self) -> int:
@@ -123,9 +133,12 @@ class EventLoop:
 
     @property
     def label(self) -> str:
-        if self.offload is None:
-            return "EventLoop()"
-        return f"EventLoop(offload=Threads({self.offload.n}))"
+        args = []
+        if self.offload is not None:
+            args.append(f"offload=Threads({self.offload.n})")
+        if self.processes != 1:
+            args.append(f"processes={self.processes}")
+        return f"EventLoop({', '.join(args)})"
 
 
 MODELS = (Sequential, Threads, Processes, ProcessPerRequest, EventLoop)

@@ -640,6 +640,9 @@ def run_many(app, requests, model=None, *, timeout: float = 5.0,
     """
     model = Sequential() if model is None else model
     check_model(model)
+    if isinstance(model, EventLoop) and model.processes != 1:
+        raise RunError(f"{model.label} runs only in virtual time (gl.simulate); for real, "
+                       "serve the app with `uvicorn --workers N` (lesson 04 does)")
     for name, value in (("timeout", timeout), ("deadline", deadline)):
         if not isinstance(value, (int, float)) or not value > 0:
             raise ValueError(f"{name} must be a number of seconds > 0, not {value!r}")
