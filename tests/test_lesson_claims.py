@@ -198,10 +198,8 @@ def test_lesson_07_shows_where_run_asgi_ran_and_it_is_the_cells_thread():
                           out).groups()
     # What the lesson printed is what the engine does ...
     assert ("the same thread." in out) == (cell == ran)
-    if not _run_asgi_uses_the_calling_thread():
-        pytest.xfail("gl.run_asgi still hands the app to the gateway-lab-loop thread; the "
-                     "lesson's text describes issue 13's design (the calling thread)")
     # ... and what its text says: the app ran on the cell's own thread.
+    assert _run_asgi_uses_the_calling_thread()
     assert cell == ran
 
 
