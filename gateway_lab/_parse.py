@@ -29,6 +29,7 @@ This module is the bottom of the package: it imports nothing of the lab.
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import h11
 
@@ -40,12 +41,14 @@ TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # str holding Latin-1 (one character per byte), so obs-text is U+0080-U+00FF.
 FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 # RFC 9112 §3.2: the request-target ends at a space; control characters and '#'
-# (a fragment is never sent, RFC 9110 §4.2.5) have no place in it.
-_BAD_TARGET = re.compile(r"[\x00-\x20\x7f#]")
+# (a fragment is never sent, RFC 9110 §4.2.5) have no place in it, and it is ASCII:
+# anything else is percent-encoded (RFC 3986 §2.1).
+_BAD_TARGET = re.compile(r"[^\x21-\x22\x24-\x7e]")
 # RFC 9110 §7.2 (Host = uri-host [ ":" port ], RFC 3986 §3.2.2-3.2.3): a reg-name,
 # an IPv4 address or a bracketed IP literal, then ASCII digits.
 HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]*)?",
                   re.ASCII)
+_SAFE = "/?=&:;@+$,!~*'()%[]"  # what quote() keeps of a target (RFC 3986 §2.2)
 VERSIONS = ("1.0", "1.1", "2", "3")  # what a Request may say it is (ASGI: "2" for HTTP/2)
 
 
@@ -64,7 +67,14 @@ class BadRequest(ValueError):
 
 # -- the field rules, shared by Request(...) and Request.parse --------------------------
 
+# The methods of RFC 9110 §9 and RFC 5789: tokens, so the check below can skip them.
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
+                            "TRACE", "PATCH"})
+
+
 def check_method(method) -> str:
+    if method.__class__ is str and method in _KNOWN_METHODS:
+        return method
     if not isinstance(method, str) or not TOKEN.fullmatch(method):
         raise BadRequest(f"{method!r} is not a valid HTTP method: a method is a token, "
                          "letters and a few symbols (RFC 9110 §9.1)")
@@ -72,6 +82,8 @@ def check_method(method) -> str:
 
 
 def check_target(target) -> str:
+    if target == "/" and target.__class__ is str:
+        return target
     if not isinstance(target, str) or not target:
         raise BadRequest(f"request-target {target!r} must be a non-empty str starting with '/'",
                          rule="http.request.bad_target")
@@ -80,9 +92,15 @@ def check_target(target) -> str:
                          rule="http.request.bad_target")
     bad = _BAD_TARGET.search(target)
     if bad:
-        what = ("a '#fragment': the fragment stays in the browser and is never sent "
-                "(RFC 9110 §4.2.5)" if bad.group() == "#" else
-                f"{bad.group()!r}, a space or control character (RFC 9112 §3.2)")
+        char = bad.group()
+        if char == "#":
+            what = ("a '#fragment': the fragment stays in the browser and is never sent "
+                    "(RFC 9110 §4.2.5)")
+        elif ord(char) > 0x7E:
+            what = (f"{char!r}, which is not ASCII: a URL carries it percent-encoded "
+                    f"(RFC 3986 §2.1), e.g. {quote(target, safe=_SAFE)!r}")
+        else:
+            what = f"{char!r}, a space or control character (RFC 9112 §3.2)"
         raise BadRequest(f"request-target {target!r} contains {what}",
                          rule="http.request.bad_target")
     return target

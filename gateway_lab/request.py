@@ -39,7 +39,6 @@ __all__ = ["Request", "BadRequest", "Close"]
 # connection, which the server handles and the app must not send.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                         "te", "trailers", "transfer-encoding", "upgrade"})
-_OWN_VARIABLES = frozenset({"content-type", "content-length", "transfer-encoding"})
 
 
 class Close(NamedTuple):
@@ -122,11 +121,96 @@ def _with_host(headers: tuple, http_version: str, server: tuple) -> tuple:
 def _address(value, what: str) -> tuple | None:
     if value is None:
         return None
+    if value.__class__ is tuple and len(value) == 2 and value[0].__class__ is str \
+            and value[1].__class__ is int:
+        return value  # already what it must be: the usual case
     try:
         host, port = value
     except (TypeError, ValueError):
         raise BadRequest(f"{what} must be a (host, port) pair, got {value!r}") from None
     return (str(host), int(port))
+
+
+_new_parts = tuple.__new__  # _Parts(...) without its Python-level __new__: one frame less
+
+
+class Fields(NamedTuple):
+    """What a gateway reads from a request's headers, found in one pass.
+
+    `variables`: every header as an HTTP_* variable (RFC 3875 §4.1.18; PEP 3333
+    takes them over), repeated fields joined into one value (RFC 9110 §5.3).
+    Content-Type and Content-Length have variables of their own (the fields
+    below), and Transfer-Encoding is left out: the gateway removed that coding
+    and passes the body with its length.  `dropped`: names with an underscore,
+    which a server drops, since X_Foo and X-Foo would both become HTTP_X_FOO.
+    """
+
+    variables: dict
+    dropped: list
+    host: str | None
+    content_type: str | None
+    content_length: str | None
+    upgrade: str | None
+
+
+_VARIABLE_NAMES: dict[str, str] = {}
+
+
+def _variable_name(name: str) -> str:
+    """'X-Color' -> 'HTTP_X_COLOR'.  A pure function of an exact str, remembered for the
+    names seen (bounded): what it returns is what computing it again would."""
+    if name.__class__ is str:
+        key = _VARIABLE_NAMES.get(name)
+        if key is not None:
+            return key
+        key = "HTTP_" + name.upper().replace("-", "_")
+        if len(_VARIABLE_NAMES) < 4096:
+            _VARIABLE_NAMES[name] = key
+        return key
+    return "HTTP_" + name.upper().replace("-", "_")
+
+
+def _fields(headers: tuple) -> Fields:
+    variables: dict[str, str] = {}
+    dropped: list[str] = []
+    host = content_type = content_length = upgrade = None
+    for name, value in headers:
+        if "_" in name:
+            dropped.append(name)
+            continue
+        key = _variable_name(name)
+        if key == "HTTP_CONTENT_TYPE":
+            content_type = value if content_type is None else f"{content_type}, {value}"
+            continue
+        if key == "HTTP_CONTENT_LENGTH":
+            content_length = value if content_length is None else f"{content_length}, {value}"
+            continue
+        if key == "HTTP_TRANSFER_ENCODING":
+            continue
+        if key == "HTTP_HOST":
+            host = value if host is None else f"{host}, {value}"
+        elif key == "HTTP_UPGRADE":
+            upgrade = value
+        if key in variables:
+            variables[key] += ("; " if key == "HTTP_COOKIE" else ", ") + value
+        else:
+            variables[key] = value
+    return Fields(variables, dropped, host, content_type, content_length, upgrade)
+
+
+def host_and_port(value: str | None, parts: _Parts) -> tuple[str, int]:
+    """(name, port) from a Host value (RFC 9110 §7.2), else the server's own address."""
+    if not value:
+        return parts.server
+    if value[0] == "[":  # an IPv6 literal keeps its brackets (RFC 3986 §3.2.2)
+        end = value.find("]") + 1
+        name, port = value[:end], value[end + 1:]
+    else:
+        name, _, port = value.partition(":")
+    # Host was checked: a port is ASCII digits (int() would also take '²' or '٣').
+    if port:
+        return name, int(port)
+    return name, 443 if parts.scheme in ("https", "wss") else 80
 
 
 def _rebuilt(parts: _Parts) -> Request:
@@ -168,11 +252,11 @@ class Request:
         server = _address(server, "server")
         http_version = check_version(http_version)
         headers, framed = _frame(_as_pairs(headers), body, False)
-        self._parts = _Parts(
+        self._parts = _new_parts(_Parts, (
             check_method(method), check_target(target),
             _with_host(headers, http_version, server), body, chunks, http_version,
-            str(scheme), _address(client, "client"), server,
-            None if messages is None else tuple(messages), framed)
+            scheme if scheme.__class__ is str else str(scheme), _address(client, "client"),
+            server, None if messages is None else tuple(messages), framed))
         self._memo = None
 
     # -- the parts, each read as is and changed only through a check ---------------------
@@ -272,33 +356,23 @@ class Request:
     @property
     def path_bytes(self) -> bytes:
         """The path, percent-decoded, as bytes (what both WSGI and ASGI start from)."""
-        return unquote_to_bytes(self._path)
+        return unquote_to_bytes(self.raw_path)
+
+    def fields(self) -> Fields:
+        """What a gateway reads from the headers, in one pass (see `Fields`)."""
+        return _fields(self._parts.headers)
 
     def http_variables(self, skip=frozenset()) -> tuple[dict[str, str], list[str]]:
         """Every header as an HTTP_* variable (RFC 3875 §4.1.18; PEP 3333 takes them
         over), for CGI's environment and WSGI's environ alike, and the names of
-        the headers a server must drop (the caller records why).
-
-        Content-Type and Content-Length have variables of their own; a name in
-        `skip` (lower-case) is left out.  Transfer-Encoding is left out too: the
-        gateway removed that coding and passes the body with its length.
-        """
-        out: dict[str, str] = {}
-        dropped: list[str] = []
-        for name, value in self._parts.headers:
-            lower = name.lower()
-            if lower in _OWN_VARIABLES or lower in skip:
-                continue
-            if "_" in name:
-                # X_Foo and X-Foo would both become HTTP_X_FOO: a spoofing hazard.
-                dropped.append(name)
-                continue
-            key = "HTTP_" + name.upper().replace("-", "_")
-            if key in out:  # repeated fields become one value, same meaning (RFC 9110 §5.3)
-                out[key] += ("; " if key == "HTTP_COOKIE" else ", ") + value
-            else:
-                out[key] = value
-        return out, dropped
+        the headers a server must drop (the caller records why); see `Fields`.
+        A name in `skip` (lower-case) is left out too."""
+        fields = _fields(self._parts.headers)
+        if not skip:
+            return fields.variables, fields.dropped
+        left_out = {_variable_name(name) for name in skip}
+        return ({k: v for k, v in fields.variables.items() if k not in left_out},
+                fields.dropped)
 
     def memo(self, key, make, *args):
         """`make(*args)`, computed once per `key` for these parts of the request.
@@ -326,17 +400,7 @@ class Request:
     @property
     def host(self) -> tuple[str, int]:
         """(name, port) the client addressed, from Host, else the server's own."""
-        value = self.header("host")
-        default = 443 if self._parts.scheme in ("https", "wss") else 80
-        if not value:
-            return self._parts.server
-        if value.startswith("["):  # an IPv6 literal keeps its brackets (RFC 3986 §3.2.2)
-            end = value.find("]") + 1
-            name, port = value[:end], value[end + 1:]
-        else:
-            name, _, port = value.partition(":")
-        # Host was checked: a port is ASCII digits (int() would also take '²' or '٣').
-        return name, int(port) if port else default
+        return host_and_port(self.header("host"), self._parts)
 
     @property
     def is_websocket(self) -> bool:

@@ -18,11 +18,12 @@ before the response started, a cut connection after) and records a finding.
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote_to_bytes
 
 from . import sandbox
 from .exchange import Exchange, Response, accept, received, respond
 from .findings import clip, describe_error, format_error
-from .request import HOP_BY_HOP, Request
+from .request import HOP_BY_HOP, Request, host_and_port
 from .trace import Step, Trace, now, snapshot
 
 DEFAULT_TIMEOUT = 5.0
@@ -211,11 +212,6 @@ class FileWrapper:
             self.filelike.close()
 
 
-def _wsgi_str(raw: bytes) -> str:
-    # PEP 3333 §Unicode Issues: "native strings" in environ hold bytes as Latin-1.
-    return raw.decode("latin-1")
-
-
 def build_environ(request: Request, trace: Trace, *, script_name: str = "",
                   multithread: bool = False, multiprocess: bool = False,
                   run_once: bool = False) -> dict:
@@ -253,22 +249,26 @@ def _request_variables(request: Request, options: tuple) -> tuple[dict, list[str
     """The CGI-style variables and the wsgi.* keys, with the streams as the trace
     shows them; and the headers that had to be dropped."""
     _, script_name, multithread, multiprocess, run_once = options
-    path = _wsgi_str(request.path_bytes)
+    parts = request.parts
+    raw = request.raw_path
+    # PEP 3333 §Unicode Issues: "native strings" in environ hold bytes as Latin-1.
+    path = (unquote_to_bytes(raw) if b"%" in raw else raw).decode("latin-1")
     script_name = script_name.rstrip("/")
     if script_name and (path == script_name or path.startswith(script_name + "/")):
         path = path[len(script_name):]
-    host, port = request.host
+    fields = request.fields()
+    host, port = host_and_port(fields.host, parts)
     environ = {
-        "REQUEST_METHOD": request.method,
+        "REQUEST_METHOD": parts.method,
         "SCRIPT_NAME": script_name,
         "PATH_INFO": path,
-        "QUERY_STRING": request.query_string,
+        "QUERY_STRING": parts.target.partition("?")[2],
         "SERVER_NAME": host,
         "SERVER_PORT": str(port),
-        "SERVER_PROTOCOL": f"HTTP/{request.http_version}",
-        "REQUEST_URI": request.target,
+        "SERVER_PROTOCOL": "HTTP/" + parts.http_version,
+        "REQUEST_URI": parts.target,
         "wsgi.version": (1, 0),
-        "wsgi.url_scheme": request.scheme,
+        "wsgi.url_scheme": parts.scheme,
         "wsgi.input": _INPUT_SHOWN,    # each call gets streams of its own
         "wsgi.errors": _ERRORS_SHOWN,
         "wsgi.multithread": multithread,
@@ -276,21 +276,19 @@ def _request_variables(request: Request, options: tuple) -> tuple[dict, list[str
         "wsgi.run_once": run_once,
         "wsgi.file_wrapper": FileWrapper,
     }
-    if request.client:
-        environ["REMOTE_ADDR"] = request.client[0]
-        environ["REMOTE_PORT"] = str(request.client[1])
+    client = parts.client
+    if client:
+        environ["REMOTE_ADDR"] = client[0]
+        environ["REMOTE_PORT"] = str(client[1])
     # RFC 3875 §4.1.2/§4.1.3: CONTENT_TYPE and CONTENT_LENGTH, not HTTP_CONTENT_*.
-    content_type = request.header("content-type")
-    if content_type is not None:
-        environ["CONTENT_TYPE"] = content_type
-    content_length = request.header("content-length")
-    if content_length is not None:
-        environ["CONTENT_LENGTH"] = content_length
-    elif request.body:
-        environ["CONTENT_LENGTH"] = str(len(request.body))  # a chunked body, de-chunked
-    variables, dropped = request.http_variables()
-    environ.update(variables)
-    return environ, dropped
+    if fields.content_type is not None:
+        environ["CONTENT_TYPE"] = fields.content_type
+    if fields.content_length is not None:
+        environ["CONTENT_LENGTH"] = fields.content_length
+    elif parts.body:
+        environ["CONTENT_LENGTH"] = str(len(parts.body))  # a chunked body, de-chunked
+    environ.update(fields.variables)
+    return environ, fields.dropped
 
 
 # -- the call -------------------------------------------------------------------
