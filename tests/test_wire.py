@@ -365,8 +365,8 @@ def test_fastcgi_server_keeps_the_connection_and_answers_management_records():
         asked = fastcgi.encode_pairs({"FCGI_MPXS_CONNS": "", "FCGI_MAX_REQS": ""})
         sock.sendall(fastcgi.record(fastcgi.GET_VALUES, 0, asked))
         (result,) = _read_records(sock, fastcgi.GET_VALUES_RESULT)
-        assert fastcgi.decode_pairs(result.content)[0] == {"FCGI_MPXS_CONNS": "0",
-                                                          "FCGI_MAX_REQS": "100"}
+        assert fastcgi.decode_pairs(result.content)[0] == {
+            "FCGI_MPXS_CONNS": "0", "FCGI_MAX_REQS": str(server.max_connections)}
         sock.sendall(fastcgi.record(42, 0))
         (unknown,) = _read_records(sock, fastcgi.UNKNOWN_TYPE)
         assert unknown.content[0] == 42                          # §4.2 names the type
@@ -450,10 +450,12 @@ def test_odd_digits_over_the_wire_get_an_answer_not_a_dropped_connection():
     with WireServer("uwsgi", app) as server:
         reply = uwsgi.decode_response(_exchange(server.port, UWSGI_ODD_LENGTH))
         assert reply.status == 400 and b"CONTENT_LENGTH" in reply.body
-    with WireServer("fastcgi", app) as server:  # no request to answer: noted, then closed
+    with WireServer("fastcgi", app) as server:  # answered on its requestId, and logged
         data = fastcgi.encode_request({"REQUEST_METHOD": "GET"}).replace(
             b"\x0e\x03REQUEST_METHODGET", b"\x0e\x03CONTENT_LENGTH\xb2\xb2\xb2")
-        assert _exchange(server.port, data) == b""
+        raw = _exchange(server.port, data)
+        assert fastcgi.decode_reply(raw).protocol_status == fastcgi.REQUEST_COMPLETE
+        assert fastcgi.decode_response(raw).status == 400
         assert server.errors and "CONTENT_LENGTH" in server.errors[-1]
 
 
