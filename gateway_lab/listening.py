@@ -12,10 +12,11 @@ both build on this module, and it imports neither of them:
   unless the user asks).
 * `Server`: what `gl.serve(...)` returns: `url`, `traces`, `stop()`, a
   `with` block.
-* Bounds on what a long-running server keeps: the last `keep_traces` traces,
-  and of every body in them the first `keep_body` bytes plus the size
-  (`Clipped`).  Without them 300 uploads of 900 KB kept 300 copies of each
-  body alive in the server (issue 14).
+* Bounds on what a long-running server keeps: the last `keep_traces` traces
+  (200), and of every body in them the first `keep_body` bytes (8 KiB) plus
+  the size (`Clipped`).  Without them 300 uploads of 900 KB through nginx
+  kept every body alive in the server, 337 to 646 MB (issue 14); with them a
+  trace holds at most about 4 * keep_body bytes of bodies.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from .trace import Trace
 __all__ = ["Clipped", "ExposedWarning", "ServeError", "Server", "bind", "bind_error",
            "clip", "exposure"]
 
-KEEP_TRACES = 1000     # traces a server keeps (the oldest go first)
+KEEP_TRACES = 200      # traces a server keeps (the oldest go first)
 KEEP_BODY = 8192       # bytes of each body a kept trace holds (plus the body's size)
 MAX_BODY = 10 << 20    # 10 MiB: the request body a server accepts (413 above), like CGI's cap
 # SO_REUSEADDR lets a restarted server bind a port still in TIME_WAIT; on Windows it
@@ -129,29 +130,61 @@ class Clipped(bytes):
         return f"{bytes.__repr__(self)}... ({self.size} bytes, {len(self)} kept)"
 
 
-def clip(value, limit: int = KEEP_BODY, _depth: int = 0):
+_ATOMS = frozenset({str, int, float, bool, type(None)})
+_BYTES = frozenset({bytes, bytearray, memoryview})
+
+
+def clip(value, limit: int = KEEP_BODY):
     """`value` with every bytes longer than `limit` cut to a `Clipped` head (in dicts,
     lists, tuples, a Request's and a Response's body); other objects unchanged.
     The original is never modified: what changes is copied."""
+    return _clip(value, limit, 0)[0]
+
+
+def _clip(value, limit: int, depth: int) -> tuple[object, int]:
+    """(clipped value, bytes of bodies it still holds)."""
     kind = type(value)
-    if kind in (bytes, bytearray, memoryview):
-        return value if len(value) <= limit else Clipped(bytes(value[:limit]), len(value))
-    if kind is Clipped or _depth > 4:
-        return value
+    if kind in _ATOMS:
+        return value, 0
+    if kind in _BYTES:
+        if len(value) <= limit:
+            return value, len(value)
+        return Clipped(bytes(value[:limit]), len(value)), limit
+    if kind is Clipped or depth > 4:
+        return value, len(value) if kind is Clipped else 0
+    kept = 0
     if kind is dict:
-        items = {k: clip(v, limit, _depth + 1) for k, v in value.items()}
-        return value if all(items[k] is v for k, v in value.items()) else items
+        out = None
+        for key, item in value.items():
+            if type(item) in _ATOMS:
+                continue
+            clipped, size = _clip(item, limit, depth + 1)
+            kept += size
+            if clipped is not item:
+                if out is None:
+                    out = dict(value)
+                out[key] = clipped
+        return (value if out is None else out), kept
     if kind in (list, tuple) or (isinstance(value, tuple) and hasattr(value, "_fields")):
-        items = [clip(v, limit, _depth + 1) for v in value]
-        if all(a is b for a, b in zip(items, value, strict=True)):
-            return value
-        return kind._make(items) if hasattr(kind, "_make") else kind(items)
-    if isinstance(value, Response) and len(value.body) > limit:
+        items, changed = [], False
+        for item in value:
+            clipped, size = _clip(item, limit, depth + 1)
+            kept += size
+            changed = changed or clipped is not item
+            items.append(clipped)
+        if not changed:
+            return value, kept
+        return (kind._make(items) if hasattr(kind, "_make") else kind(items)), kept
+    if isinstance(value, Response):
+        if len(value.body) <= limit:
+            return value, len(value.body)
         return Response(value.status, value.headers, clip(value.body, limit), value.reason,
-                        value.complete, value.trailers)
-    if isinstance(value, Request) and len(value.body) > limit:
-        return _clipped_request(value, limit)
-    return value
+                        value.complete, value.trailers), limit
+    if isinstance(value, Request):
+        if len(value.body) <= limit:
+            return value, len(value.body)
+        return _clipped_request(value, limit), limit
+    return value, 0
 
 
 def _clipped_request(request: Request, limit: int) -> Request:
@@ -162,9 +195,10 @@ def _clipped_request(request: Request, limit: int) -> Request:
     try:
         clone = copy.copy(request)
         fields = vars(clone)
-        fields["body"] = clip(request.body, limit)
-        if "chunks" in fields:
-            fields["chunks"] = [clip(c, limit) for c in request.chunks[:4]]
+        fields["body"] = body = clip(request.body, limit)
+        if "chunks" in fields:  # usually [body]: the same clip, not a second one
+            fields["chunks"] = [body] if len(request.chunks) == 1 else [
+                clip(c, limit) for c in request.chunks[:4]]
         return clone
     except (AttributeError, TypeError):  # a Request that cannot be copied: keep it whole
         return request
@@ -172,13 +206,22 @@ def _clipped_request(request: Request, limit: int) -> Request:
 
 def clip_trace(trace: Trace, limit: int = KEEP_BODY) -> Trace:
     """Clip the data of every event of `trace` in place (the events' text was made from
-    the whole data first, so a detail such as "900000 bytes" stays true)."""
+    the whole data first, so a detail such as "900000 bytes" stays true).
+
+    The request and the response keep up to `limit` bytes of their bodies each; all
+    the other events share 2 * `limit` (a 10 MB upload over FastCGI is 160 STDIN
+    records, each an event with its bytes: a clip of each would be 160 clips)."""
+    shared = 2 * limit
     for event in trace.events:
         data = event.data
-        if data is not None:
-            clipped = clip(data, limit)
-            if clipped is not data:
-                event.data = clipped
+        if data is None or type(data) in _ATOMS:
+            continue
+        own = event.kind in ("request", "response")
+        clipped, kept = _clip(data, limit if own else max(0, min(limit, shared)), 0)
+        if clipped is not data:
+            event.data = clipped
+        if not own:
+            shared -= kept
     return trace
 
 

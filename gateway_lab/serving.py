@@ -2,7 +2,7 @@
 
     srv = gl.serve(app)                 # WSGI, ASGI or a CGI script, guessed from `app`
     srv.url                             # 'http://127.0.0.1:54321/'
-    srv.traces                          # one Trace per request served (the last 1000)
+    srv.traces                          # one Trace per request served (the last 200)
     srv.stop()                          # or: with gl.serve(app) as srv: ...
 
 * WSGI runs under werkzeug's development server (`make_server`), the server
@@ -78,6 +78,7 @@ from .listening import keep as keep_trace
 from .request import BadRequest, Request
 from .trace import Trace
 from .workers import Pool, start_workers, traced_asgi
+from .workers.pool import QUEUE_WAIT
 
 __all__ = ["ServeError", "Server", "main", "serve"]
 
@@ -325,8 +326,12 @@ def _worker_asgi(pool: Pool, record, max_body: int):
 
         keys = ("type", "asgi", "http_version", "scheme", "path", "raw_path", "root_path",
                 "query_string", "headers", "client", "server", "subprotocols")
-        relay = pool.open_websocket({k: scope[k] for k in keys if k in scope},
-                                    asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        relay = pool.open_websocket({k: scope[k] for k in keys if k in scope}, loop)
+        waited = loop.time() + QUEUE_WAIT
+        while relay is None and loop.time() < waited and not pool.stopping.is_set():
+            await asyncio.sleep(0.05)  # a worker is being replaced: wait for it
+            relay = pool.open_websocket({k: scope[k] for k in keys if k in scope}, loop)
         if relay is None:  # no worker ready: RFC 6455 §7.4.1 1013 "try again later"
             await send({"type": "websocket.close", "code": 1013})
             return

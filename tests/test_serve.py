@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 
 import gateway_lab as gl
+from gateway_lab.listening import ExposedWarning
 from gateway_lab.sandbox import lab_threads
 from gateway_lab.serving import ServeError, guess_gateway
 from gateway_lab.wire import scgi
@@ -265,7 +266,7 @@ def test_a_taken_port_is_refused_with_a_clear_message(second, capfd):
 @pytest.mark.parametrize("app", [wsgi_app, asgi_app], ids=["wsgi", "asgi"])
 def test_an_address_not_on_this_machine_is_not_called_a_taken_port(app):
     # 192.0.2.1 is TEST-NET-1 (RFC 5737): no machine has it, so binding it fails.
-    with pytest.raises(ServeError) as caught:
+    with pytest.raises(ServeError) as caught, pytest.warns(ExposedWarning):
         gl.serve(app, host="192.0.2.1", quiet=True)
     message = str(caught.value)
     assert message.startswith("cannot listen on 192.0.2.1:0: ") and "in use" not in message

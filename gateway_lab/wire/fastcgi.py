@@ -409,10 +409,10 @@ def frame(data: bytes) -> Frame:
     Errors once BEGIN_REQUEST is known are `RequestError`s carrying its id: the
     server can answer them instead of dropping the connection.
     """
-    pos, rid, stage, params, body = 0, None, None, 0, 0
+    pos, rid, stage, params, body, declared = 0, None, None, bytearray(), 0, 0
     while True:
         if len(data) - pos < HEADER.size:
-            return Frame(pos + HEADER.size, False, body if rid else None)
+            return Frame(pos + HEADER.size, False, max(body, declared) if rid else None)
         version, type_, request_id, length, padding = HEADER.unpack_from(data, pos)
         end = pos + HEADER.size + length + padding
         if version != VERSION:
@@ -431,13 +431,14 @@ def frame(data: bytes) -> Frame:
             raise RequestError(f"records of requestId {request_id} arrived inside request "
                                f"{rid}; this server does not multiplex (FCGI_MPXS_CONNS=0)",
                                rid, status)
-        if len(data) < end:
-            return Frame(end, False, body)
+        if len(data) < end:  # the body so far counts the part of this record that came
+            partial = len(data) - pos - HEADER.size if type_ == STDIN else 0
+            return Frame(end, False, max(body + max(partial, 0), declared))
         if type_ == ABORT_REQUEST:
             raise RequestError("the front end aborted the request (ABORT_REQUEST, §5.4)", rid)
         if type_ == PARAMS and stage == PARAMS:
-            params += length
-            if params > MAX_PARAMS:
+            params += data[pos + HEADER.size:pos + HEADER.size + length]
+            if len(params) > MAX_PARAMS:
                 raise RequestError(f"more than {MAX_PARAMS} bytes of PARAMS", rid)
         elif type_ == STDIN and stage == STDIN:
             body += length
@@ -449,7 +450,17 @@ def frame(data: bytes) -> Frame:
             if stage == STDIN:
                 return Frame(end, True, body)
             stage = STDIN
+            declared = _declared(bytes(params), rid)
         pos = end
+
+
+def _declared(params: bytes, rid: int) -> int:
+    """CONTENT_LENGTH of the PARAMS (0 if absent): the body's size before it arrives."""
+    try:
+        variables, _ = decode_pairs(params)
+    except WireError as error:
+        raise RequestError(str(error), rid) from None
+    return decimal(variables.get("CONTENT_LENGTH", "") or "0") or 0
 
 
 # -- the reply ------------------------------------------------------------------------

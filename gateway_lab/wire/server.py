@@ -17,22 +17,25 @@ uwsgi_pass talk to.  For each request it
 
 How it holds up under load and against slow or hostile clients (issue 14):
 one thread (the *poller*) watches every connection with a selector, reads
-what arrives and writes replies without ever blocking on one client; only a
-complete request is handed to one of `threads` threads, which waits for a
-worker.  So an idle connection, or one trickling in a byte a second, costs a
+what arrives and writes replies without ever blocking on one client.  Only a
+complete request goes to a worker process (queued in arrival order while all
+are busy), and its reply comes back to the poller from the pool's reader
+thread.  So an idle connection, or one trickling in a byte a second, costs a
 buffer, not a thread, and the other clients are served meanwhile; gunicorn's
 gthread worker keeps idle keep-alive connections in a poller the same way
 (docs, Design §gthread).  The bounds, each a setting:
 
 =================  ==========================================================
-max_connections    open connections; past it the server stops accepting, and
-                   new connections wait in the listen backlog (BACKLOG, 1024)
-threads            requests run at once (each waits for a worker process)
+max_connections    open connections (512); past it the server stops
+                   accepting, and new connections wait in the listen backlog
+                   (BACKLOG, 1024; it was 5, and 200 connections took 30 s)
+workers            worker processes, each running one request at a time
+threads            with workers=0 only: the threads that run the app here
 read_timeout       seconds one whole request may take to arrive, from its
-                   first byte: past it the client gets 408 (when the protocol
-                   lets us answer) and the connection is cut; a slowloris
-                   holds nothing for longer
-max_body           request body bytes (413, without reading the rest)
+                   first byte (30): past it the client gets 408 (when the
+                   protocol lets us answer) and the connection is cut; a
+                   slowloris holds nothing for longer
+max_body           request body bytes (10 MiB): 413 before the rest is read
 keep_traces/body   what `traces` keeps (see gateway_lab.listening)
 =================  ==========================================================
 
@@ -46,7 +49,6 @@ line on stderr and in `errors`.  A WireServer is a `gateway_lab.listening.Server
 
 from __future__ import annotations
 
-import concurrent.futures
 import queue
 import selectors
 import socket
@@ -76,7 +78,7 @@ __all__ = ["PROTOCOLS", "WireServer", "serve_fastcgi", "serve_scgi", "serve_uwsg
 PROTOCOLS = {"scgi": scgi, "fastcgi": fastcgi, "uwsgi": uwsgi}
 BACKLOG = 1024           # connections the kernel queues before accept() (gunicorn: 2048)
 MAX_CONNECTIONS = 512    # open connections at once (FCGI_MAX_CONNS)
-THREADS = 8              # requests handed to workers at once
+THREADS = 8              # with workers=0: threads that run the app in this process
 READ_TIMEOUT = 30.0      # s for one whole request to arrive, from its first byte
 IDLE_TIMEOUT = 120.0     # s a connection may wait for its next request (nginx's keepalive: 60)
 LINGER = 2.0             # s to drain what a refused client still sends, before closing
@@ -157,7 +159,6 @@ class WireServer(Server):
         self._open: dict[socket.socket, _Connection] = {}
         self._back: queue.SimpleQueue = queue.SimpleQueue()  # replies from the threads
         self._wake_r, self._wake_w = socket.socketpair()
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._closing = False
 
     @property
@@ -169,9 +170,8 @@ class WireServer(Server):
         nothing).  ServeError if the workers cannot load the app."""
         if self._thread.ident is None and not self._stopped:
             self.pool = start_workers(self.app, "wsgi", workers=self.workers,
-                                      timeout=self.timeout, keep_body=self.keep_body)
-            self._executor = concurrent.futures.ThreadPoolExecutor(
-                self.threads, thread_name_prefix=f"gateway-lab-{self.protocol}")
+                                      timeout=self.timeout, keep_body=self.keep_body,
+                                      threads=self.threads)
             self._thread.start()
         return self
 
@@ -186,8 +186,6 @@ class WireServer(Server):
             self._thread.join()
         if self.pool is not None:
             self.pool.stop()  # a request still running is answered (and dropped)
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
         for conn in list(self._open.values()):
             self._close(None, conn)
         self._sock.close()
@@ -199,7 +197,7 @@ class WireServer(Server):
         with selectors.DefaultSelector() as selector:
             selector.register(self._sock, selectors.EVENT_READ)
             selector.register(self._wake_r, selectors.EVENT_READ)
-            accepting = True
+            accepting, checked = True, _clock()
             while not self._closing:
                 for key, events in selector.select(0.1):
                     if key.fileobj is self._sock:
@@ -211,7 +209,9 @@ class WireServer(Server):
                     else:
                         self._readable(selector, key.data)
                 self._replies(selector)
-                self._expire(selector)
+                if _clock() - checked >= 0.1:  # the deadlines: a look at every connection,
+                    checked = _clock()          # so not at every wake-up
+                    self._expire(selector)
                 # Past max_connections, stop accepting: the next ones wait in the backlog.
                 if accepting != (len(self._open) < self.max_connections):
                     accepting = not accepting
@@ -284,7 +284,7 @@ class WireServer(Server):
             conn.busy = True
             # Not watched while it runs: the reply comes back through _replies.
             selector.unregister(conn.sock)
-            self._executor.submit(self._handle, conn, data)
+            self._start(conn, data)
 
     # -- replies -------------------------------------------------------------------
     def _send(self, selector, conn: _Connection, data: bytes, *, close: bool) -> None:
@@ -469,58 +469,59 @@ class WireServer(Server):
             reply = fastcgi.record(fastcgi.UNKNOWN_TYPE, 0, bytes([record.type]) + b"\0" * 7)
         self._send(selector, conn, reply, close=False)
 
-    # -- on a thread: one request through the app ------------------------------------
-    def _handle(self, conn: _Connection, data: bytes) -> None:
+    # -- one request through the app ----------------------------------------------
+    def _start(self, conn: _Connection, data: bytes) -> None:
+        """Decode a whole request and hand it to a worker; the reply comes back through
+        _replies.  What cannot be run is answered at once."""
         try:
-            reply, close = self._reply(data)
+            self._begin(conn, data)
         except Exception as error:  # noqa: BLE001 - a bug of ours must still get an answer
             self._log(f"{conn.name}: the server failed: {type(error).__name__}: {error}")
-            reply = self._answer(500, "the server failed", _request_id_of(data)) or b""
-            close = True
+            self._done(conn, self._answer(500, "the server failed", _request_id_of(data))
+                       or b"", True)
+
+    def _done(self, conn: _Connection, reply: bytes, close: bool) -> None:
+        """A reply is ready (on any thread): the poller writes it."""
         self._back.put((conn, reply, close))
         self._wake()
 
-    def _reply(self, data: bytes) -> tuple[bytes, bool]:
-        """The bytes to send for one request, and whether to close after them."""
-        if self.protocol != "fastcgi":
-            module = PROTOCOLS[self.protocol]
+    def _begin(self, conn: _Connection, data: bytes) -> None:
+        parsed = None
+        if self.protocol == "fastcgi":
             try:
-                response = self.run(data).response
+                parsed = fastcgi.parse(data)
             except WireError as error:
-                self._log(f"bad {self.protocol} request: {error}; answered 400")
-                response = _bad_request(self.protocol, error)  # a 400 the front end relays
-            return module.encode_response(response), True
+                self._log(f"{conn.name}: bad fastcgi request: {error}; answered 400")
+                self._done(conn, self._answer(400, f"bad fastcgi request: {error}",
+                                              _request_id_of(data)) or b"", True)
+                return
+            if parsed.role != fastcgi.RESPONDER:  # §6: this server only plays RESPONDER
+                self._log(f"{conn.name}: requestId {parsed.request_id} asks for the role "
+                          f"{fastcgi.ROLES.get(parsed.role, parsed.role)}; answered "
+                          "END_REQUEST UNKNOWN_ROLE")
+                self._done(conn, fastcgi.end_request(parsed.request_id, 0,
+                                                     fastcgi.UNKNOWN_ROLE), not parsed.keep_conn)
+                return
         try:
-            parsed = fastcgi.parse(data)
-        except WireError as error:
-            rid = _request_id_of(data)
-            self._log(f"bad fastcgi request: {error}; answered 400")
-            return self._answer(400, f"bad fastcgi request: {error}", rid) or b"", True
-        if parsed.role != fastcgi.RESPONDER:  # §6: this server only plays RESPONDER
-            self._log(f"requestId {parsed.request_id} asks for the role "
-                      f"{fastcgi.ROLES.get(parsed.role, parsed.role)}; answered UNKNOWN_ROLE")
-            return fastcgi.end_request(parsed.request_id, 0, fastcgi.UNKNOWN_ROLE), \
-                not parsed.keep_conn
-        try:
-            ex = self.run(data, parsed)
-        except WireError as error:  # the variables do not make an HTTP request
-            self._log(f"bad fastcgi request: {error}; answered 400")
-            return fastcgi.encode_response(_bad_request(self.protocol, error),
-                                           request_id=parsed.request_id), True
-        # What the app wrote to wsgi.errors goes to the front end's error log (STDERR, §5.3).
-        stderr = "".join(e.detail + "\n" for e in ex.trace.events if e.kind == "wsgi.errors")
-        reply = fastcgi.encode_response(
-            ex.response, request_id=parsed.request_id,
-            stderr=stderr.encode("utf-8", "replace"),
-            app_status=0 if ex.response.status < 500 else 1)
-        return reply, not parsed.keep_conn
+            request, script_name, wire = self._decode(data, parsed)
+        except WireError as error:  # not the protocol, or the variables make no request
+            self._log(f"{conn.name}: bad {self.protocol} request: {error}; answered 400")
+            bad = _bad_request(self.protocol, error)  # a 400 the front end relays
+            self._done(conn, self._encode(bad, parsed), True)
+            return
+        sent = now()
 
-    def run(self, data: bytes, parsed: fastcgi.Parsed | None = None) -> Exchange:
-        """Decode one request's bytes and run it through the WSGI gateway, in a worker.
+        def finished(ex: Exchange) -> None:  # on one of the pool's threads
+            ex.trace = _merge(wire, ex.trace, sent)
+            self.record(ex.trace)
+            self._done(conn, self._encode(ex.response, parsed, ex.trace),
+                       parsed is None or not parsed.keep_conn)
 
-        `parsed` is a FastCGI request the caller has parsed from `data`
-        already, so the records are not read twice.
-        """
+        self.pool.submit(request, finished, script_name=script_name)
+
+    def _decode(self, data: bytes, parsed: fastcgi.Parsed | None):
+        """(Request, script_name, the trace of the wire fields) for one request's bytes.
+        `parsed` is a FastCGI request parsed from `data` already."""
         wire = Trace("wsgi")
         events = wire if self.trace else None
         if parsed is None:
@@ -529,7 +530,25 @@ class WireServer(Server):
             read_fields(events, parsed.fields, fastcgi.SPEC)
             variables, body = parsed.vars, parsed.body
         request, script_name = request_from_vars(variables, body)
-        if self.pool is None:  # run() called on a server not started: run in this thread
+        return request, script_name, wire
+
+    def _encode(self, response: Response, parsed: fastcgi.Parsed | None,
+                trace: Trace | None = None) -> bytes:
+        if parsed is None:
+            return PROTOCOLS[self.protocol].encode_response(response)
+        # What the app wrote to wsgi.errors goes to the front end's error log (STDERR, §5.3).
+        stderr = "" if trace is None else "".join(
+            e.detail + "\n" for e in trace.events if e.kind == "wsgi.errors")
+        return fastcgi.encode_response(response, request_id=parsed.request_id,
+                                       stderr=stderr.encode("utf-8", "replace"),
+                                       app_status=0 if response.status < 500 else 1)
+
+    def run(self, data: bytes, parsed: fastcgi.Parsed | None = None) -> Exchange:
+        """Decode one request's bytes and run it through the WSGI gateway, and wait
+        (in a worker once the server is started; in this thread before).  WireError
+        for bytes that are not a request."""
+        request, script_name, wire = self._decode(data, parsed)
+        if self.pool is None:
             self.pool = InProcess(self.app, self.timeout)
         sent = now()
         ex = self.pool.run(request, script_name=script_name)

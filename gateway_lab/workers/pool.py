@@ -4,12 +4,12 @@ fresh one."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import json
 import os
 import pickle
-import queue
 import signal
 import subprocess
 import sys
@@ -78,21 +78,36 @@ def _resolve(module: str, qualname: str):
 
 class InProcess:
     """Runs a WSGI app in this process's threads (workers=0, or no way to start
-    workers), with the interface of a Pool: run(request, **options), stop()."""
+    workers), with the interface of a Pool: run(), submit(), stop()."""
 
     how = "threads"
 
-    def __init__(self, app, timeout: float):
+    def __init__(self, app, timeout: float, threads: int = 8):
         self.app = app
         self.timeout = timeout
+        self.threads = threads
+        self.executor = None
+        self.lock = threading.Lock()
 
     def run(self, request: Request, **options) -> Exchange:
         from ..wsgi import run_wsgi
 
         return run_wsgi(self.app, request, timeout=self.timeout, multithread=True, **options)
 
+    def submit(self, request: Request, on_done=None, **options) -> Job:
+        import concurrent.futures
+
+        job = Job(request, options, on_done)
+        with self.lock:
+            if self.executor is None:
+                self.executor = concurrent.futures.ThreadPoolExecutor(
+                    self.threads, thread_name_prefix="gateway-lab-app")
+        self.executor.submit(lambda: job.finish(self.run(request, **options)))
+        return job
+
     def stop(self) -> None:
-        pass
+        if self.executor is not None:
+            self.executor.shutdown(wait=True)
 
 
 THREADS_WARNING = (
@@ -103,7 +118,7 @@ THREADS_WARNING = (
 
 
 def start_workers(app, interface: str, *, workers: int, timeout: float,
-                  keep_body: int = KEEP_BODY, stacklevel: int = 4):
+                  keep_body: int = KEEP_BODY, threads: int = 8, stacklevel: int = 4):
     """A started Pool for `app`; or, with workers=0 or on a platform that can neither
     import the app by name nor fork, InProcess (WSGI) or None (ASGI: the server runs it
     in its own loop), with a warning.  ServeError if the workers cannot load the app."""
@@ -117,7 +132,7 @@ def start_workers(app, interface: str, *, workers: int, timeout: float,
         warnings.warn(THREADS_WARNING.format(why="this platform cannot fork, and the app "
                                                  "has no importable name"),
                       RuntimeWarning, stacklevel=stacklevel)
-    return InProcess(app, timeout) if interface == "wsgi" else None
+    return InProcess(app, timeout, threads) if interface == "wsgi" else None
 
 
 # -- the server's side ------------------------------------------------------------------
@@ -234,7 +249,7 @@ class Pool:
         self.ref = importable_name(app) if name is None else name
         self.how = "name" if self.ref else "fork" if hasattr(os, "fork") else "threads"
         self.workers: list[Worker] = []
-        self.idle: queue.Queue[Worker] = queue.Queue()
+        self.pending: collections.deque[Job] = collections.deque()  # waiting for a worker
         self.lock = threading.RLock()
         self.numbers = itertools.count(1)
         self.stopping = threading.Event()
@@ -292,6 +307,10 @@ class Pool:
             worker.kill_group()  # anything the app started and left running
             worker.dead = True
             self._fail(worker, "the server stopped")
+        with self.lock:
+            pending, self.pending = list(self.pending), collections.deque()
+        for job in pending:
+            job.finish(self._unavailable(job))
         for worker in workers:
             if worker.reader is not None and worker.reader is not threading.current_thread():
                 worker.reader.join(5)
@@ -301,15 +320,34 @@ class Pool:
             self.monitor.join(5)
 
     # -- running requests ----------------------------------------------------------
+    def submit(self, request: Request, on_done=None, **options) -> Job:
+        """Hand `request` to a free worker, or queue it until one is free (in the order
+        they came, as a listen backlog does).  `on_done(exchange)` is called, from one
+        of the pool's threads, when its Exchange is known.  Options are run_wsgi's or
+        run_asgi's keyword arguments, such as script_name or root_path."""
+        job = Job(request, self._options(options), on_done)
+        with self.lock:
+            if self.stopping.is_set():
+                worker = None
+            else:
+                worker = self._free()
+                if worker is None:
+                    job.deadline = _clock() + QUEUE_WAIT
+                    self.pending.append(job)
+                    return job
+                self._assign(worker, job)
+        if worker is None:
+            job.finish(self._unavailable(job))
+        else:
+            self._send_job(worker, job)
+        return job
+
     def run(self, request: Request, **options) -> Exchange:
-        """Run `request` in a worker and wait for the Exchange (options: run_wsgi's or
-        run_asgi's keyword arguments, such as script_name or root_path)."""
-        job = Job(request, self._options(options))
-        if not self._submit(job, wait=QUEUE_WAIT):
-            return job.exchange
-        # The monitor answers for the worker if it misses its deadline; this bound only
-        # guards against a bug in the pool itself.
-        if not job.done.wait(self.timeout + KILL_GRACE + START_TIMEOUT):
+        """Run `request` in a worker and wait for its Exchange."""
+        job = self.submit(request, **options)
+        # The monitor answers for a worker that misses its deadline, and for a request
+        # that waits too long for one; this bound only guards against a bug of the pool.
+        if not job.done.wait(QUEUE_WAIT + self.timeout + KILL_GRACE + START_TIMEOUT):
             job.finish(self._gave_up(job, None, "the pool lost track of it"))
         return job.exchange
 
@@ -324,12 +362,7 @@ class Pool:
             with contextlib.suppress(RuntimeError):  # the server's loop has closed
                 loop.call_soon_threadsafe(resolve_future, future, exchange)
 
-        job = Job(request, self._options(options), done)
-        limit = _clock() + QUEUE_WAIT
-        while not self._submit(job, wait=0.0, hold=True):
-            if _clock() > limit or self.stopping.is_set():
-                return self._unavailable(job)
-            await asyncio.sleep(0.05)  # every worker is being replaced: wait for one
+        self.submit(request, done, **options)
         return await future
 
     def _options(self, options: dict) -> dict:
@@ -339,48 +372,41 @@ class Pool:
             options.setdefault("multiprocess", self.size > 1)
         return options
 
-    def _take(self, wait: float) -> Worker | None:
-        """A worker for one more request: an idle one (WSGI), the least busy (ASGI)."""
-        if self.interface == "asgi":
-            with self.lock:
-                ready = [w for w in self.workers if w.ready.is_set() and not w.dead
-                         and w.failure is None]
-            return min(ready, key=lambda w: w.busy) if ready else None
-        limit = _clock() + wait
-        while not self.stopping.is_set():
-            try:
-                worker = self.idle.get(timeout=max(0.0, min(0.2, limit - _clock())))
-            except queue.Empty:
-                if _clock() >= limit:
-                    return None
-                continue
-            if not worker.dead:
-                return worker
-        return None
+    def _free(self) -> Worker | None:
+        """(Under the lock.)  A worker for one more request: an idle one (WSGI: one
+        request at a time), or the least busy (ASGI: a loop serves many)."""
+        ready = [w for w in self.workers if w.ready.is_set() and not w.dead
+                 and w.failure is None and (self.interface == "asgi" or not w.jobs)]
+        return min(ready, key=lambda w: w.busy) if ready else None
 
-    def _submit(self, job: Job, wait: float, hold: bool = False) -> bool:
-        """Hand `job` to a worker; False (and job.exchange set, unless `hold`) if none is
-        free."""
-        worker = self._take(wait)
-        if worker is None:
-            if not hold:
-                job.finish(self._unavailable(job))
-            return False
-        with self.lock:
-            job.deadline = _clock() + self.timeout + KILL_GRACE
-            worker.jobs[job.id] = job
+    def _assign(self, worker: Worker, job: Job) -> None:
+        """(Under the lock.)"""
+        job.deadline = _clock() + self.timeout + KILL_GRACE
+        worker.jobs[job.id] = job
+
+    def _send_job(self, worker: Worker, job: Job) -> None:
         if not worker.send(("http", job.id, job.request, job.options)):
             with self.lock:
                 worker.jobs.pop(job.id, None)
-            job.finish(self._gave_up(job, worker, "its worker process had died"))
-        return True
+            job.finish(self._gave_up(job, worker, "its worker process had died", 500))
+
+    def _dispatch(self) -> None:
+        """Give waiting requests to workers that are free now."""
+        while True:
+            with self.lock:
+                worker = self._free() if self.pending else None
+                if worker is None:
+                    return
+                job = self.pending.popleft()
+                self._assign(worker, job)
+            self._send_job(worker, job)
 
     def _unavailable(self, job: Job) -> Exchange:
         trace = Trace(self.interface)
         received(trace, job.request)
         trace.add("server", "note", f"no worker process was free within {QUEUE_WAIT:g} s "
-                  "(all busy, or being replaced); the server answered 503",
-                  "RFC 9110 §15.6.4", target="client")
+                  "(all busy, or being replaced), or the server is stopping; the server "
+                  "answered 503", "RFC 9110 §15.6.4", target="client")
         return respond(self.interface, job.request, trace, Response.error(503))
 
     # -- what the workers say --------------------------------------------------------
@@ -395,8 +421,7 @@ class Pool:
                 worker.pid = message[1]
                 worker.beat = _clock()
                 worker.ready.set()
-                if self.interface == "wsgi":
-                    self.idle.put(worker)
+                self._dispatch()
             elif kind == "failed":
                 worker.failure = message[1]
                 worker.ready.set()
@@ -414,11 +439,9 @@ class Pool:
         worker.beat = _clock()
         with self.lock:
             job = worker.jobs.pop(job_id, None)
-        if job is None:  # answered too late: the monitor gave up on it already
-            return
-        if self.interface == "wsgi" and not worker.dead:
-            self.idle.put(worker)
-        job.finish(Exchange(self.interface, job.request, response, trace))
+        if job is not None:  # None: answered too late, the monitor gave up on it
+            job.finish(Exchange(self.interface, job.request, response, trace))
+        self._dispatch()
 
     def _exited(self, worker: Worker) -> None:
         """The worker's pipe closed: it exited, was killed, or the pool stops."""
@@ -452,6 +475,11 @@ class Pool:
             now = _clock()
             with self.lock:
                 workers = [w for w in self.workers if not w.dead and w.ready.is_set()]
+                expired = [job for job in self.pending if now > job.deadline]
+                for job in expired:
+                    self.pending.remove(job)
+            for job in expired:  # waited QUEUE_WAIT for a worker: 503
+                job.finish(self._unavailable(job))
             for worker in workers:
                 late = any(now > job.deadline for job in list(worker.jobs.values()))
                 silent = (self.interface == "asgi" and worker.busy
@@ -518,7 +546,8 @@ class Pool:
     # -- WebSockets (ASGI) -------------------------------------------------------------
     def open_websocket(self, scope: dict, loop: asyncio.AbstractEventLoop) -> WebSocketRelay | None:
         """Start relaying one WebSocket connection to a worker; None if none is ready."""
-        worker = self._take(0.0)
+        with self.lock:
+            worker = self._free()
         if worker is None:
             return None
         relay = WebSocketRelay(worker, scope, loop)
