@@ -250,6 +250,7 @@ class Server:
         self.traces: list[Trace] = [] if traces is None else traces
         self.keep_traces = keep_traces
         self.keep_body = keep_body
+        self.pool = None  # the worker processes (gateway_lab.workers.Pool), when there are
         self._thread = thread
         self._stop = stop
         self._stopped = False

@@ -2,8 +2,9 @@
 
 They live in a module of their own, importable by name (`served_apps:app`), as
 `gateway-lab serve served_apps:app` would load them: a worker imports this
-module, which imports nothing heavy, so it starts quickly.  Each path is one
-way an app can misbehave.
+module, which imports nothing heavy, so it starts quickly (a test module
+imports pytest, hypothesis, starlette: a second or more per worker).  In
+`app` and `asgi_app` each path is one way an app can misbehave.
 """
 
 from __future__ import annotations
@@ -86,3 +87,65 @@ async def asgi_app(scope, receive, send):
     await send({"type": "http.response.body",
                 "body": f"{path} pid={os.getpid()} body={len(body)} "
                         f"started_by={state.get('started_by')}".encode()})
+
+
+# -- the apps of test_serve, test_wire and test_nginx -----------------------------------
+
+def wsgi_app(environ, start_response):
+    if environ["PATH_INFO"] == "/missing":
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"nothing here\n"]
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length)
+    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Method",
+                                                                environ["REQUEST_METHOD"])])
+    return [f"{environ['PATH_INFO']}?{environ['QUERY_STRING']} ".encode(), body]
+
+
+def rude_app(environ, start_response):
+    start_response("200 OK", [])  # no Content-Type: the engine records a finding
+    return [b"x"]
+
+
+def streaming_app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return (f"chunk {i}\n".encode() for i in range(3))
+
+
+def wire_app(environ, start_response):
+    if environ["PATH_INFO"] == "/slow":
+        for _ in range(200):  # short sleeps: the timeout can stop it between two
+            time.sleep(0.05)
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Path", environ["PATH_INFO"])])
+    return [environ["REQUEST_METHOD"].encode(), b" ", environ["QUERY_STRING"].encode(), b" ",
+            body]
+
+
+def nginx_app(environ, start_response):
+    """Echoes what it was given, so any difference on the way shows up in the body."""
+    path = environ["PATH_INFO"]
+    if path.endswith("/missing"):
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"no such page: " + path.encode("latin-1") + b"\n"]
+    if path.endswith("/big"):  # more than one FastCGI STDOUT record (65535 bytes each)
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return [bytes(range(256)) * 800]
+    if path.endswith("/count"):  # reads the body, answers its size: a small reply
+        size = len(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [f"{size} bytes, SCRIPT_NAME={environ.get('SCRIPT_NAME')!r}".encode()]
+    if path.endswith("/stream"):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Streamed", "yes")])
+        return (f"part {i}\n".encode() for i in range(5))
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.errors"].write(f"lab app saw {environ['REQUEST_METHOD']} {path}\n")
+    lines = [f"method={environ['REQUEST_METHOD']}", f"path={path}",
+             f"query={environ['QUERY_STRING']}",
+             f"type={environ.get('CONTENT_TYPE', '')}",
+             f"x-lab={environ.get('HTTP_X_LAB', '')}", f"body={body.decode('latin-1')}"]
+    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8"),
+                              ("X-Lab-Echo", "1"), ("Set-Cookie", "a=1"),
+                              ("Set-Cookie", "b=2")])
+    return ["\n".join(lines).encode("utf-8") + b"\n"]

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from served_apps import nginx_app as app
 
 import gateway_lab as gl
 from gateway_lab.wire import WireServer
@@ -25,35 +26,6 @@ pytestmark = pytest.mark.nginx
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 PREFIXES = {"scgi": "/scgi/", "fastcgi": "/fcgi/", "uwsgi": "/uwsgi/"}
-
-
-def app(environ, start_response):
-    """Echoes what it was given, so any difference on the way shows up in the body."""
-    path = environ["PATH_INFO"]
-    if path.endswith("/missing"):
-        start_response("404 Not Found", [("Content-Type", "text/plain")])
-        return [b"no such page: " + path.encode("latin-1") + b"\n"]
-    if path.endswith("/big"):  # more than one FastCGI STDOUT record (65535 bytes each)
-        start_response("200 OK", [("Content-Type", "application/octet-stream")])
-        return [bytes(range(256)) * 800]
-    if path.endswith("/count"):  # reads the body, answers its size: a small reply
-        size = len(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
-        start_response("200 OK", [("Content-Type", "text/plain")])
-        return [f"{size} bytes, SCRIPT_NAME={environ.get('SCRIPT_NAME')!r}".encode()]
-    if path.endswith("/stream"):
-        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Streamed", "yes")])
-        return (f"part {i}\n".encode() for i in range(5))
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length)
-    environ["wsgi.errors"].write(f"lab app saw {environ['REQUEST_METHOD']} {path}\n")
-    lines = [f"method={environ['REQUEST_METHOD']}", f"path={path}",
-             f"query={environ['QUERY_STRING']}",
-             f"type={environ.get('CONTENT_TYPE', '')}",
-             f"x-lab={environ.get('HTTP_X_LAB', '')}", f"body={body.decode('latin-1')}"]
-    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8"),
-                              ("X-Lab-Echo", "1"), ("Set-Cookie", "a=1"),
-                              ("Set-Cookie", "b=2")])
-    return ["\n".join(lines).encode("utf-8") + b"\n"]
 
 
 def _free_port() -> int:

@@ -16,6 +16,7 @@ import threading
 import time
 
 import pytest
+from served_apps import rude_app, streaming_app, wsgi_app
 from starlette.applications import Starlette
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse, PlainTextResponse
@@ -27,26 +28,7 @@ from gateway_lab.sandbox import lab_threads
 from gateway_lab.serving import ServeError, guess_gateway
 from gateway_lab.wire import scgi
 
-
-def wsgi_app(environ, start_response):
-    if environ["PATH_INFO"] == "/missing":
-        start_response("404 Not Found", [("Content-Type", "text/plain")])
-        return [b"nothing here\n"]
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length)
-    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Method",
-                                                                environ["REQUEST_METHOD"])])
-    return [f"{environ['PATH_INFO']}?{environ['QUERY_STRING']} ".encode(), body]
-
-
-def rude_app(environ, start_response):
-    start_response("200 OK", [])  # no Content-Type: the engine records a finding
-    return [b"x"]
-
-
-def streaming_app(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return (f"chunk {i}\n".encode() for i in range(3))
+# The WSGI apps live in served_apps, which a worker process imports fast.
 
 
 async def hello(request: StarletteRequest):

@@ -140,6 +140,26 @@ def test_an_app_with_no_importable_name_is_forked_and_killed_the_same_way():
     assert gone_within(alive, descendants() - before) == []
 
 
+@needs_fork
+def test_an_app_a_fresh_python_cannot_import_by_name_is_forked(tmp_path):
+    import importlib.util
+
+    path = tmp_path / "elsewhere.py"  # not on sys.path: only this process has it
+    path.write_text("def app(environ, start_response):\n"
+                    "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+                    "    return [b'from elsewhere']\n")
+    spec = importlib.util.spec_from_file_location("elsewhere_lab_app", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["elsewhere_lab_app"] = module
+    try:
+        spec.loader.exec_module(module)
+        with gl.serve(module.app, quiet=True) as srv:
+            assert srv.pool.how == "fork"
+            assert fetch(srv) == (200, b"from elsewhere")
+    finally:
+        del sys.modules["elsewhere_lab_app"]
+
+
 @pytest.mark.timeout(60)
 def test_a_worker_that_dies_gets_500_and_a_replacement():
     with gl.serve(app, quiet=True) as srv:
@@ -295,6 +315,26 @@ def test_the_wire_servers_and_the_cli_warn_too(tmp_path):
     finally:
         proc.terminate()
         proc.communicate(timeout=20)
+
+
+def test_the_cli_takes_workers_and_max_body(tmp_path):
+    (tmp_path / "labapp.py").write_text(Path(__file__).with_name("served_apps.py").read_text())
+    proc = subprocess.Popen([sys.executable, "-m", "gateway_lab", "serve", "labapp:app",
+                             "--port", "0", "--workers", "2", "--max-body", "10"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        line = proc.stdout.readline()
+        port = int(line.split("127.0.0.1:")[1].split("/")[0])
+        srv = type("Address", (), {"host": "127.0.0.1", "port": port})
+        assert fetch(srv, "/up", "POST", b"x" * 10)[0] == 200
+        assert fetch(srv, "/up", "POST", b"x" * 11)[0] == 413
+        pids = {fetch(srv, "/pid")[1].split(b"pid=")[1].split()[0] for _ in range(6)}
+        assert str(proc.pid).encode() not in pids  # the app ran in the workers
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+    assert proc.returncode in (0, -15)
 
 
 def test_no_warning_for_the_default_address():

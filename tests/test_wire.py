@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from served_apps import wire_app as app
 
 import gateway_lab as gl
 from gateway_lab.serving import ServeError
@@ -311,16 +312,7 @@ def test_cgi_style_responses_decode_like_a_front_end_reads_them():
 
 
 # -- the app servers, over real sockets --------------------------------------------------
-
-def app(environ, start_response):
-    if environ["PATH_INFO"] == "/slow":
-        for _ in range(200):  # short sleeps: the timeout can stop it between two
-            time.sleep(0.05)
-    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Path", environ["PATH_INFO"])])
-    return [environ["REQUEST_METHOD"].encode(), b" ", environ["QUERY_STRING"].encode(), b" ",
-            body]
-
+# (the app they serve, served_apps.wire_app, lives where a worker process imports it fast)
 
 def _exchange(port: int, data: bytes, *, until_close: bool = True) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:

@@ -3,7 +3,8 @@
 server -> worker: ("init", ref, interface, timeout, keep_body) (a worker started by
 name), ("http", job_id, request, options), ("ws", relay_id, scope), ("ws_in",
 relay_id, message), ("ws_ack", relay_id, error or None), ("stop",).
-worker -> server: ("ready", pid), ("failed", why), ("done", job_id, response,
+worker -> server: ("ready", pid), ("failed", why), ("unimportable", why),
+("done", job_id, response,
 trace), ("ws_out", relay_id, message), ("ws_end", relay_id, trace), ("beat",).
 """
 

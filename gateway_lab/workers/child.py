@@ -41,7 +41,7 @@ def child_by_name() -> None:
     try:
         app = load(ref)
     except BaseException as error:  # noqa: BLE001 - reported to the server, which says why
-        channel.send(("failed", f"the worker process could not import {ref}: "
+        channel.send(("unimportable", f"the worker process could not import {ref}: "
                                 f"{type(error).__name__}: {error}"))
         return
     _serve(app, interface, channel, timeout, keep_body)

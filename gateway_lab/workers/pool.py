@@ -37,7 +37,10 @@ _clock = time.monotonic
 
 
 class PoolError(RuntimeError):
-    """The workers could not start (the app cannot be imported, its startup failed)."""
+    """The workers could not start (the app cannot be imported, its startup failed).
+    `unimportable`: a fresh Python could not import the app by its name."""
+
+    unimportable = False
 
 
 # -- finding the app's name ------------------------------------------------------------
@@ -128,6 +131,15 @@ def start_workers(app, interface: str, *, workers: int, timeout: float,
             try:
                 return pool.start()
             except PoolError as error:
+                if not (error.unimportable and hasattr(os, "fork")):
+                    raise ServeError(str(error)) from None
+            # The name did not import in a fresh Python (a module loaded from a path
+            # that is not on sys.path, say): a forked copy has the app all the same.
+            pool = Pool(app, interface, size=workers, timeout=timeout, keep_body=keep_body,
+                        fork=True)
+            try:
+                return pool.start()
+            except PoolError as error:
                 raise ServeError(str(error)) from None
         warnings.warn(THREADS_WARNING.format(why="this platform cannot fork, and the app "
                                                  "has no importable name"),
@@ -172,6 +184,7 @@ class Worker:
         self.process = None          # a subprocess.Popen or a multiprocessing Process
         self.ready = threading.Event()
         self.failure: str | None = None
+        self.unimportable = False
         self.dead = False
         self.jobs: dict[int, Job] = {}
         self.sockets: dict[int, WebSocketRelay] = {}
@@ -237,7 +250,8 @@ class Pool:
     """
 
     def __init__(self, app, interface: str, *, size: int = 1, timeout: float = 5.0,
-                 keep_body: int = KEEP_BODY, log=None, name: str | None = None):
+                 keep_body: int = KEEP_BODY, log=None, name: str | None = None,
+                 fork: bool = False):
         if interface not in ("wsgi", "asgi"):
             raise ValueError(f"interface must be 'wsgi' or 'asgi', not {interface!r}")
         self.app = app
@@ -246,7 +260,7 @@ class Pool:
         self.timeout = timeout
         self.keep_body = keep_body
         self.log = log or _stderr
-        self.ref = importable_name(app) if name is None else name
+        self.ref = None if fork else importable_name(app) if name is None else name
         self.how = "name" if self.ref else "fork" if hasattr(os, "fork") else "threads"
         self.workers: list[Worker] = []
         self.pending: collections.deque[Job] = collections.deque()  # waiting for a worker
@@ -270,7 +284,9 @@ class Pool:
                                 f"{START_TIMEOUT:g} s")
             if worker.failure is not None:
                 self.stop()
-                raise PoolError(worker.failure)
+                error = PoolError(worker.failure)
+                error.unimportable = worker.unimportable
+                raise error
         self.monitor = lab_thread(self._watch, "gateway-lab-pool-monitor")
         return self
 
@@ -306,7 +322,7 @@ class Pool:
                 worker.reap()
             worker.kill_group()  # anything the app started and left running
             worker.dead = True
-            self._fail(worker, "the server stopped")
+            self._fail(worker, "the server stopped before the app answered", status=503)
         with self.lock:
             pending, self.pending = list(self.pending), collections.deque()
         for job in pending:
@@ -422,8 +438,9 @@ class Pool:
                 worker.beat = _clock()
                 worker.ready.set()
                 self._dispatch()
-            elif kind == "failed":
+            elif kind in ("failed", "unimportable"):
                 worker.failure = message[1]
+                worker.unimportable = kind == "unimportable"
                 worker.ready.set()
             elif kind == "beat":
                 worker.beat = _clock()
