@@ -26,12 +26,18 @@ an app that swallows the lab's stop (`while True: try: ... except: pass`)
 kept a core busy for good after its 504.  A process can be killed: like
 gunicorn, whose workers "silent for more than [--timeout] seconds are killed
 and restarted" (docs.gunicorn.org/en/stable/settings.html#timeout), the
-server kills a worker that overruns `timeout`, answers 504, says so in the
-trace (the worker, its pid, the timeout) and starts a fresh worker.  uvicorn
-itself has no such timeout (its `--workers` are restarted only when they
-die), which is why the ASGI app runs in the lab's own worker rather than in
-uvicorn's.  `workers=0` runs the app in this process's threads instead, as a
+server kills a worker that overruns `timeout` (plus a second of grace),
+answers 504, says so in the trace (the worker, its pid, the timeout) and
+starts a fresh worker.  For ASGI the lab does not use uvicorn's own
+`--workers`, for two reasons read in uvicorn 0.54's supervisor
+(`uvicorn/supervisors/multiprocess.py`): it has no request timeout, and its
+health check is answered by a thread of the worker, which goes on answering
+while an app blocks the worker's event loop; and a uvicorn worker holds the
+client's connection itself, so killing it could not answer 504.  So uvicorn
+runs here, in the server process, and hands each request to the lab's
+worker.  `workers=0` runs the app in this process's threads instead, as a
 development server does; nothing can stop an app there that will not stop.
+``trace=False`` does the same: the app as the real server runs it, untouched.
 
 Bounds (each a setting): request bodies above `max_body` bytes get 413 (10 MiB,
 like CGI's output cap); a server keeps the last `keep_traces` traces, each
@@ -422,7 +428,8 @@ def serve(app, *, gateway: str | None = None, host: str = "127.0.0.1", port: int
     `__call__` is ASGI, anything else WSGI).  `port=0` picks a free port.
     `timeout` bounds each run of the app (seconds): past it the client gets
     504, and a worker that cannot stop the app is killed and replaced.
-    `workers` is the number of worker processes (0: this process's threads).
+    `workers` is the number of worker processes (0: this process's threads, as
+    with trace=False, where an app that never returns cannot be stopped).
     `max_body` is the largest request body accepted (413 above);
     `keep_traces` and `keep_body` bound what `srv.traces` holds.  `quiet`
     silences the start-up line and the access log.  A `host` other than

@@ -160,6 +160,7 @@ class WireServer(Server):
         self._back: queue.SimpleQueue = queue.SimpleQueue()  # replies from the threads
         self._wake_r, self._wake_w = socket.socketpair()
         self._closing = False
+        self._accept_after = 0.0      # accept() failed (no file descriptors): wait until then
 
     @property
     def url(self) -> str:
@@ -204,21 +205,33 @@ class WireServer(Server):
                         self._accept(selector)
                     elif key.fileobj is self._wake_r:
                         self._drain_wake()
-                    elif events & selectors.EVENT_WRITE:
-                        self._writable(selector, key.data)
                     else:
-                        self._readable(selector, key.data)
+                        self._event(selector, key.data, events)
                 self._replies(selector)
                 if _clock() - checked >= 0.1:  # the deadlines: a look at every connection,
                     checked = _clock()          # so not at every wake-up
                     self._expire(selector)
-                # Past max_connections, stop accepting: the next ones wait in the backlog.
-                if accepting != (len(self._open) < self.max_connections):
-                    accepting = not accepting
+                # Past max_connections (or out of file descriptors), stop accepting for
+                # now: the next connections wait in the listen backlog.
+                want = (len(self._open) < self.max_connections
+                        and _clock() >= self._accept_after)
+                if accepting != want:
+                    accepting = want
                     if accepting:
                         selector.register(self._sock, selectors.EVENT_READ)
                     else:
                         selector.unregister(self._sock)
+
+    def _event(self, selector, conn: _Connection, events: int) -> None:
+        try:
+            if events & selectors.EVENT_WRITE:
+                self._writable(selector, conn)
+            else:
+                self._readable(selector, conn)
+        except Exception as error:  # noqa: BLE001 - a bug of ours costs one connection
+            self._log(f"{conn.name}: the server failed: {type(error).__name__}: {error}; "
+                      "connection closed")
+            self._close(selector, conn)
 
     def _accept(self, selector) -> None:
         while len(self._open) < self.max_connections:
@@ -226,8 +239,9 @@ class WireServer(Server):
                 sock, peer = self._sock.accept()
             except BlockingIOError:
                 return
-            except OSError as error:  # out of file descriptors: try again next turn
-                self._log(f"cannot accept a connection: {error}")
+            except OSError as error:  # out of file descriptors: try again in a moment
+                self._log(f"cannot accept a connection: {error}; trying again in 0.5 s")
+                self._accept_after = _clock() + 0.5
                 return
             sock.setblocking(False)
             conn = _Connection(sock, peer)

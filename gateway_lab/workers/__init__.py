@@ -27,17 +27,21 @@ How a worker gets the app
 * **By fork**, where the platform has it (Linux, macOS), when the app has no
   importable name: defined in a notebook cell, in a script's `__main__`, or
   inside a function.  The child is a copy of this process, app included.
-  Forking a process that runs threads can deadlock the child if another
-  thread held a lock at that moment (Python 3.12 warns about it); the child
-  only runs the app and the loop below, and closes the sockets it inherited
-  (client connections must close when the server closes them, not when a
-  worker dies).
+  Also when a fresh Python cannot import the name after all (a module
+  loaded from a path that is not on sys.path).  Forking a process that runs
+  threads can deadlock the child if another thread held a lock at that
+  moment (Python 3.12 warns about it); the child only runs the app and the
+  loop below, and lets go of the sockets it inherited (a client connection
+  must close when the server closes it, not when a worker exits).
 * **Neither** (Windows, an app defined in a notebook): the app runs in this
   process's threads, as before, with a warning: an app that never returns
   cannot be stopped there.
 
 A worker's copy of the app is its own: what the app changes in its globals
-stays in that worker (as with gunicorn's workers).
+stays in that worker (as with gunicorn's workers).  What it prints goes to
+the server's stderr (by name) or to the process's own stdout (by fork; in
+Jupyter, the output of the cell that is running).  Requests wait for a free
+worker in the order they came, QUEUE_WAIT seconds at most (then 503).
 
 What a worker does with a request
 ---------------------------------
@@ -52,7 +56,7 @@ What a worker does with a request
   app that calls `loop.stop()` gets a RuntimeError (a 500 and a finding),
   the worker carries on.
 
-The deadline: a request not answered within `timeout + KILL_GRACE` seconds,
+The deadline: a request not answered within `timeout` plus KILL_GRACE (1 s),
 or an ASGI worker whose heartbeat stopped for longer than that while it had
 work, means the worker cannot stop the app by itself.  The pool kills it
 (SIGKILL to its process group, so what the app started goes too), answers
