@@ -14,8 +14,7 @@ from ..findings import describe_error
 from ..listening import clip_trace
 from ..request import Request
 from ..trace import Trace
-from .channel import Channel, lab_thread, resolve_future
-from .pool import BEAT
+from .channel import BEAT, Channel, lab_thread, resolve_future
 from .tracing import traced_asgi
 
 

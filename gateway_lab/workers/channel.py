@@ -16,6 +16,8 @@ import threading
 
 from ..trace import Trace
 
+BEAT = 0.2  # s between an ASGI worker's heartbeats (the server kills a worker that stops)
+
 
 class Channel:
     """Pickled messages over a pair of pipes: an 8-byte length, then the pickle."""

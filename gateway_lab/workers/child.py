@@ -48,10 +48,9 @@ def child_by_name() -> None:
 
 
 def child_forked(app, interface, timeout, keep_body, reader_fd, writer_fd, parent_ends):
-    for fd in parent_ends:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    _drop_inherited_sockets(keep={reader_fd, writer_fd})
+    """Entry point of a forked worker: it has the app already.  `parent_ends` are the
+    server's ends of this worker's pipes and of every other worker's."""
+    _release(parent_ends, keep={reader_fd, writer_fd})
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)  # its own process group: killing it kills what the app starts
     for name in ("SIGINT", "SIGTERM"):
@@ -66,22 +65,25 @@ def child_forked(app, interface, timeout, keep_body, reader_fd, writer_fd, paren
     _serve(app, interface, channel, timeout, keep_body)
 
 
-def _drop_inherited_sockets(keep: set[int]) -> None:
-    """Point every inherited socket fd at /dev/null: the server's listening socket and
-    its client connections belong to the server (a connection must close when the
-    server closes it, not when this worker exits).  dup2, not close: a socket object
-    that later closes its fd then closes the /dev/null copy, not a reused number."""
+def _release(pipes, keep: set[int]) -> None:
+    """Let go of what the server holds: `pipes` (its ends of the workers' pipes, so that
+    each pipe has one process at either end and its end of file means "gone"), and
+    every socket, the listening one and the client connections (a connection must
+    close when the server closes it, not when this worker exits).  Each fd is pointed
+    at /dev/null rather than closed: an object of the server that later closes its fd
+    then closes the /dev/null copy, not a number reused for something else."""
     try:
         fds = [int(name) for name in os.listdir("/proc/self/fd")]
     except OSError:
         fds = list(range(3, 1024))
+    pipes = set(pipes)
     devnull = os.open(os.devnull, os.O_RDWR)
     try:
         for fd in fds:
             if fd <= 2 or fd in keep or fd == devnull:
                 continue
             try:
-                if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                if fd in pipes or stat.S_ISSOCK(os.fstat(fd).st_mode):
                     os.dup2(devnull, fd)
             except OSError:
                 continue

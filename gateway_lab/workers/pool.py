@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     import asyncio
 
 KILL_GRACE = 1.0       # s past the timeout before a silent worker is killed
-BEAT = 0.2             # s between an ASGI worker's heartbeats
 START_TIMEOUT = 20.0   # s for a worker to load the app and say "ready"
 QUEUE_WAIT = 30.0      # s a request waits for a free worker before a 503
 STOP_GRACE = 1.0       # s a worker gets to finish (lifespan shutdown) when the server stops
