@@ -146,6 +146,21 @@ def test_a_body_over_max_body_gets_413_before_it_is_read(protocol):
         assert "max_body (50000)" in server.errors[-1]
 
 
+@pytest.mark.parametrize("protocol", ["scgi", "uwsgi"])
+def test_a_huge_declared_body_is_413_not_400(protocol):
+    # The head of a request that says its body is 999,999,999 bytes (none of it sent).
+    if protocol == "scgi":
+        block = b"CONTENT_LENGTH\x00999999999\x00SCGI\x001\x00REQUEST_METHOD\x00PUT\x00"
+        head = str(len(block)).encode() + b":" + block + b","
+    else:
+        block = b"".join(uwsgi.SIZE.pack(len(x)) + x for x in (
+            b"CONTENT_LENGTH", b"9" * 9, b"REQUEST_METHOD", b"PUT"))
+        head = uwsgi.HEADER.pack(0, len(block), 0) + block
+    with WireServer(protocol, app, quiet=True) as server:
+        response = CODECS[protocol].decode_response(exchange(server.port, head))
+    assert response.status == 413 and b"999999999 bytes" in response.body
+
+
 def test_two_hundred_connections_are_accepted_at_once():
     with WireServer("scgi", app, quiet=True) as server:
         started = time.monotonic()

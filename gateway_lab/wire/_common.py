@@ -58,11 +58,15 @@ class Frame(NamedTuple):
     body: int | None = None
 
 
-def read_framed(stream, frame, what: str) -> bytes:
-    """One whole request from a blocking binary stream, read as `frame(data)` directs."""
+def read_framed(stream, frame, what: str, max_body: int | None = None) -> bytes:
+    """One whole request from a blocking binary stream, read as `frame(data)` directs;
+    WireError for a body over `max_body` bytes, before it is read."""
     data = b""
     while True:
         found = frame(data)
+        if max_body is not None and found.body is not None and found.body > max_body:
+            raise WireError(f"the body is {found.body} bytes, more than this lab server "
+                            f"accepts ({max_body} bytes)")
         if found.complete and len(data) >= found.size:
             return data
         data += read_exact(stream, found.size - len(data), what if data else

@@ -168,14 +168,14 @@ def frame(data: bytes) -> Frame:
     text = next((value for _, name, value in _pairs(bytes(data[:end]), HEADER.size, end)
                  if name == "CONTENT_LENGTH"), "") or "0"
     declared = decimal(text)
-    if declared is None or declared > MAX_BODY:
-        raise WireError(f"CONTENT_LENGTH {text!r} is not a number up to {MAX_BODY}")
+    if declared is None:
+        raise WireError(f"CONTENT_LENGTH {text!r} is not a decimal number")
     return Frame(end + declared, True, declared)
 
 
 def read_request(stream) -> bytes:
     """Read one whole packet (header, variables, body) from a blocking binary stream."""
-    return read_framed(stream, frame, "a uwsgi packet")
+    return read_framed(stream, frame, "a uwsgi packet", MAX_BODY)
 
 
 # The reply: raw response bytes (CGI-style here); the server closes the connection after it.
