@@ -62,8 +62,16 @@ def bind_error(error: OSError, host: str, port: int) -> ServeError:
     return ServeError(f"cannot listen on {host}:{port}: {error.strerror or error}")
 
 
+IN_WORKER = "GATEWAY_LAB_WORKER"  # set in a worker process (gateway_lab.workers)
+
+
 def bind(host: str, port: int) -> socket.socket:
     """A bound (not yet listening) TCP socket, or a ServeError."""
+    if os.environ.get(IN_WORKER):
+        # A module that starts a server when it is imported, imported by a worker to
+        # get the app: each worker would start a server with workers of its own.
+        raise ServeError("a server was started inside a worker process, while it imported "
+                         "the app; start it under `if __name__ == '__main__':` instead")
     try:
         family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
                                     flags=socket.AI_PASSIVE)[0][0]

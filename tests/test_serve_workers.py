@@ -341,3 +341,24 @@ def test_no_warning_for_the_default_address():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ExposedWarning)
         gl.serve(app, workers=0, quiet=True).stop()
+
+
+@needs_fork
+def test_a_module_that_serves_when_imported_does_not_multiply_servers(tmp_path, monkeypatch):
+    (tmp_path / "serves_on_import.py").write_text(
+        "import gateway_lab as gl\n"
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [b'one server']\n"
+        "srv = gl.serve(app, quiet=True)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import serves_on_import  # here: one server, whose worker imports this module again
+
+    try:
+        # The worker's import cannot start a second server: it fails, so the worker is
+        # forked instead (it has the app without importing it).
+        assert serves_on_import.srv.pool.how == "fork"
+        assert fetch(serves_on_import.srv) == (200, b"one server")
+    finally:
+        serves_on_import.srv.stop()
+        sys.modules.pop("serves_on_import", None)

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 
-from ..listening import clip_trace
+from ..listening import IN_WORKER, clip_trace
 from .channel import Channel
 
 
@@ -51,6 +51,7 @@ def child_forked(app, interface, timeout, keep_body, reader_fd, writer_fd, paren
     """Entry point of a forked worker: it has the app already.  `parent_ends` are the
     server's ends of this worker's pipes and of every other worker's."""
     _release(parent_ends, keep={reader_fd, writer_fd})
+    os.environ[IN_WORKER] = "1"
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)  # its own process group: killing it kills what the app starts
     for name in ("SIGINT", "SIGTERM"):

@@ -19,7 +19,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 from ..exchange import Exchange, Response, received, respond
-from ..listening import KEEP_BODY, ServeError
+from ..listening import IN_WORKER, KEEP_BODY, ServeError
 from ..request import Request
 from ..trace import Trace
 from .channel import Channel, lab_thread, resolve_future
@@ -633,7 +633,7 @@ _BOOT = ("import json, os, sys; "
 
 def _start_by_name(worker: Worker, pool: Pool) -> None:
     """A fresh Python that imports the app by name; the pipes are its stdin and stdout."""
-    env = {**os.environ, "GATEWAY_LAB_WORKER_PATH": json.dumps(sys.path)}
+    env = {**os.environ, "GATEWAY_LAB_WORKER_PATH": json.dumps(sys.path), IN_WORKER: "1"}
     options = ({"start_new_session": True} if os.name == "posix" else
                {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)})
     process = subprocess.Popen([sys.executable, "-c", _BOOT], stdin=subprocess.PIPE,
