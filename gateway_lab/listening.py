@@ -227,10 +227,17 @@ def clip_trace(trace: Trace, limit: int = KEEP_BODY) -> Trace:
         own = event.kind in ("request", "response")
         clipped, kept = _clip(data, limit if own else max(0, min(limit, shared)), 0)
         if clipped is not data:
-            event.data = clipped
+            _set_data(event, clipped)
         if not own:
             shared -= kept
     return trace
+
+
+def _set_data(event, data) -> None:
+    try:
+        event.data = data
+    except (AttributeError, TypeError):  # an event that cannot change: it stays whole
+        pass
 
 
 def keep(items: list, lock: threading.Lock, item, limit: int) -> None:

@@ -73,7 +73,9 @@ def _portable(trace: Trace) -> None:
     returned, the endpoint a framework put in the scope) is replaced by its repr, item
     by item in a dict or a list, so the worker's trace can reach the server."""
     for event in trace.events:
-        event.data = _picklable(event.data)
+        data = _picklable(event.data)
+        if data is not event.data:
+            event.data = data
 
 
 def _picklable(value, depth: int = 0):
