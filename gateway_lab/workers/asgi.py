@@ -84,7 +84,7 @@ class AsgiWorker:
     def _beat(self) -> None:
         try:
             self.channel.send(("beat",))
-        except OSError:
+        except (OSError, ValueError):  # the server has gone
             return
         self.loop.call_later(BEAT, self._beat)
 
