@@ -2,26 +2,51 @@
 
     srv = gl.serve(app)                 # WSGI, ASGI or a CGI script, guessed from `app`
     srv.url                             # 'http://127.0.0.1:54321/'
-    srv.traces                          # one Trace per request served so far
+    srv.traces                          # one Trace per request served (the last 200)
     srv.stop()                          # or: with gl.serve(app) as srv: ...
 
 * WSGI runs under werkzeug's development server (`make_server`), the server
   `flask run` uses.  With ``trace=True`` (the default) each request is run
-  through the lab's WSGI gateway (`run_wsgi`), so it is checked and traced
-  exactly like an in-process run; the response is then collected before it
-  is sent.  ``trace=False`` hands the app to werkzeug untouched (real
-  streaming, no trace).
+  through the lab's WSGI gateway (`run_wsgi`) in a worker process, so it is
+  checked and traced exactly like an in-process run; the response is then
+  collected before it is sent.  ``trace=False`` hands the app to werkzeug
+  untouched (real streaming, no trace, in werkzeug's threads).
 * ASGI runs under uvicorn, in a thread with its own event loop (so it works
-  next to a notebook's loop), without signal handlers.  Tracing wraps the
-  app: the scope and every message it receives and sends become events.
-  HTTP and WebSocket both work.
+  next to a notebook's loop), without signal handlers.  uvicorn speaks HTTP
+  and WebSocket to the client; the app runs in a worker process with an
+  event loop of its own: an HTTP request through `run_asgi` (the same trace
+  as in-process), a WebSocket relayed message by message and traced as it
+  goes.
 * CGI (a ``.py`` script, or a directory of them) is served by werkzeug
   through a small WSGI adapter that runs each request in a child process with
-  `gateway_lab.cgi.run_cgi`.
+  `gateway_lab.cgi.run_cgi` (a process per request is CGI's own model).
+
+Why worker processes (`gateway_lab.workers`): a thread cannot be killed, so
+an app that swallows the lab's stop (`while True: try: ... except: pass`)
+kept a core busy for good after its 504.  A process can be killed: like
+gunicorn, whose workers "silent for more than [--timeout] seconds are killed
+and restarted" (docs.gunicorn.org/en/stable/settings.html#timeout), the
+server kills a worker that overruns `timeout` (plus a second of grace),
+answers 504, says so in the trace (the worker, its pid, the timeout) and
+starts a fresh worker.  For ASGI the lab does not use uvicorn's own
+`--workers`, for two reasons read in uvicorn 0.54's supervisor
+(`uvicorn/supervisors/multiprocess.py`): it has no request timeout, and its
+health check is answered by a thread of the worker, which goes on answering
+while an app blocks the worker's event loop; and a uvicorn worker holds the
+client's connection itself, so killing it could not answer 504.  So uvicorn
+runs here, in the server process, and hands each request to the lab's
+worker.  `workers=0` runs the app in this process's threads instead, as a
+development server does; nothing can stop an app there that will not stop.
+``trace=False`` does the same: the app as the real server runs it, untouched.
+
+Bounds (each a setting): request bodies above `max_body` bytes get 413 (10 MiB,
+like CGI's output cap); a server keeps the last `keep_traces` traces, each
+body in them cut to `keep_body` bytes plus its size.
 
 Anything that listens binds 127.0.0.1 unless `host` says otherwise
-(DESIGN.md §Conventions).  A port already in use is refused with a message
-that says so, not an OSError traceback.
+(DESIGN.md §Conventions), and another address gets a warning: the app's code
+is then one request away from anyone on the network.  A port already in use
+is refused with a message that says so, not an OSError traceback.
 
 The command line is `gateway-lab serve` (see `main`), which also serves a
 WSGI app over SCGI, FastCGI or uwsgi for a front end such as nginx.
@@ -33,136 +58,84 @@ import argparse
 import errno
 import os
 import signal
-import socket
 import sys
 import threading
 import time
 import warnings
 from pathlib import Path
+from urllib.parse import quote
 
 from .cli import guess_gateway
-from .exchange import reason_phrase
+from .exchange import Response, reason_phrase, received, respond
+from .listening import (
+    KEEP_BODY,
+    KEEP_TRACES,
+    MAX_BODY,
+    ExposedWarning,
+    ServeError,
+    Server,
+    bind,
+    bind_error,
+    clip_trace,
+    exposure,
+    warn_if_exposed,
+)
+from .listening import keep as keep_trace
+from .request import BadRequest, Request
 from .trace import Trace
+from .workers import Pool, start_workers, traced_asgi
+from .workers.pool import QUEUE_WAIT
 
 __all__ = ["ServeError", "Server", "main", "serve"]
 
 GATEWAYS = ("wsgi", "asgi", "cgi")
-MAX_TRACES = 1000      # traces kept per server (oldest dropped first)
 START_TIMEOUT = 10.0   # seconds to wait for a server to start listening
-# SO_REUSEADDR lets a restarted server bind a port still in TIME_WAIT; on Windows it
-# would let a second server bind a port in use, so only POSIX gets it.
-REUSE_ADDRESS = os.name != "nt"
 
 
-class ServeError(RuntimeError):
-    """A server could not start (the port is taken, the app is unusable, ...)."""
+class TooLarge(Exception):
+    """A request body above the server's max_body: answered 413 unread."""
+
+    def __init__(self, exchange):
+        super().__init__("request body too large")
+        self.exchange = exchange
 
 
-def bind_error(error: OSError, host: str, port: int) -> ServeError:
-    """A clear message for a failed bind."""
-    if error.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
-        return ServeError(f"port {port} is already in use on {host}; pick another with --port "
-                          "(or port=0 for any free port)")
-    if error.errno in (errno.EACCES, getattr(errno, "WSAEACCES", -1)):
-        return ServeError(f"not allowed to listen on {host}:{port} (ports below 1024 need "
-                          "privileges); pick another with --port")
-    return ServeError(f"cannot listen on {host}:{port}: {error.strerror or error}")
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    """A bound (not yet listening) TCP socket, or a ServeError."""
-    try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-    except socket.gaierror as error:
-        raise ServeError(f"cannot resolve host {host!r}: {error}") from None
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    if REUSE_ADDRESS:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as error:
-        sock.close()
-        raise bind_error(error, host, port) from None
-    return sock
-
-
-class Server:
-    """A server running in a background thread: `url`, `traces`, `stop()`."""
-
-    def __init__(self, gateway: str, host: str, port: int, thread: threading.Thread,
-                 stop, traces: list[Trace]):
-        self.gateway = gateway
-        self.host = host
-        self.port = port
-        self.traces = traces
-        self._thread = thread
-        self._stop = stop
-        self._stopped = False
-        self._lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
-
-    @property
-    def running(self) -> bool:
-        return not self._stopped and self._thread.is_alive()
-
-    def stop(self) -> None:
-        """Stop the server and join its thread (idempotent)."""
-        with self._lock:
-            if self._stopped:
-                return
-            self._stopped = True
-        self._stop()
-        if self._thread.ident is not None:  # a thread never started has nothing to join
-            self._thread.join()
-
-    def wait(self) -> None:
-        """Block until the server stops (Ctrl-C raises KeyboardInterrupt here)."""
-        while self._thread.is_alive():
-            self._thread.join(0.2)
-
-    def __enter__(self) -> Server:  # noqa: PYI034 (typing.Self is 3.11+)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        state = "running" if self.running else "stopped"
-        return (f"<{type(self).__name__} {self.gateway} {self.url} {state}, "
-                f"{len(self.traces)} requests>")
-
-    def _repr_html_(self) -> str:
-        state = "running" if self.running else "stopped"
-        return (f"{self.gateway} server <a href='{self.url}' target='_blank'>{self.url}</a> "
-                f"({state}, {len(self.traces)} requests traced)")
-
-
-def _keep(items: list, lock: threading.Lock, item) -> None:
-    """Append `item`, keeping the last MAX_TRACES: a long-running server must not grow."""
-    with lock:
-        items.append(item)
-        del items[:-MAX_TRACES]
+def too_large(interface: str, request: Request, size: int, limit: int):
+    """The Exchange of a request refused for its size (RFC 9110 §15.5.14): the app never
+    sees it; the connection closes, as the rest of the body is not read."""
+    trace = Trace(interface)
+    received(trace, request)
+    trace.find("http.body.too_large", actor="server", size=size, limit=limit)
+    reason = reason_phrase(413)
+    response = Response(413, [("Content-Type", "text/plain; charset=utf-8"),
+                              ("Connection", "close")],
+                        f"413 {reason}: the body is {size} bytes, more than the {limit} "
+                        "this server accepts\n".encode(), reason=reason)
+    return respond(interface, request, trace, response)
 
 
 # -- WSGI (and CGI) under werkzeug -----------------------------------------------------
 
-def _request_from_environ(environ: dict):
-    """The HTTP request werkzeug received, as a gateway_lab.Request (body read in full)."""
+def _request_from_environ(environ: dict, max_body: int = MAX_BODY):
+    """The HTTP request werkzeug received, as a gateway_lab.Request (body read in full);
+    TooLarge past `max_body`, read no further."""
     from .wire._common import decimal, request_from_vars
 
     stream = environ["wsgi.input"]
+    declared = decimal(environ.get("CONTENT_LENGTH") or "0") or 0
     if environ.get("wsgi.input_terminated"):  # chunked: werkzeug ends the stream for us
-        body = stream.read()
+        body = stream.read(max_body + 1)
     else:
-        body = stream.read(decimal(environ.get("CONTENT_LENGTH") or "0") or 0)
+        body = b"" if declared > max_body else stream.read(declared)
     variables = {k: v for k, v in environ.items() if isinstance(v, str)}
     variables["REQUEST_SCHEME"] = environ.get("wsgi.url_scheme", "http")
     variables.pop("SCRIPT_NAME", None)
     variables.pop("HTTP_TRANSFER_ENCODING", None)  # the body is de-chunked already
+    size = max(declared, len(body))
+    if size > max_body:
+        variables.pop("CONTENT_LENGTH", None)
+        request = request_from_vars(variables, b"")[0]
+        raise TooLarge(too_large("wsgi", request, size, max_body))
     if body:
         variables["CONTENT_LENGTH"] = str(len(body))
     return request_from_vars(variables, body)[0]
@@ -192,23 +165,26 @@ def _refuse(error: Exception, start_response):
     return [f"400 Bad Request: {error}\n".encode()]
 
 
-def _traced_wsgi(app, timeout: float, record):
+def _traced_wsgi(run, record, max_body: int):
+    """The WSGI app werkzeug serves: each request through `run` (a Pool or InProcess)."""
     from .wire._common import WireError
-    from .wsgi import run_wsgi
 
     def lab_wsgi(environ, start_response):
         try:
-            request = _request_from_environ(environ)
+            request = _request_from_environ(environ, max_body)
         except WireError as error:
             return _refuse(error, start_response)
-        ex = run_wsgi(app, request, timeout=timeout, multithread=True)
+        except TooLarge as refused:
+            record(refused.exchange.trace)
+            return _reply(refused.exchange, start_response)
+        ex = run.run(request)
         record(ex.trace)
         return _reply(ex, start_response)
 
     return lab_wsgi
 
 
-def _cgi_app(path: Path, timeout: float, record):
+def _cgi_app(path: Path, timeout: float, record, max_body: int):
     """A WSGI app that runs CGI scripts: `path` itself, or `path/NAME` for /NAME/..."""
     from .cgi import run_cgi
     from .wire._common import WireError
@@ -217,9 +193,12 @@ def _cgi_app(path: Path, timeout: float, record):
 
     def lab_cgi(environ, start_response):
         try:
-            request = _request_from_environ(environ)
+            request = _request_from_environ(environ, max_body)
         except WireError as error:
             return _refuse(error, start_response)
+        except TooLarge as refused:
+            record(refused.exchange.trace)
+            return _reply(refused.exchange, start_response)
         script, mount = root, None  # one script: run_cgi works out SCRIPT_NAME from the URL
         if root.is_dir():
             name = environ.get("PATH_INFO", "/").lstrip("/").split("/", 1)[0]
@@ -237,8 +216,8 @@ def _cgi_app(path: Path, timeout: float, record):
     return lab_cgi
 
 
-def _serve_werkzeug(wsgi_app, host: str, port: int, gateway: str, traces,
-                    quiet: bool) -> Server:
+def _serve_werkzeug(wsgi_app, host: str, port: int, gateway: str, quiet: bool,
+                    after_stop=None, **keep) -> Server:
     from werkzeug.serving import WSGIRequestHandler, make_server
 
     class Handler(WSGIRequestHandler):
@@ -248,7 +227,7 @@ def _serve_werkzeug(wsgi_app, host: str, port: int, gateway: str, traces,
 
     # werkzeug turns every bind error into a printed line and SystemExit: bind
     # once ourselves first (port 0 too, for the host), so the message says why.
-    _bind(host, port).close()
+    bind(host, port).close()
     try:
         server = make_server(host, port, wsgi_app, threaded=True, request_handler=Handler)
     except SystemExit:  # the port was free a moment ago: another program took it since
@@ -260,70 +239,150 @@ def _serve_werkzeug(wsgi_app, host: str, port: int, gateway: str, traces,
     def stop():
         server.shutdown()
         server.server_close()
+        if after_stop is not None:
+            after_stop()
 
-    return Server(gateway, host, server.port, thread, stop, traces)
+    return Server(gateway, host, server.port, thread, stop, **keep)
 
 
 # -- ASGI under uvicorn ----------------------------------------------------------------
 
-def _traced_asgi(app, record):
-    """Wrap an ASGI app: its scope and every message in and out become trace events,
-    with the same actors, details and spec sections as an in-process run (asgi.py)."""
-    from .asgi import WS, WWW, _spec_of, _summary
-    from .findings import describe_error
+def _request_from_scope(scope: dict, body: bytes) -> Request:
+    """The HTTP request uvicorn received (an ASGI http scope and its whole body)."""
+    raw = scope.get("raw_path") or quote(scope.get("path", "/")).encode()
+    target = raw.decode("latin-1")
+    if scope.get("query_string"):
+        target += "?" + scope["query_string"].decode("latin-1")
+    headers = []
+    chunked = False
+    for name, value in scope.get("headers", []):
+        name, value = name.decode("latin-1"), value.decode("latin-1")
+        if name.lower() == "transfer-encoding":
+            chunked = True  # uvicorn de-chunked the body; its length says the rest
+            continue
+        headers.append((name, value))
+    if chunked and body:
+        headers.append(("Content-Length", str(len(body))))
+    client, server = scope.get("client"), scope.get("server")
+    return Request(scope.get("method", "GET"), target, headers, body,
+                   http_version=scope.get("http_version", "1.1"),
+                   scheme=scope.get("scheme", "http"),
+                   client=tuple(client) if client else None,
+                   server=tuple(server) if server else ("localhost", 80))
+
+
+async def _send_response(send, response: Response) -> None:
+    await send({"type": "http.response.start", "status": response.status,
+                "headers": [(n.encode("latin-1"), v.encode("latin-1"))
+                            for n, v in response.headers]})
+    # A response the app cut short is sent as it was, then left unfinished: uvicorn
+    # closes the connection, which is what the client of a failed app sees.
+    await send({"type": "http.response.body", "body": response.body,
+                "more_body": not response.complete})
+
+
+async def _read_body(scope: dict, receive, max_body: int) -> tuple[bytes, int]:
+    """The whole request body, or (b"", size) once it is known to pass `max_body`."""
+    declared = next((v for n, v in scope.get("headers", []) if n.lower() == b"content-length"),
+                    b"")
+    if declared.isdigit() and int(declared) > max_body:
+        return b"", int(declared)
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"", -1  # the client went away
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_body:
+            return b"", size
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), size
+
+
+def _worker_asgi(pool: Pool, record, max_body: int):
+    """The ASGI app uvicorn serves: HTTP requests and WebSockets, run in the pool."""
 
     async def lab_asgi(scope, receive, send):
-        if scope["type"] not in ("http", "websocket"):  # lifespan: pass through
-            return await app(scope, receive, send)
-        trace = Trace("asgi")
-        target = scope.get("path", "/") + (
-            "?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else "")
-        trace.add("client", "request", f"{scope.get('method', 'WEBSOCKET')} {target}",
-                  "RFC 9112 §3", target="server")
-        trace.add("server", "scope", f"type={scope['type']!r}, path={scope.get('path')!r}",
-                  f"{WWW} §HTTP Connection Scope" if scope["type"] == "http" else
-                  f"{WS} §Websocket Connection Scope", target="gateway", data=dict(scope))
-        trace.add("gateway", "call", "await app(scope, receive, send)",
-                  "ASGI spec §Applications", target="app")
-        record(trace)
+        if scope["type"] == "http":
+            await _http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await _websocket(scope, receive, send)
 
-        async def traced_receive():
-            message = await receive()
-            kind = message.get("type", "?")
-            trace.add("gateway", "receive", _summary(message), _spec_of(kind), target="app",
-                      data=message)
-            return message
-
-        async def traced_send(message):
-            if isinstance(message, dict) and "type" in message:
-                trace.add("app", "send", _summary(message), _spec_of(message["type"]),
-                          target="gateway", data=message)
-            else:  # uvicorn will refuse it; the trace shows what it was
-                trace.add("app", "send", repr(message), "ASGI spec §Events",
-                          target="gateway", data=message)
-            await send(message)
-
+    async def _http(scope, receive, send):
+        body, size = await _read_body(scope, receive, max_body)
+        if size < 0:
+            return
         try:
-            await app(scope, traced_receive, traced_send)
-        except Exception as error:
-            trace.add("server", "log", f"the app raised {describe_error(error)}",
-                      "ASGI spec §Error Handling")
-            raise
-        trace.add("app", "return", "the app returned", "ASGI spec §Applications",
-                  target="gateway")
+            request = _request_from_scope(scope, body if size <= max_body else b"")
+        except BadRequest as error:
+            await _send_response(send, Response(400, [("Content-Type", "text/plain")],
+                                                f"400 Bad Request: {error}\n".encode()))
+            return
+        if size > max_body:
+            ex = too_large("asgi", request, size, max_body)
+        else:
+            ex = await pool.run_async(request, root_path=scope.get("root_path", ""))
+        record(ex.trace)
+        await _send_response(send, ex.response)
+
+    async def _websocket(scope, receive, send):
+        import asyncio
+
+        keys = ("type", "asgi", "http_version", "scheme", "path", "raw_path", "root_path",
+                "query_string", "headers", "client", "server", "subprotocols")
+        loop = asyncio.get_running_loop()
+        relay = pool.open_websocket({k: scope[k] for k in keys if k in scope}, loop)
+        waited = loop.time() + QUEUE_WAIT
+        while relay is None and loop.time() < waited and not pool.stopping.is_set():
+            await asyncio.sleep(0.05)  # a worker is being replaced: wait for it
+            relay = pool.open_websocket({k: scope[k] for k in keys if k in scope}, loop)
+        if relay is None:  # no worker ready: RFC 6455 §7.4.1 1013 "try again later"
+            await send({"type": "websocket.close", "code": 1013})
+            return
+
+        async def client_to_worker():
+            while True:
+                message = await receive()
+                if not relay.forward(message) or message["type"] == "websocket.disconnect":
+                    return
+
+        pump = asyncio.ensure_future(client_to_worker())
+        try:
+            while True:
+                kind, payload = await relay.inbox.get()
+                if kind == "ws_out":
+                    try:
+                        await send(payload)
+                        relay.ack(None)
+                    except Exception as error:  # noqa: BLE001 - the app's await send() raises it
+                        relay.ack(f"{type(error).__name__}: {error}")
+                    continue
+                if kind == "killed":  # RFC 6455 §7.4.1 1011: the server hit an error
+                    try:
+                        await send({"type": "websocket.close", "code": 1011})
+                    except Exception:  # noqa: BLE001 - the client went away first
+                        pass
+                record(payload)
+                return
+        finally:
+            pump.cancel()
+            relay.close()
 
     return lab_asgi
 
 
-def _serve_uvicorn(asgi_app, host: str, port: int, traces) -> Server:
+def _serve_uvicorn(asgi_app, host: str, port: int, *, lifespan: str = "auto",
+                   after_stop=None, **keep) -> Server:
     try:
         import uvicorn
     except ImportError:
         raise ServeError("serving ASGI needs uvicorn: pip install 'gateway-lab[serve]'"
                          ) from None
-    sock = _bind(host, port)
+    sock = bind(host, port)
     config = uvicorn.Config(asgi_app, log_level="warning", loop="asyncio", http="h11",
-                            lifespan="auto")
+                            lifespan=lifespan, backlog=2048)
     server = uvicorn.Server(config)
     # uvicorn installs signal handlers only on the main thread; ours is not.
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
@@ -336,6 +395,8 @@ def _serve_uvicorn(asgi_app, host: str, port: int, traces) -> Server:
         server.should_exit = True
         thread.join(5)
         sock.close()
+        if after_stop is not None:
+            after_stop()
         raise ServeError("uvicorn did not start (is the app's lifespan startup failing?)")
 
     def stop():
@@ -345,48 +406,76 @@ def _serve_uvicorn(asgi_app, host: str, port: int, traces) -> Server:
             server.force_exit = True
             thread.join(5)
         sock.close()
+        if after_stop is not None:
+            after_stop()
         if thread.is_alive():  # an app blocking the loop (time.sleep in async code)
             warnings.warn("the ASGI app is blocking uvicorn's event loop; its thread will "
                           "end when the app returns", RuntimeWarning, stacklevel=3)
 
-    return Server("asgi", host, sock.getsockname()[1], thread, stop, traces)
+    return Server("asgi", host, sock.getsockname()[1], thread, stop, **keep)
 
 
 # -- the public entry point -------------------------------------------------------------
 
 def serve(app, *, gateway: str | None = None, host: str = "127.0.0.1", port: int = 0,
-          trace: bool = True, timeout: float = 5.0, quiet: bool = False) -> Server:
+          trace: bool = True, timeout: float = 5.0, quiet: bool = False, workers: int = 1,
+          max_body: int = MAX_BODY, keep_traces: int = KEEP_TRACES,
+          keep_body: int = KEEP_BODY) -> Server:
     """Serve `app` on host:port in a background thread and return the running Server.
 
     `gateway` is "wsgi", "asgi" or "cgi"; left out it is guessed (a path is a
     CGI script or directory, a coroutine function or an object with an async
     `__call__` is ASGI, anything else WSGI).  `port=0` picks a free port.
-    `timeout` bounds each run of the app (WSGI and CGI; seconds).  `quiet`
-    silences the start-up line and the access log.
+    `timeout` bounds each run of the app (seconds): past it the client gets
+    504, and a worker that cannot stop the app is killed and replaced.
+    `workers` is the number of worker processes (0: this process's threads, as
+    with trace=False, where an app that never returns cannot be stopped).
+    `max_body` is the largest request body accepted (413 above);
+    `keep_traces` and `keep_body` bound what `srv.traces` holds.  `quiet`
+    silences the start-up line and the access log.  A `host` other than
+    loopback gets an ExposedWarning.
     """
     gateway = gateway or guess_gateway(app)
     if gateway not in GATEWAYS:
         raise ServeError(f"unknown gateway {gateway!r}; use one of {', '.join(GATEWAYS)}")
+    if gateway != "cgi" and not callable(app):
+        raise ServeError(f"a {gateway.upper()} app must be callable, not "
+                         f"{type(app).__name__}")
+    if gateway == "cgi" and not Path(app).exists():
+        raise ServeError(f"{str(app)!r} is not a CGI script or directory")
+    warn_if_exposed(host)
     traces: list[Trace] = []
+    keep = {"traces": traces, "keep_traces": keep_traces, "keep_body": keep_body}
     lock = threading.Lock()
 
     def record(t: Trace) -> None:
-        _keep(traces, lock, t)
+        keep_trace(traces, lock, clip_trace(t, keep_body), keep_traces)
 
     if gateway == "cgi":
-        path = Path(app)
-        if not path.exists():
-            raise ServeError(f"{str(app)!r} is not a CGI script or directory")
-        srv = _serve_werkzeug(_cgi_app(path, timeout, record), host, port, "cgi", traces,
-                              quiet)
-    elif not callable(app):
-        raise ServeError(f"a {gateway.upper()} app must be callable, not "
-                         f"{type(app).__name__}")
-    elif gateway == "wsgi":
-        wsgi_app = _traced_wsgi(app, timeout, record) if trace else app
-        srv = _serve_werkzeug(wsgi_app, host, port, "wsgi", traces, quiet)
+        srv = _serve_werkzeug(_cgi_app(Path(app), timeout, record, max_body), host, port,
+                              "cgi", quiet, **keep)
+    elif gateway == "wsgi" and not trace:
+        srv = _serve_werkzeug(app, host, port, "wsgi", quiet, **keep)
+    elif gateway == "asgi" and not trace:
+        srv = _serve_uvicorn(app, host, port, **keep)
     else:
-        srv = _serve_uvicorn(_traced_asgi(app, record) if trace else app, host, port, traces)
+        bind(host, port).close()  # a taken port is said before any worker starts
+        run = start_workers(app, gateway, workers=workers, timeout=timeout,
+                            keep_body=keep_body)
+        try:
+            if gateway == "wsgi":
+                srv = _serve_werkzeug(_traced_wsgi(run, record, max_body), host, port, "wsgi",
+                                      quiet, after_stop=run.stop, **keep)
+            elif run is None:
+                srv = _serve_uvicorn(traced_asgi(app, record), host, port, **keep)
+            else:
+                srv = _serve_uvicorn(_worker_asgi(run, record, max_body), host, port,
+                                     lifespan="off", after_stop=run.stop, **keep)
+        except BaseException:
+            if run is not None:
+                run.stop()
+            raise
+        srv.pool = run
     if not quiet:
         print(f"Serving {gateway} app at {srv.url}", flush=True)
     return srv
@@ -411,6 +500,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8000, help="default 8000; 0 = any free port")
     parser.add_argument("--timeout", type=float, default=5.0,
                         help="seconds each run of the app may take (WSGI, CGI, wire)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes that run the app (default 1); one that "
+                             "overruns --timeout is killed and replaced. 0 = this process's "
+                             "threads, where an app that never returns cannot be stopped")
+    parser.add_argument("--max-body", type=int, default=MAX_BODY, metavar="BYTES",
+                        help=f"largest request body accepted; larger ones get 413 "
+                             f"(default {MAX_BODY})")
+    parser.add_argument("--read-timeout", type=float, default=None, metavar="SECONDS",
+                        help="wire servers: seconds a client may take to send one whole "
+                             "request before the connection is cut (default 30)")
     parser.add_argument("--reload", action="store_true",
                         help="restart when source files change (werkzeug's reloader for "
                              "WSGI, uvicorn's for ASGI; CGI scripts are read per request "
@@ -439,6 +538,12 @@ def main(argv: list[str] | None = None) -> int:
         print("gateway-lab serve: --gateway cgi needs a script or directory path",
               file=sys.stderr)
         return 2
+    if args.workers < 0 or args.max_body < 0:
+        print("gateway-lab serve: --workers and --max-body cannot be negative", file=sys.stderr)
+        return 2
+    warning = exposure(args.host)
+    if warning is not None:
+        print(f"gateway-lab serve: warning: {warning}", file=sys.stderr, flush=True)
     # Before the server starts: a SIGTERM that comes early must still stop it cleanly.
     _TERMINATED.clear()
     _on_sigterm(_on_term)
@@ -452,13 +557,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.protocol:
             from .wire.server import WireServer
 
-            srv = WireServer(args.protocol, app, args.host, args.port,
-                             timeout=args.timeout).start()
+            wire = {} if args.read_timeout is None else {"read_timeout": args.read_timeout}
+            with warnings.catch_warnings():  # said above, once, in the CLI's own words
+                warnings.simplefilter("ignore", ExposedWarning)
+                srv = WireServer(args.protocol, app, args.host, args.port,
+                                 timeout=args.timeout, workers=args.workers,
+                                 max_body=args.max_body, **wire).start()
             print(f"Serving wsgi app over {args.protocol} at {args.host}:{srv.port} "
                   "(for a front end such as nginx; Ctrl-C to stop)", flush=True)
         else:
-            srv = serve(app, gateway=gateway, host=args.host, port=args.port,
-                        timeout=args.timeout)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExposedWarning)
+                srv = serve(app, gateway=gateway, host=args.host, port=args.port,
+                            timeout=args.timeout, workers=args.workers,
+                            max_body=args.max_body)
     except (ServeError, TypeError) as error:
         print(f"gateway-lab serve: {error}", file=sys.stderr)
         return 1
@@ -506,7 +618,7 @@ def _serve_reloading(gateway: str, app, args) -> int:
     child = os.environ.get("WERKZEUG_RUN_MAIN") == "true"
     _on_sigterm(_interrupt)  # the server below blocks this thread: SIGTERM must break in
     if not child:
-        _bind(args.host, args.port).close()  # a clear message if the port is taken
+        bind(args.host, args.port).close()  # a clear message if the port is taken
         print(f"Serving {gateway} app at http://{args.host}:{args.port}/ with --reload "
               "(Ctrl-C to stop)", flush=True)
     try:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from served_apps import wire_app as app
 
 import gateway_lab as gl
 from gateway_lab.serving import ServeError
@@ -314,16 +315,7 @@ def test_cgi_style_responses_decode_like_a_front_end_reads_them():
 
 
 # -- the app servers, over real sockets --------------------------------------------------
-
-def app(environ, start_response):
-    if environ["PATH_INFO"] == "/slow":
-        for _ in range(200):  # short sleeps: the timeout can stop it between two
-            time.sleep(0.05)
-    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Path", environ["PATH_INFO"])])
-    return [environ["REQUEST_METHOD"].encode(), b" ", environ["QUERY_STRING"].encode(), b" ",
-            body]
-
+# (the app they serve, served_apps.wire_app, lives where a worker process imports it fast)
 
 def _exchange(port: int, data: bytes, *, until_close: bool = True) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
@@ -368,8 +360,8 @@ def test_fastcgi_server_keeps_the_connection_and_answers_management_records():
         asked = fastcgi.encode_pairs({"FCGI_MPXS_CONNS": "", "FCGI_MAX_REQS": ""})
         sock.sendall(fastcgi.record(fastcgi.GET_VALUES, 0, asked))
         (result,) = _read_records(sock, fastcgi.GET_VALUES_RESULT)
-        assert fastcgi.decode_pairs(result.content)[0] == {"FCGI_MPXS_CONNS": "0",
-                                                          "FCGI_MAX_REQS": "100"}
+        assert fastcgi.decode_pairs(result.content)[0] == {
+            "FCGI_MPXS_CONNS": "0", "FCGI_MAX_REQS": str(server.max_connections)}
         sock.sendall(fastcgi.record(42, 0))
         (unknown,) = _read_records(sock, fastcgi.UNKNOWN_TYPE)
         assert unknown.content[0] == 42                          # §4.2 names the type
@@ -453,10 +445,12 @@ def test_odd_digits_over_the_wire_get_an_answer_not_a_dropped_connection():
     with WireServer("uwsgi", app) as server:
         reply = uwsgi.decode_response(_exchange(server.port, UWSGI_ODD_LENGTH))
         assert reply.status == 400 and b"CONTENT_LENGTH" in reply.body
-    with WireServer("fastcgi", app) as server:  # no request to answer: noted, then closed
+    with WireServer("fastcgi", app) as server:  # answered on its requestId, and logged
         data = fastcgi.encode_request({"REQUEST_METHOD": "GET"}).replace(
             b"\x0e\x03REQUEST_METHODGET", b"\x0e\x03CONTENT_LENGTH\xb2\xb2\xb2")
-        assert _exchange(server.port, data) == b""
+        raw = _exchange(server.port, data)
+        assert fastcgi.decode_reply(raw).protocol_status == fastcgi.REQUEST_COMPLETE
+        assert fastcgi.decode_response(raw).status == 400
         assert server.errors and "CONTENT_LENGTH" in server.errors[-1]
 
 

@@ -63,4 +63,14 @@ RULES = [
          "the header {name!s} has an underscore, so as an HTTP_ variable it would be "
          "indistinguishable from the same name with '-'; the server dropped it",
          "use '-' in header names (X-User-Id, not X_User_Id); nginx drops such headers too."),
+    # -- bounds a server sets (gl.serve, the wire servers) -------------------------------
+    Rule("http.body.too_large", "RFC 9110 §15.5.14", RFC9110 + "#section-15.5.14",
+         "the request body is {size} bytes; this server accepts at most {limit} "
+         "(max_body), so it answered 413 Content Too Large",
+         "send a smaller body, or start the server with a larger max_body (--max-body)."),
+    Rule("http.request.too_slow", "RFC 9110 §15.5.9", RFC9110 + "#section-15.5.9",
+         "the client took more than {limit:g} s to send one request ({got} bytes by then); "
+         "the server cut the connection so that it could not hold it for longer",
+         "a slow client (or a slowloris attack) holds a server's connection; start the "
+         "server with a larger read_timeout (--read-timeout) if uploads are slow."),
 ]

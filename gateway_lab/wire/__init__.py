@@ -25,8 +25,11 @@ Every module (`scgi`, `fastcgi`, `uwsgi`) has the same functions:
   mean what, for a viewer that highlights them; ``encode_request(...,
   trace=t)`` and ``decode_request(..., trace=t)`` add one trace event per
   field with ``data={"offset", "length", "label", "value"}``;
-* ``encode_response`` / ``decode_response`` for the reply, and
-  ``read_request`` to take one request off a socket.
+* ``encode_response`` / ``decode_response`` for the reply;
+* ``frame(data) -> Frame(size, complete, body)``: where the first request
+  in the bytes read so far ends, from the bytes alone (how a server reads
+  many connections without a thread each), and ``read_request`` to take one
+  request off a blocking socket.
 
 ``serve_wire(protocol, app, port=...)`` (or ``serve_scgi(app)``,
 ``serve_fastcgi(app)``, ``serve_uwsgi(app)``) starts a small app server, a
@@ -43,6 +46,7 @@ from ..findings import clip
 from . import fastcgi, scgi, uwsgi
 from ._common import (
     Field,
+    Frame,
     WireError,
     cgi_vars,
     decode_cgi_response,
@@ -54,6 +58,7 @@ from .server import PROTOCOLS, WireServer, serve_fastcgi, serve_scgi, serve_uwsg
 __all__ = [
     "PROTOCOLS",
     "Field",
+    "Frame",
     "WireError",
     "WireServer",
     "cgi_vars",

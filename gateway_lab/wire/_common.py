@@ -17,7 +17,11 @@ this module holds:
   and FastCGI wraps in STDOUT records;
 * `Field`, the unit of `explain(data)`: which bytes mean what, for a viewer
   that highlights them, and `decimal`, the one check for a number in the
-  bytes (so a bad one is a WireError, never a ValueError from int()).
+  bytes (so a bad one is a WireError, never a ValueError from int());
+* `Frame`, the answer of each protocol's `frame(data)`: where the first
+  request in the bytes read so far ends, so a server can read requests
+  without blocking a thread per connection (`read_framed` for a blocking
+  stream).
 
 Names and values travel as bytes; like WSGI's "native strings" (PEP 3333
 §Unicode Issues) they become str one byte per character (Latin-1), so every
@@ -38,6 +42,35 @@ from ..wsgi import build_environ
 
 class WireError(ValueError):
     """Bytes that are not a valid message of the protocol (malformed or cut short)."""
+
+
+class Frame(NamedTuple):
+    """How far one request reaches in the bytes read so far (a server's framing step,
+    made without I/O: it only looks at bytes).
+
+    `complete`: the request is `size` bytes long; else at least `size` bytes are
+    needed before it is worth asking again.  `body` is the body's size as soon
+    as the head says it, so a server can refuse a large one before reading it.
+    """
+
+    size: int
+    complete: bool
+    body: int | None = None
+
+
+def read_framed(stream, frame, what: str, max_body: int | None = None) -> bytes:
+    """One whole request from a blocking binary stream, read as `frame(data)` directs;
+    WireError for a body over `max_body` bytes, before it is read."""
+    data = b""
+    while True:
+        found = frame(data)
+        if max_body is not None and found.body is not None and found.body > max_body:
+            raise WireError(f"the body is {found.body} bytes, more than this lab server "
+                            f"accepts ({max_body} bytes)")
+        if found.complete and len(data) >= found.size:
+            return data
+        data += read_exact(stream, found.size - len(data), what if data else
+                           f"the start of {what}")
 
 
 class Field(NamedTuple):

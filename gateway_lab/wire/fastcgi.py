@@ -49,6 +49,7 @@ from ..request import Request
 from ..trace import Trace
 from ._common import (
     Field,
+    Frame,
     WireError,
     check_vars,
     decimal,
@@ -69,6 +70,7 @@ __all__ = [
     "encode_request",
     "encode_response",
     "explain",
+    "frame",
     "parse_records",
     "read_request",
     "record",
@@ -93,6 +95,17 @@ REQUEST_COMPLETE, CANT_MPX_CONN, OVERLOADED, UNKNOWN_ROLE = 0, 1, 2, 3
 PROTOCOL_STATUS = {0: "REQUEST_COMPLETE", 1: "CANT_MPX_CONN", 2: "OVERLOADED",
                    3: "UNKNOWN_ROLE"}
 MAX_PARAMS = 1 << 20  # a bound on the variables a server will buffer
+
+
+class RequestError(WireError):
+    """A request that cannot be served, with the id to answer it on (§5.5): the server
+    replies END_REQUEST with `protocol_status`, after a 400 on STDOUT when that is
+    REQUEST_COMPLETE."""
+
+    def __init__(self, message: str, request_id: int, protocol_status: int = 0):
+        super().__init__(message)
+        self.request_id = request_id
+        self.protocol_status = protocol_status
 
 
 class Record(NamedTuple):
@@ -193,13 +206,15 @@ def decode_pairs(buf: bytes, offsets=None) -> tuple[dict[str, str], list[Field]]
         value = buf[start + name_len:start + name_len + value_len].decode("latin-1")
         if not name:
             raise WireError("a name-value pair has an empty name")
-        if name in out:
-            raise WireError(f"the variable {name} appears twice in PARAMS")
+        # A name sent twice: the last value wins, as in php-fpm.  nginx sends both when
+        # a config adds `fastcgi_param SCRIPT_NAME ...` after `include fastcgi_params;`,
+        # the setup the frameworks' own nginx guides show.
+        label = f"{name} (again: this value replaces {out.pop(name)!r})" if name in out else name
         out[name] = value
         fields += [Field(where(pos), a, "name length", name_len),
                    Field(where(pos + a), b, "value length", value_len),
                    Field(where(start), name_len, "name", name),
-                   Field(where(start + name_len), value_len, name, value)]
+                   Field(where(start + name_len), value_len, label, value)]
         pos = start + name_len + value_len
     return out, fields
 
@@ -383,6 +398,69 @@ def read_request(stream_, on_management=None) -> bytes | None:
                 return bytes(out)
         if type_ == ABORT_REQUEST:
             return bytes(out)  # parse() reports the abort
+
+
+def frame(data: bytes) -> Frame:
+    """Where the first request in `data` (the bytes read so far) ends, record by record,
+    as `read_request` reads it.  A management record (requestId 0) before the request
+    is a frame of its own with `body=None`: the server answers it and reads on.
+    `body` counts the STDIN bytes so far, so a server can refuse a large body early.
+
+    Errors once BEGIN_REQUEST is known are `RequestError`s carrying its id: the
+    server can answer them instead of dropping the connection.
+    """
+    pos, rid, stage, params, body, declared = 0, None, None, bytearray(), 0, 0
+    while True:
+        if len(data) - pos < HEADER.size:
+            return Frame(pos + HEADER.size, False, max(body, declared) if rid else None)
+        version, type_, request_id, length, padding = HEADER.unpack_from(data, pos)
+        end = pos + HEADER.size + length + padding
+        if version != VERSION:
+            message = f"a record with version {version}; FastCGI 1.0 records start with 1"
+            raise WireError(message) if rid is None else RequestError(message, rid)
+        if rid is None and request_id == 0:  # a management record: a frame of its own
+            return Frame(end, len(data) >= end)
+        if rid is None:
+            if type_ != BEGIN_REQUEST:
+                raise RequestError(f"a request starts with BEGIN_REQUEST, not "
+                                   f"{TYPES.get(type_, type_)}", request_id)
+            rid, stage = request_id, PARAMS
+        elif request_id != rid:
+            # §5.5: a second request on a connection that carries one at a time.
+            status = CANT_MPX_CONN if type_ == BEGIN_REQUEST else REQUEST_COMPLETE
+            raise RequestError(f"records of requestId {request_id} arrived inside request "
+                               f"{rid}; this server does not multiplex (FCGI_MPXS_CONNS=0)",
+                               rid, status)
+        if len(data) < end:  # the body so far counts the part of this record that came
+            partial = len(data) - pos - HEADER.size if type_ == STDIN else 0
+            return Frame(end, False, max(body + max(partial, 0), declared))
+        if type_ == ABORT_REQUEST:
+            raise RequestError("the front end aborted the request (ABORT_REQUEST, §5.4)", rid)
+        if type_ == PARAMS and stage == PARAMS:
+            params += data[pos + HEADER.size:pos + HEADER.size + length]
+            if len(params) > MAX_PARAMS:
+                raise RequestError(f"more than {MAX_PARAMS} bytes of PARAMS", rid)
+        elif type_ == STDIN and stage == STDIN:
+            body += length
+        elif type_ != BEGIN_REQUEST or pos:
+            expected = "PARAMS" if stage == PARAMS else "STDIN"
+            raise RequestError(f"expected {expected}, got {TYPES.get(type_, type_)} at byte "
+                               f"{pos}", rid)
+        if type_ in (PARAMS, STDIN) and length == 0:
+            if stage == STDIN:
+                return Frame(end, True, body)
+            stage = STDIN
+            declared = _declared(bytes(params), rid)
+        pos = end
+
+
+def _declared(params: bytes, rid: int) -> int:
+    """CONTENT_LENGTH of the PARAMS (0 if absent): the body's size before it arrives."""
+    try:
+        variables, _ = decode_pairs(params)
+    except WireError as error:
+        raise RequestError(str(error), rid) from None
+    return decimal(variables.get("CONTENT_LENGTH", "") or "0") or 0
 
 
 # -- the reply ------------------------------------------------------------------------

@@ -36,13 +36,14 @@ from ..request import Request
 from ..trace import Trace
 from ._common import (
     Field,
+    Frame,
     WireError,
     decimal,
     decode_cgi_response,
     encode_cgi_response,
     latin1,
-    read_exact,
     read_fields,
+    read_framed,
     traced_request,
     variables_and_body,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "encode_request",
     "encode_response",
     "explain",
+    "frame",
     "read_request",
 ]
 
@@ -156,30 +158,33 @@ def explain(data: bytes) -> list[Field]:
     return _parse(data)[2]
 
 
-def read_request(stream) -> bytes:
-    """Read one whole SCGI request from a blocking binary stream (a socket file)."""
-    digits = b""
-    while True:
-        byte = read_exact(stream, 1, "the netstring length")
-        if byte == b":":
-            break
-        digits += byte
-        if decimal(byte) is None or len(digits) > _MAX_DIGITS:
-            raise WireError(f"an SCGI request starts with the header length in decimal, "
-                            f"then ':' (got {digits[:12]!r})")
+def frame(data: bytes) -> Frame:
+    """Where the first request in `data` (the bytes read so far) ends; WireError as soon
+    as they cannot start an SCGI request.  The head alone says the body's size."""
+    colon = data.find(b":", 0, _MAX_DIGITS + 1)
+    digits = data[:colon] if colon >= 0 else data[:_MAX_DIGITS + 1]
+    if digits and decimal(digits) is None or len(digits) > _MAX_DIGITS:
+        raise WireError(f"an SCGI request starts with the header length in decimal, "
+                        f"then ':' (got {bytes(digits[:12])!r})")
+    if colon < 0:
+        return Frame(len(data) + 1, False)
     size = decimal(digits)
     if size is None or size > MAX_HEADERS:
         raise WireError(f"header length {digits.decode() or '(none)'} is not 1..{MAX_HEADERS}")
-    block = read_exact(stream, size + 1, "the SCGI headers")
+    start = colon + 1
+    if len(data) < start + size + 1:
+        return Frame(start + size + 1, False)
     # Only the first pair is needed to know how much body follows: CONTENT_LENGTH.
-    _, name, value = next(_pairs(block, 0, size), (0, "", ""))
+    _, name, value = next(_pairs(bytes(data[start:start + size]), 0, size), (0, "", ""))
     declared = decimal(value)
     if name != "CONTENT_LENGTH" or declared is None:
         raise WireError("CONTENT_LENGTH must be the first header, with a decimal value")
-    if declared > MAX_BODY:
-        raise WireError(f"CONTENT_LENGTH {declared} is more than this lab server "
-                        f"accepts ({MAX_BODY} bytes)")
-    return digits + b":" + block + read_exact(stream, declared, "the body")
+    return Frame(start + size + 1 + declared, True, declared)
+
+
+def read_request(stream) -> bytes:
+    """Read one whole SCGI request from a blocking binary stream (a socket file)."""
+    return read_framed(stream, frame, "an SCGI request", MAX_BODY)
 
 
 # The reply is a CGI-style response; the server closes the connection after it.

@@ -33,13 +33,14 @@ from ..request import Request
 from ..trace import Trace
 from ._common import (
     Field,
+    Frame,
     WireError,
     decimal,
     decode_cgi_response,
     encode_cgi_response,
     latin1,
-    read_exact,
     read_fields,
+    read_framed,
     traced_request,
     variables_and_body,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "encode_request",
     "encode_response",
     "explain",
+    "frame",
     "read_request",
 ]
 
@@ -154,18 +156,26 @@ def explain(data: bytes) -> list[Field]:
     return _parse(data)[2]
 
 
-def read_request(stream) -> bytes:
-    """Read one whole packet (header, variables, body) from a blocking binary stream."""
-    head = read_exact(stream, HEADER.size, "the uwsgi header")
-    _, size, _ = _header(head)
-    block = read_exact(stream, size, "the uwsgi variables")
-    # CONTENT_LENGTH says how much body follows the variables.
-    text = next((value for _, name, value in _pairs(block, 0, size)
+def frame(data: bytes) -> Frame:
+    """Where the first packet in `data` (the bytes read so far) ends; WireError as soon
+    as they cannot start one.  The variables say the body's size (CONTENT_LENGTH)."""
+    if len(data) < HEADER.size:
+        return Frame(HEADER.size, False)
+    _, size, _ = _header(bytes(data[:HEADER.size]))
+    end = HEADER.size + size
+    if len(data) < end:
+        return Frame(end, False)
+    text = next((value for _, name, value in _pairs(bytes(data[:end]), HEADER.size, end)
                  if name == "CONTENT_LENGTH"), "") or "0"
     declared = decimal(text)
-    if declared is None or declared > MAX_BODY:
-        raise WireError(f"CONTENT_LENGTH {text!r} is not a number up to {MAX_BODY}")
-    return head + block + read_exact(stream, declared, "the body")
+    if declared is None:
+        raise WireError(f"CONTENT_LENGTH {text!r} is not a decimal number")
+    return Frame(end + declared, True, declared)
+
+
+def read_request(stream) -> bytes:
+    """Read one whole packet (header, variables, body) from a blocking binary stream."""
+    return read_framed(stream, frame, "a uwsgi packet", MAX_BODY)
 
 
 # The reply: raw response bytes (CGI-style here); the server closes the connection after it.
