@@ -13,8 +13,7 @@ from .exchange import Exchange, Response
 from .findings import Finding
 from .request import BadRequest, Close, Request
 from .trace import Event, Trace
-
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 # name -> module that defines it, imported when first asked for (PEP 562).
 _LAZY = {

@@ -40,11 +40,11 @@ import sys
 import time
 from urllib.parse import unquote_to_bytes
 
-from . import __version__
 from .exchange import Exchange, Response, accept, received, respond
 from .request import HOP_BY_HOP as _HOP_BY_HOP
 from .request import BadRequest, Request
 from .trace import Trace
+from .version import __version__
 
 DEFAULT_TIMEOUT = 5.0
 MAX_OUTPUT = 10 * 1024 * 1024   # bytes of stdout + stderr the server accepts

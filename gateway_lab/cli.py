@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
 import json
-import os
 import sys
-from pathlib import Path
 
 # subcommand -> "module:function"; each function takes argv and returns an exit status.
 COMMANDS = {
@@ -43,40 +40,8 @@ def main(argv: list[str] | None = None) -> int:
 
 # -- gateway-lab run -------------------------------------------------------------
 
-class UsageError(Exception):
-    pass
-
-
-def load_target(target: str):
-    """'module:attr' -> the object; a file path -> the path (a CGI script)."""
-    if ":" in target and not os.path.exists(target):
-        module_name, _, attr = target.partition(":")
-        sys.path.insert(0, os.getcwd())
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as error:
-            raise UsageError(f"cannot import {module_name!r}: {error}") from None
-        obj = module
-        for part in attr.split("."):
-            try:
-                obj = getattr(obj, part)
-            except AttributeError:
-                raise UsageError(f"module {module_name!r} has no attribute {attr!r}") from None
-        return obj
-    if os.path.exists(target):
-        return Path(target)
-    raise UsageError(f"{target!r} is neither module:attr nor an existing script path")
-
-
-def guess_gateway(app) -> str:
-    """'cgi' for a script or directory path, 'asgi' for a coroutine app, else 'wsgi'."""
-    if isinstance(app, (str, os.PathLike)):
-        return "cgi"
-    # An ASGI app is a coroutine function, or an instance whose class has an async __call__.
-    call = type(app).__call__ if callable(app) else None
-    if inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(call):
-        return "asgi"
-    return "wsgi"
+# Finding the app a command names: in a lower module, for run, serve and race alike.
+from .targets import UsageError, guess_gateway, load_target  # noqa: E402, F401
 
 
 def run_main(argv: list[str]) -> int:

@@ -197,19 +197,13 @@ def _clip(value, limit: int, depth: int) -> tuple[object, int]:
 
 def _clipped_request(request: Request, limit: int) -> Request:
     """A copy of `request` whose body (and chunks) are clipped; its headers, and so the
-    Content-Length it was sent with, stay as they were."""
-    import copy
-
-    try:
-        clone = copy.copy(request)
-        fields = vars(clone)
-        fields["body"] = body = clip(request.body, limit)
-        if "chunks" in fields:  # usually [body]: the same clip, not a second one
-            fields["chunks"] = [body] if len(request.chunks) == 1 else [
-                clip(c, limit) for c in request.chunks[:4]]
-        return clone
-    except (AttributeError, TypeError):  # a Request that cannot be copied: keep it whole
-        return request
+    Content-Length it was sent with, stay as they were (its parts are replaced as
+    they are: a Request's own setters would mend the Content-Length)."""
+    parts = request.parts
+    body = clip(parts.body, limit)
+    chunks = (body,) if len(parts.chunks) <= 1 else tuple(clip(c, limit)
+                                                          for c in parts.chunks[:4])
+    return Request.from_parts(parts._replace(body=body, chunks=chunks))
 
 
 def clip_trace(trace: Trace, limit: int = KEEP_BODY) -> Trace:

@@ -65,7 +65,6 @@ import warnings
 from pathlib import Path
 from urllib.parse import quote
 
-from .cli import guess_gateway
 from .exchange import Response, reason_phrase, received, respond
 from .listening import (
     KEEP_BODY,
@@ -82,6 +81,7 @@ from .listening import (
 )
 from .listening import keep as keep_trace
 from .request import BadRequest, Request
+from .targets import guess_gateway
 from .trace import Trace
 from .workers import Pool, start_workers, traced_asgi
 from .workers.pool import QUEUE_WAIT
@@ -519,7 +519,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """`gateway-lab serve`: 0 after Ctrl-C, 1 if the server cannot start, 2 on usage errors."""
-    from .cli import UsageError, load_target
+    from .targets import UsageError, load_target
 
     args = _parser().parse_args(argv)
     try:

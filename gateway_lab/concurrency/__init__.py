@@ -14,9 +14,9 @@ time), memory (what an idle connection costs), chart (the pictures), cli
 """
 
 from .memory import idle_connection_cost
-from .models import EventLoop, Processes, ProcessPerRequest, Sequential, Threads
+from .models import EventLoop, Processes, ProcessPerRequest, RunError, Sequential, Threads
 from .phases import cpu, io, io_sync
-from .real import RunError, measure_overhead, run_many
+from .real import measure_overhead, run_many
 from .simulate import Costs, Workload, simulate
 from .timeline import Span, Summary, Timeline, table
 

@@ -14,8 +14,8 @@ import argparse
 import sys
 
 from . import apps
-from .models import EventLoop, Processes, ProcessPerRequest, Sequential, Threads
-from .real import RunError, run_many
+from .models import EventLoop, Processes, ProcessPerRequest, RunError, Sequential, Threads
+from .real import run_many
 from .simulate import simulate
 from .timeline import table
 

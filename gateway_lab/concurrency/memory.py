@@ -33,7 +33,7 @@ import threading
 import time
 import tracemalloc
 
-from .real import RunError
+from .models import RunError
 from .timeline import Summary
 
 

@@ -36,6 +36,10 @@ def _cores(cores) -> int:
     return _positive(cores, "cores") if cores is not None else (os.cpu_count() or 1)
 
 
+class RunError(RuntimeError):
+    """The run could not start: the app cannot be loaded where the model needs it."""
+
+
 @dataclass(frozen=True)
 class Sequential:
     """One request at a time on one thread (wsgiref's simple_server)."""

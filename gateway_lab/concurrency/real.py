@@ -45,7 +45,15 @@ from .. import sandbox
 from ..asgi import BLOCKED
 from ..request import Request
 from . import phases as _phases
-from .models import EventLoop, Processes, ProcessPerRequest, Sequential, Threads, check_model
+from .models import (
+    EventLoop,
+    Processes,
+    ProcessPerRequest,
+    RunError,
+    Sequential,
+    Threads,
+    check_model,
+)
 from .phases import QUEUED, Recorder, clock, recording
 from .timeline import Timeline
 
@@ -53,16 +61,12 @@ MIN_QUEUED = 0.001      # s; a wait shorter than this is not drawn as a "queued"
 STARTUP_TIMEOUT = 60.0  # s; for spawned processes to import the app and report ready
 
 
-class RunError(RuntimeError):
-    """The run could not start: the app cannot be loaded where the model needs it."""
-
-
 # -- the app and the requests ---------------------------------------------------
 
 def _resolve(app):
     """An app object, "module:attr", or a CGI script path -> (app, ref for children)."""
     if isinstance(app, (str, Path)):
-        from ..cli import UsageError, load_target
+        from ..targets import UsageError, load_target
 
         try:
             obj = load_target(str(app))
@@ -371,7 +375,7 @@ def _offloaded(run: _Run, i: int) -> None:
 
 def _load(ref):
     if isinstance(ref, (str, Path)):
-        from ..cli import load_target
+        from ..targets import load_target
 
         return load_target(str(ref))
     return pickle.loads(ref)
@@ -646,7 +650,7 @@ def run_many(app, requests, model=None, *, timeout: float = 5.0,
     for name, value in (("timeout", timeout), ("deadline", deadline)):
         if not isinstance(value, (int, float)) or not value > 0:
             raise ValueError(f"{name} must be a number of seconds > 0, not {value!r}")
-    from ..cli import guess_gateway
+    from ..targets import guess_gateway
 
     obj, ref = _resolve(app)
     kind = guess_gateway(obj)  # as `gateway-lab run` guesses it: a Path is a CGI script

@@ -31,26 +31,18 @@ import json
 import sys
 from pathlib import Path
 
-from .core import EXERCISES, Report, find_file, find_folder, fingerprint, run_checks
+from .core import (
+    EXERCISES,
+    Report,
+    find_file,
+    find_folder,
+    fingerprint,
+    load_checks,
+    run_checks,
+)
 from .stubs import STUBS
 
 __all__ = ["check", "main", "overview", "Report", "EXERCISES", "exercise_names"]
-
-# The modules whose @exercise decorators fill EXERCISES, one per topic.
-CHECK_MODULES = ("cgi_checks", "wsgi_checks", "asgi_checks", "bridge_checks", "wire_checks",
-                 "wsgi_more_checks", "asgi_more_checks", "mount_checks")
-
-
-def load_checks() -> dict:
-    """Import the check modules (once): they register every exercise in EXERCISES.
-    Not done at import time, so `gateway-lab check` can start its child process first
-    and let both Pythons import at the same time."""
-    from importlib import import_module
-
-    for module in CHECK_MODULES:  # after the first time, a look-up in sys.modules
-        import_module(f"{__name__}.{module}")
-    return EXERCISES
-
 
 def exercise_names() -> list[str]:
     return sorted(load_checks())

@@ -298,7 +298,7 @@ class _Capture:
 
 def main() -> int:
     settings = json.loads(sys.stdin.read() or "{}")
-    from . import load_checks
+    from .core import load_checks
 
     load_checks()
     # The protocol gets its own copy of stdout; file descriptor 1 itself then points

@@ -528,3 +528,19 @@ def failed(title: str, error: LearnerError, *, sent: str = "", rule: str = "",
     timed_out = "did not return within" in str(error)
     return CheckResult(title, False, str(error), sent, "", timed_out=timed_out, rule=rule,
                        hint=hint)
+
+
+# The modules whose @exercise decorators fill EXERCISES, one per topic.
+CHECK_MODULES = ("cgi_checks", "wsgi_checks", "asgi_checks", "bridge_checks", "wire_checks",
+                 "wsgi_more_checks", "asgi_more_checks", "mount_checks")
+
+
+def load_checks() -> dict:
+    """Import the check modules (once): they register every exercise in EXERCISES.
+    Not done at import time, so `gateway-lab check` can start its child process first
+    and let both Pythons import at the same time."""
+    from importlib import import_module
+
+    for module in CHECK_MODULES:  # after the first time, a look-up in sys.modules
+        import_module(f"{__package__}.{module}")
+    return EXERCISES
