@@ -27,29 +27,32 @@ the OS, wrk and redis-server; whatever is missing is named, with how to
 install it, when it is asked for.
 """
 
+from .broker import start_redis
 from .catalog import SERVERS, NotInstalled, Setup, installed
+from .chat_run import chat_run
+from .idle import hold_idle
 from .loadgen import LoadResult, loadtest
+from .probe import http2_probe, websocket_probe
 from .process import ServerError
 from .server import AppRef, RealServer, available, start, write_app
+from .showdown import DEFAULT_SETUPS, EVERY_SETUP, showdown
 
-__all__ = ["SERVERS", "AppRef", "LoadResult", "NotInstalled", "RealServer", "ServerError",
-           "Setup", "ServersExplorer", "available", "chat_run", "hold_idle", "installed",
-           "loadtest", "showdown", "start", "start_redis", "websocket_probe", "write_app"]
+# The functions `showdown` and `chat_run` share their modules' names: importing them here
+# makes the package attribute the function for good (a later `import ...showdown` does not
+# rebind it).  Clients (websockets, httpx) are imported inside the functions that use them.
 
-# name -> module, imported on first use (the chat needs websockets, the widget ipywidgets)
-_LAZY = {"showdown": "showdown", "hold_idle": "idle", "websocket_probe": "probe",
-         "chat_run": "chat_run", "start_redis": "broker", "ServersExplorer": "widget"}
+__all__ = ["DEFAULT_SETUPS", "EVERY_SETUP", "SERVERS", "AppRef", "LoadResult", "NotInstalled",
+           "RealServer", "ServerError", "ServersExplorer", "Setup", "available", "chat_run",
+           "hold_idle", "http2_probe", "installed", "loadtest", "showdown", "start",
+           "start_redis", "websocket_probe", "write_app"]
 
 
 def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'gateway_lab.servers' has no attribute {name!r}")
-    from importlib import import_module
+    if name == "ServersExplorer":  # the widget needs ipywidgets: imported when asked for
+        from .widget import ServersExplorer
 
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+        return ServersExplorer
+    raise AttributeError(f"module 'gateway_lab.servers' has no attribute {name!r}")
 
 
 def __dir__():

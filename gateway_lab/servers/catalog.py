@@ -59,7 +59,7 @@ DOCS = {
                "WSGI; HTTP/1 and HTTP/2)",
 }
 GEVENT_CONNECTIONS = 1000   # gunicorn's default worker_connections, said out loud
-GRACE = 2                   # seconds a server may take to finish requests when stopped
+GRACE = 1                   # seconds a server may take to finish requests when stopped
 LISTEN_BACKLOG = 1024       # so 1,000 idle clients can wait to be accepted
 
 
@@ -198,11 +198,17 @@ def command(setup: Setup, target: str, port: int, *, host: str = "127.0.0.1",
             cmd += ["--threads", str(s.threads)]
         if s.worker_class == "gevent":
             cmd += ["--worker-connections", str(GEVENT_CONNECTIONS)]
+        if _gunicorn_has_control_socket():
+            # gunicorn 25+ opens a control socket in ~/.gunicorn by default: a lab server
+            # leaves nothing behind in the learner's home folder.
+            cmd += ["--no-control-socket"]
         return [*cmd, target]
     if s.server == "uwsgi":
         # --die-on-term: without it, uWSGI 2.0 treats SIGTERM as "reload", not "stop".
-        # --http-socket: the workers speak HTTP themselves (no separate router process).
-        args = ["--http-socket", f"{host}:{port}", "--module", target, "--master",
+        # --http11-socket: the workers speak HTTP themselves (no separate router process),
+        # with keep-alive; the plain --http-socket closes the connection after each response
+        # without saying so (no "Connection: close"), which wrk counts as a read error.
+        args = ["--http11-socket", f"{host}:{port}", "--module", target, "--master",
                 "--processes", str(s.workers), "--threads", str(s.threads),
                 "--die-on-term", "--need-app", "--disable-logging", "--enable-threads",
                 "--listen", str(min(LISTEN_BACKLOG, _somaxconn())),
@@ -227,6 +233,15 @@ def command(setup: Setup, target: str, port: int, *, host: str = "127.0.0.1",
         flag = "--blocking-threads" if s.interface == "wsgi" else "--runtime-threads"
         cmd += [flag, str(s.threads)]
     return [*cmd, target]
+
+
+def _gunicorn_has_control_socket() -> bool:
+    try:
+        from gunicorn.config import KNOWN_SETTINGS
+    except ImportError:
+        return False
+    return any(getattr(setting, "cli", None) and "--no-control-socket" in setting.cli
+               for setting in KNOWN_SETTINGS)
 
 
 def _somaxconn() -> int:

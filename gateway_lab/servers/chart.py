@@ -2,14 +2,18 @@
 
 One column per workload; the top row is throughput (answers per second), the
 bottom row p99 latency.  Each server setup has one colour: its measured
-points are joined by a solid line, the simulator's prediction for the same
-worker model and closed loop of clients by a dashed line.  matplotlib is
-imported only here, and the Figure is made without pyplot (no window opens).
+points are dots joined by a solid line; the simulator's prediction for the
+same worker model and closed loop of clients is a dashed line over every
+level from 1 to twice the highest measured one (a simulation costs
+milliseconds, so a quick run with one measured level still gets a curve to
+read it against).  matplotlib is imported only here, and the Figure is made
+without pyplot (no window opens).
 """
 
 from __future__ import annotations
 
 from ..concurrency.chart import _figure
+from .showdown import predict
 
 PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d",
            "#666666", "#1f78b4")
@@ -35,10 +39,12 @@ def curves(run, *, predicted: bool = True, width: float = 11.0):
             top.plot(xs, [m.throughput for m in measured], "o-", color=colour,
                      label=setup.label)
             bottom.plot(xs, [m.p99 * 1000 for m in measured], "o-", color=colour)
-            if predicted and all(p.predicted for p in pts):
-                top.plot(xs, [p.predicted.throughput for p in pts], "--", color=colour,
+            if predicted:
+                levels = _levels(run.connections)
+                guesses = [predict(setup, w, c, 20 * c) for c in levels]
+                top.plot(levels, [g.throughput for g in guesses], "--", color=colour,
                          alpha=0.7)
-                bottom.plot(xs, [p.predicted.p99 * 1000 for p in pts], "--", color=colour,
+                bottom.plot(levels, [g.p99 * 1000 for g in guesses], "--", color=colour,
                             alpha=0.7)
         top.set_title(f"{w}: {_describe(w)}", fontsize=9)
         top.set_ylabel("throughput (req/s)" if col == 0 else "")
@@ -46,7 +52,8 @@ def curves(run, *, predicted: bool = True, width: float = 11.0):
         bottom.set_xlabel("concurrent connections (wrk -c)")
         for ax in (top, bottom):
             ax.set_xscale("log", base=2)
-            ax.set_xticks(list(run.connections), [str(c) for c in run.connections])
+            ticks = _levels(run.connections) if predicted else list(run.connections)
+            ax.set_xticks(ticks, [str(c) for c in ticks])
             ax.minorticks_off()
             ax.grid(True, alpha=0.3)
             ax.set_ylim(bottom=0)
@@ -59,6 +66,15 @@ def curves(run, *, predicted: bool = True, width: float = 11.0):
     fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(labels)),
                fontsize=8)
     return fig
+
+
+def _levels(measured) -> list[int]:
+    """1, 2, 4, ... up to twice the highest measured level, plus the measured ones."""
+    top, out, c = 2 * max(measured), set(measured), 1
+    while c <= top:
+        out.add(c)
+        c *= 2
+    return sorted(out)
 
 
 def _describe(workload: str) -> str:

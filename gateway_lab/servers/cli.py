@@ -23,7 +23,16 @@ from ..concurrency import apps as work
 from .catalog import SERVERS, NotInstalled, Setup
 from .loadgen import loadtest
 from .process import ServerError
-from .showdown import DEFAULT_SETUPS, EVERY_SETUP, WORKLOADS, Point, Showdown, predict, showdown
+from .showdown import (
+    DEFAULT_SETUPS,
+    EVERY_SETUP,
+    WORKLOADS,
+    Point,
+    Showdown,
+    drain,
+    predict,
+    showdown,
+)
 
 
 def _levels(text: str) -> tuple[int, ...]:
@@ -103,6 +112,7 @@ def _one(args) -> int:
             guess = predict(setup, args.workload, c, answered) if ours and not args.rate \
                 else None
             run.points.append(Point(setup, args.workload if ours else path, c, result, guess))
+            drain(srv)
     print(run.table())
     if run.points and srv.group.leftovers:
         print(f"warning: processes still running after stop: {srv.group.leftovers}")

@@ -47,7 +47,6 @@ EVERY_SETUP = (Setup("gunicorn", 2), Setup("gunicorn", 2, 4),
                Setup("gunicorn", 2, worker_class="gevent"), Setup("uwsgi", 2, 4),
                Setup("uvicorn", 1), Setup("uvicorn", 2), Setup("hypercorn", 2),
                Setup("granian", 2), Setup("granian", 2, 4, interface="wsgi"))
-ENOUGH_HELD = 50      # fewer held streams than this: memory per stream is not shown
 CLEAR_MARGIN = 1.15   # "faster" needs more than 15 % more throughput
 
 
@@ -121,7 +120,7 @@ class Showdown:
     def idle_table(self) -> Table:
         rows = []
         for label, c in self.idle.items():
-            per = c.per_held if c.held >= ENOUGH_HELD else math.nan
+            per = c.per_held
             rows.append({"server": label, "clients": c.clients, "held": c.held,
                          "waiting": c.waiting, "RSS before": c.rss_before,
                          "RSS with streams open": c.rss_during, "per held stream": per,
@@ -290,6 +289,22 @@ class Table:
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def drain(srv, timeout: float = 60.0) -> None:
+    """Wait until the server answers a request that costs nothing.  When wrk stops, the
+    requests it had in flight are still queued in the server (a CPU-bound backlog takes
+    a while); the next point must not start while the server is still busy with them."""
+    import http.client
+
+    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=timeout)
+    try:
+        conn.request("GET", "/pid")
+        conn.getresponse().read()
+    except (OSError, http.client.HTTPException):
+        pass  # a server that cannot answer shows it in the next point's errors
+    finally:
+        conn.close()
+
+
 def predict(setup: Setup, workload: str, connections: int, requests: int) -> Summary:
     """What the simulator says the setup's worker model does with `connections` clients
     sending the workload's requests back to back (a closed loop, as wrk's)."""
@@ -299,8 +314,7 @@ def predict(setup: Setup, workload: str, connections: int, requests: int) -> Sum
 
 
 def showdown(setups=DEFAULT_SETUPS, *, workloads=WORKLOADS, connections=(1, 16),
-             duration: int = 1, idle: int = 1000, idle_timeout: float = 2.0,
-             progress=None) -> Showdown:
+             duration: int = 1, idle: int = 1000, progress=None) -> Showdown:
     """Start each setup, load it with wrk, hold `idle` idle streams, stop it.
 
     setups       Setup values (see catalog.Setup); those not installed are skipped and
@@ -331,13 +345,11 @@ def showdown(setups=DEFAULT_SETUPS, *, workloads=WORKLOADS, connections=(1, 16),
                     answered = int(result.data["requests"])
                     run.points.append(Point(setup, w, c, result,
                                             predict(setup, w, c, answered)))
+                    drain(srv)
             run.probes[setup.label] = websocket_probe(srv)
             if idle:
                 say(f"{setup.label}: {idle:,} idle streams")
-                # The streams end soon after the measurement, so a server whose
-                # workers are each held by one stops without waiting for them.
-                run.idle[setup.label] = hold_idle(srv, idle, timeout=idle_timeout,
-                                                  hold=idle_timeout + 3)
+                run.idle[setup.label] = hold_idle(srv, idle)
         run.leftovers[setup.label] = srv.group.leftovers
     say("done")
     return run

@@ -44,7 +44,8 @@ class ServersExplorer(widgets.VBox):
 
     def __init__(self, *, setups=DEFAULT_SETUPS, workloads=WORKLOADS, connections=(1, 16),
                  duration: int = 1, idle: int = 1000, run: Showdown | None = None):
-        ok, missing = available(EVERY_SETUP)
+        # The usual setups, plus any other the caller asked for, as long as installed.
+        ok, missing = available(list(dict.fromkeys([*EVERY_SETUP, *setups])))
         self.missing = missing
         self.by_label = {s.label: s for s in ok}
         chosen = [s.label for s in setups if s.label in self.by_label]
