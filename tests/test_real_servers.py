@@ -9,6 +9,7 @@ What is not installed is skipped with the command that installs it.
 """
 
 import http.client
+import json
 import os
 import shutil
 import socket
@@ -350,3 +351,25 @@ def test_loadtest_on_the_command_line():
                           "uvicorn", "--threads", "2", "--duration", "1"],
                          capture_output=True, text=True, env=env, timeout=30, cwd=ROOT)
     assert bad.returncode == 2 and "one event loop per worker" in bad.stderr
+
+
+@needs_posix
+@pytest.mark.timeout(90)
+def test_the_real_server_bench_runs_and_writes_its_table(tmp_path):
+    need_tool("wrk", "apt install wrk")
+    need(Setup("uvicorn"))
+    out = tmp_path / "servers.json"
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "servers.py"), "--quick",
+                           "--only", "uvicorn 1", "--workloads", "io", "--out", str(out)],
+                          capture_output=True, text=True, timeout=80, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert results["quick"] is True
+    assert results["setups"] == ["uvicorn 1"] and results["workloads"] == ["io"]
+    [point] = results["points"]
+    assert point["server"] == "uvicorn 1" and point["connections"] == 16
+    assert point["throughput"] > 0 and point["failed"] == 0
+    assert results["idle"]["uvicorn 1"]["held"] == 200
+    assert results["leftovers"] == {"uvicorn 1": []}
+    # one ASGI setup alone cannot judge an ASGI-vs-WSGI claim, and the table says so
+    assert "NOT MEASURED" in done.stdout and "uvicorn 1" in done.stdout

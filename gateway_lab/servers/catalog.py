@@ -173,6 +173,17 @@ class Setup:
             return self.workers * self.threads
         return None
 
+    @property
+    def limit_text(self) -> str:
+        """The concurrency limit and where it comes from, in words."""
+        if self.worker_class == "gevent":
+            return (f"{self.concurrency_limit:,}: {self.workers} x {GEVENT_CONNECTIONS:,} "
+                    "worker_connections")
+        if self.holds_a_worker_per_request:
+            what = "threads" if self.threads > 1 else "workers"
+            return f"{self.concurrency_limit:,}: its {what}"
+        return "no fixed number: an event loop per process"
+
     def model(self, cores: int | None = None):
         """The lab's nearest worker model, for `gl.simulate`."""
         cores = cores or os.cpu_count() or 1

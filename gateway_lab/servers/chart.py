@@ -3,10 +3,10 @@
 One column per workload; the top row is throughput (answers per second), the
 bottom row p99 latency.  Each server setup has one colour: its measured
 points are dots joined by a solid line; the simulator's prediction for the
-same worker model and closed loop of clients is a dashed line over every
-level from 1 to twice the highest measured one (a simulation costs
+same worker model and closed loop of clients is a dashed line over the
+powers of two from 1 to the highest measured level (a simulation costs
 milliseconds, so a quick run with one measured level still gets a curve to
-read it against).  matplotlib is imported only here, and the Figure is made
+read its dot against).  matplotlib is imported only here, and the Figure is made
 without pyplot (no window opens).
 """
 
@@ -69,8 +69,8 @@ def curves(run, *, predicted: bool = True, width: float = 11.0):
 
 
 def _levels(measured) -> list[int]:
-    """1, 2, 4, ... up to twice the highest measured level, plus the measured ones."""
-    top, out, c = 2 * max(measured), set(measured), 1
+    """1, 2, 4, ... up to the highest measured level, plus the measured ones."""
+    top, out, c = max(measured), set(measured), 1
     while c <= top:
         out.add(c)
         c *= 2

@@ -29,7 +29,8 @@ from .server import start
 
 CHAT_APP = "gateway_lab.servers.chat:app"
 SETTLE = 0.5          # seconds to wait for the last messages to arrive
-CONNECT_TRIES = 40    # connections tried to land two clients on different workers
+CONNECT_TRIES = 60    # connections tried to land two clients on different workers
+RETRY_PAUSE = 0.1     # seconds between tries (the other worker may still be starting)
 WS_SPEC = "ASGI WebSocket spec 2.4: websocket.receive / websocket.send"
 PUBSUB_SPEC = "Redis Pub/Sub: PUBLISH delivers to every SUBSCRIBEd connection"
 
@@ -129,8 +130,10 @@ async def _open_pair(url: str, want_different: bool):
                 return first, (ws, hello)
             else:
                 spare.append(ws)
-        raise RuntimeError(f"{CONNECT_TRIES} connections all landed on {first[1]['worker']}: "
-                           "the server did not spread them over its workers")
+                await asyncio.sleep(RETRY_PAUSE)
+        raise RuntimeError(f"{CONNECT_TRIES} connections in {CONNECT_TRIES * RETRY_PAUSE:g} s "
+                           f"all landed on {first[1]['worker']}: the server did not spread "
+                           "them over its workers")
     finally:
         for ws in spare:
             await ws.close()

@@ -130,14 +130,15 @@ class Showdown:
                       "RSS with streams open", "per held stream", "WebSocket"), rows)
 
     def to_dict(self) -> dict:
-        return {"setups": [s.label for s in self.setups], "workloads": list(self.workloads),
-                "connections": list(self.connections), "duration": self.duration,
-                "points": self.rows(), "idle": {k: v.to_dict() for k, v in self.idle.items()},
-                "websocket": {k: {"accepted": v.accepted, "detail": v.detail}
-                              for k, v in self.probes.items()},
-                "missing": self.missing, "leftovers": self.leftovers,
-                "verdicts": [v.__dict__ | {"sources": list(v.sources)}
-                             for v in self.verdicts()]}
+        """JSON-ready (a number that could not be measured is null, not NaN)."""
+        return _json_ready({
+            "setups": [s.label for s in self.setups], "workloads": list(self.workloads),
+            "connections": list(self.connections), "duration": self.duration,
+            "points": self.rows(), "idle": {k: v.to_dict() for k, v in self.idle.items()},
+            "websocket": {k: {"accepted": v.accepted, "detail": v.detail}
+                          for k, v in self.probes.items()},
+            "missing": self.missing, "leftovers": self.leftovers,
+            "verdicts": [v.__dict__ | {"sources": list(v.sources)} for v in self.verdicts()]})
 
     def curves(self, **kw):
         from .chart import curves
@@ -161,7 +162,7 @@ class Showdown:
         # Little's law: requests in service at once = throughput x time each one spends
         # being served (here the app's 50 ms wait).
         parts = [f"{s.label} {t:,.0f} req/s = {t * wait:.1f} requests in service at once "
-                 f"(its limit: {s.concurrency_limit:,})" for s, t in measured]
+                 f"(at most {s.limit_text})" for s, t in measured]
         best = max(measured, key=lambda m: m[1])
         if best[1] * wait > 1.5:
             bounded = [s.label for s, t in measured
@@ -171,8 +172,9 @@ class Showdown:
                     + "; ".join(parts) + ". A WSGI server serves requests concurrently with "
                     "processes, threads or greenlets.")
             if bounded:
-                text += (f" What is true: each request in progress holds a worker, so "
-                         f"{', '.join(bounded)} stopped at its number of workers.")
+                text += (" What is true: each request in progress holds a worker (a process "
+                         "or a thread), so " + ", ".join(bounded) + " served no more at once "
+                         "than " + ("it has" if len(bounded) == 1 else "each has") + ".")
             return Verdict(claim, "false", text, ("gunicorn.org/design: Worker Types",
                                                   "PEP 3333: wsgi.multithread, "
                                                   "wsgi.multiprocess"))
@@ -187,7 +189,7 @@ class Showdown:
             a, s = self._best("asgi", w, top), self._best("wsgi", w, top)
             if not a or not s:
                 continue
-            ratio = a[1] / s[1] if s[1] else math.inf
+            ratio = a[1] / s[1] if s[1] else (math.inf if a[1] else 1.0)
             wins.append("asgi" if ratio > CLEAR_MARGIN else
                         "wsgi" if ratio < 1 / CLEAR_MARGIN else "tie")
             lines.append(f"{w}: best ASGI {a[0]} {a[1]:,.0f} req/s, best WSGI {s[0]} "
@@ -287,6 +289,16 @@ class Table:
             f"<td style='text-align:{'left' if i == 0 else 'right'}'>{html.escape(v)}</td>"
             for i, v in enumerate(row)) + "</tr>" for row in self.text_rows())
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _json_ready(value):
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    return value
 
 
 def drain(srv, timeout: float = 60.0) -> None:
