@@ -204,8 +204,9 @@ class Showdown:
         if not any(x == "asgi" for x in wins):
             return Verdict(claim, "false", evidence + " No workload was clearly faster on ASGI "
                            f"(more than {CLEAR_MARGIN - 1:.0%} ahead).")
-        return Verdict(claim, "depends", evidence + " Which is faster depends on the workload "
-                       "and on how many workers each server was given, not on the interface.")
+        return Verdict(claim, "depends", evidence + " The faster interface changed with the "
+                       "workload (and these setups have different numbers of workers), so the "
+                       "interface alone did not decide it.")
 
     def _websockets(self) -> Verdict:
         claim = "WebSockets need ASGI"
@@ -221,13 +222,13 @@ class Showdown:
             text += " Idle long-lived SSE streams: " + "; ".join(
                 f"{lb} held {c.held:,} of {c.clients:,}" for lb, c in self.idle.items()) + "."
         sources = ("PEP 3333 (an environ and start_response; no socket)",
-                   "ASGI WebSocket spec", "RFC 6455 §4")
+                   "ASGI WebSocket spec", "RFC 6455 §4", "uWSGI docs: WebSockets")
         if any(p.accepted for p in wsgi) or not any(p.accepted for p in asgi):
             return Verdict(claim, "false" if any(p.accepted for p in wsgi) else "not shown",
                            text, sources)
-        text += (" So the WSGI interface gives an app no way to speak WebSocket (servers "
-                 "that do, like uWSGI's own websocket API or gevent-websocket, go around "
-                 "WSGI)")
+        text += (" So the WSGI interface gives an app no way to speak WebSocket (a server "
+                 "that offers it to WSGI apps does so with an API of its own beside WSGI, "
+                 "as uWSGI's uwsgi.websocket_handshake())")
         if held_many:
             text += (", but long-lived connections themselves do not need ASGI: "
                      + ", ".join(lb for lb, _ in held_many) + " held nearly all of them")
