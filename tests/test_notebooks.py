@@ -54,6 +54,9 @@ def test_lesson_has_objectives_widget_exercise_and_summary(path):
         assert (ROOT / "exercises" / f"{name}.py").is_file(), f"no exercises/{name}.py"
 
 
+# Lesson 11 starts real servers and loads them with wrk (about 30 s on an idle 2-core
+# machine, twice that on a busy one): a whole lesson gets 240 s, a cell still 60 s.
+@pytest.mark.timeout(240)
 @pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 def test_lesson_runs_top_to_bottom_in_a_kernel(path, monkeypatch):
     # The kernel is the project's own: the .venv's python3 kernelspec comes first.
