@@ -24,8 +24,10 @@ would write one line per request).
 
 Each setup also names the lab's nearest *worker model* (`setup.model()`), so
 `gl.simulate` can predict the same workload: N sync workers are
-`Processes(N)`; threads or greenlets share their process's one CPU (the GIL),
-hence `Processes(n_threads_total, cores=workers)`.
+`Processes(N)`; T threads in each of N processes share their process's one
+CPU (the GIL), hence `Processes(N*T, cores=N)`; an event loop (or gevent's
+greenlets, which switch where a task would await) is `EventLoop()`, one per
+worker process.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ DOCS = {
 GEVENT_CONNECTIONS = 1000   # gunicorn's default worker_connections, said out loud
 GRACE = 1                   # seconds a server may take to finish requests when stopped
 LISTEN_BACKLOG = 1024       # so 1,000 idle clients can wait to be accepted
+MANY = 4096                 # "no fixed limit", for a simulation of a few hundred clients
 
 
 class NotInstalled(RuntimeError):
@@ -188,9 +191,16 @@ class Setup:
         """The lab's nearest worker model, for `gl.simulate`."""
         cores = cores or os.cpu_count() or 1
         cpus = min(self.workers, cores)  # one GIL (or one loop) per process
+        if self.concurrency_limit is None or self.worker_class == "gevent":
+            # An event loop per process (greenlets switch where tasks await, so gevent's
+            # workers are loops too): tasks without a fixed limit, one CPU per process.
+            if self.workers == 1:
+                return EventLoop()
+            try:
+                return EventLoop(processes=self.workers)  # the lab's N-loop model, if it has one
+            except TypeError:  # else: more workers than any load test here has clients
+                return Processes(MANY, cores=cpus)
         limit = self.concurrency_limit
-        if limit is None:           # event loops: unlimited tasks, one CPU per process
-            return EventLoop() if self.workers == 1 else Processes(100_000, cores=cpus)
         if self.workers == 1 and limit > 1:
             return Threads(limit)
         return Processes(limit, cores=cpus)
