@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[lab,serve,test]"
+	$(BIN)/python -m pip install --quiet -e ".[lab,serve,servers,test]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (gateway-lab)" >/dev/null
 	touch $(STAMP)
 
@@ -29,6 +29,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/servers.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -39,11 +39,18 @@ _LAZY = {
     "check": "exercises",
 }
 
+# subpackages reached as attributes, imported on first use: gl.servers (issue 18)
+_PACKAGES = ("servers",)
+
 __all__ = ["Request", "Response", "Exchange", "Trace", "Event", "Finding", "BadRequest",
-           "Close", *_LAZY]
+           "Close", *_LAZY, *_PACKAGES]
 
 
 def __getattr__(name: str):
+    if name in _PACKAGES:
+        from importlib import import_module
+
+        return import_module(f"{__name__}.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'gateway_lab' has no attribute {name!r}")

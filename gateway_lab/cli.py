@@ -5,6 +5,7 @@
     gateway-lab race --workload io|cpu|mixed|websocket --requests N [--simulate] [--png F]
     gateway-lab serve [--gateway G | --protocol P] TARGET [--host H] [--port P] [--reload]
     gateway-lab check [NN_name] [--file PATH] [--hint [N]] [--dir FOLDER] [--json]
+    gateway-lab loadtest [--server S] [--workers N] [--threads N] [--workload W] [--showdown]
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ COMMANDS = {
     "race": ("gateway_lab.concurrency.cli:main", "compare worker models on a workload"),
     "serve": ("gateway_lab.serving:main", "serve an app on 127.0.0.1 with a real server"),
     "check": ("gateway_lab.exercises:main", "check an exercise (or all of them) and get hints"),
+    "loadtest": ("gateway_lab.servers.cli:main", "a real server (gunicorn, uvicorn, ...) "
+                 "under wrk"),
 }
 
 
