@@ -31,8 +31,6 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-import h11
-
 MAX_HEAD = 16 * 1024  # h11's default limit; larger heads get 431
 
 # RFC 9110 §5.6.2: a method and a field name are tokens.
@@ -164,6 +162,14 @@ _INCOMPLETE = ("the request ends before its head or body is complete: a blank li
 _REQUEST_LINE = re.compile(rb"[^ ]+ [^ ]+ HTTP/([0-9])\.([0-9])")
 
 
+def _h11():
+    # Imported when raw bytes are first parsed, not with the package: `import
+    # gateway_lab` stays fast, and Request(...) from keywords never needs it.
+    import h11
+
+    return h11
+
+
 def _explain(error: Exception) -> BadRequest:
     text = str(error)
     for pattern, rule, status, why in _EXPLAIN:
@@ -217,7 +223,7 @@ def _check_head(data: bytes) -> bytes:
                 check_field(name.decode("latin-1"), value)
             except BadRequest as error:
                 if error.rule == "http.header.bad_name":
-                    error = _explain(h11.RemoteProtocolError("illegal header line"))
+                    error = _explain(_h11().RemoteProtocolError("illegal header line"))
                 raise error from None
     if b"content-length" in names and b"transfer-encoding" in names:
         raise BadRequest(
@@ -233,6 +239,7 @@ def parse_request(data: bytes) -> dict:
     if not isinstance(data, (bytes, bytearray)):
         raise BadRequest(f"Request.parse takes bytes, not {type(data).__name__}")
     data = _check_head(bytes(data))
+    h11 = _h11()
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
     try:
         conn.receive_data(data)

@@ -21,7 +21,7 @@ parts, and any change makes new ones.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
 from urllib.parse import unquote_to_bytes
 
 from ._parse import (
@@ -41,7 +41,7 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
                         "te", "trailers", "transfer-encoding", "upgrade"})
 
 
-class Close(NamedTuple):
+class Close(namedtuple("Close", "code reason", defaults=(1000, ""))):
     """A scripted WebSocket client's close frame (see `Request.websocket`).
 
     `Close(1006)` scripts a peer that vanished: the connection drops with no
@@ -50,27 +50,20 @@ class Close(NamedTuple):
     received the disconnect (ASGI WebSocket spec §Send - send event).
     """
 
-    code: int = 1000
-    reason: str = ""
+    __slots__ = ()
 
     def __repr__(self) -> str:
         return f"Close({self.code})"
 
 
-class _Parts(NamedTuple):
-    """Everything a Request is, as one immutable value (see the module docstring)."""
-
-    method: str
-    target: str
-    headers: tuple          # ((name, value), ...), str holding Latin-1
-    body: bytes
-    chunks: tuple           # the body as the client sent it, in pieces
-    http_version: str
-    scheme: str
-    client: tuple | None    # (host, port)
-    server: tuple           # (host, port)
-    messages: tuple | None  # a WebSocket client's script
-    framed: bool            # the lab added Content-Length for the body and keeps it in step
+# Everything a Request is, as one immutable value (see the module docstring):
+#   headers   ((name, value), ...), str holding Latin-1
+#   chunks    the body as the client sent it, in pieces
+#   client    (host, port); server (host, port)
+#   messages  a WebSocket client's script, or None
+#   framed    the lab added Content-Length for the body and keeps it in step
+_Parts = namedtuple("_Parts", "method target headers body chunks http_version scheme client "
+                              "server messages framed")
 
 
 def _as_pairs(headers) -> tuple:
@@ -134,7 +127,7 @@ def _address(value, what: str) -> tuple | None:
 _new_parts = tuple.__new__  # _Parts(...) without its Python-level __new__: one frame less
 
 
-class Fields(NamedTuple):
+class Fields(namedtuple("Fields", "variables dropped host content_type content_length upgrade")):
     """What a gateway reads from a request's headers, found in one pass.
 
     `variables`: every header as an HTTP_* variable (RFC 3875 §4.1.18; PEP 3333
@@ -143,14 +136,10 @@ class Fields(NamedTuple):
     below), and Transfer-Encoding is left out: the gateway removed that coding
     and passes the body with its length.  `dropped`: names with an underscore,
     which a server drops, since X_Foo and X-Foo would both become HTTP_X_FOO.
+    `host`, `content_type`, `content_length`, `upgrade`: those fields' values (or None).
     """
 
-    variables: dict
-    dropped: list
-    host: str | None
-    content_type: str | None
-    content_length: str | None
-    upgrade: str | None
+    __slots__ = ()
 
 
 _VARIABLE_NAMES: dict[str, str] = {}

@@ -36,9 +36,12 @@ import importlib.util
 import os
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from ..concurrency import apps as work
 from ..concurrency.models import EventLoop, Processes, Threads
+from ..concurrency.simulate import simulate
+from ..concurrency.timeline import Summary
 
 # server -> (interfaces it serves, the module that must be importable, pip name)
 SERVERS = {
@@ -272,3 +275,11 @@ def _somaxconn() -> int:
             return int(f.read())
     except (OSError, ValueError):
         return 128
+
+
+def predict(setup: Setup, workload: str, connections: int, requests: int) -> Summary:
+    """What the simulator says the setup's worker model does with `connections` clients
+    sending the workload's requests back to back (a closed loop, as wrk's)."""
+    n = min(max(requests, 4 * connections, 20), 20_000)
+    w = replace(work.workload(workload, n), clients=connections)
+    return simulate(setup.model(), w).summary()

@@ -13,7 +13,7 @@ without pyplot (no window opens).
 from __future__ import annotations
 
 from ..concurrency.chart import _figure
-from .showdown import predict
+from .catalog import predict
 
 PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d",
            "#666666", "#1f78b4")

@@ -29,12 +29,11 @@ core), so on a busy laptop the CPU-bound points fall below the prediction.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ..concurrency import apps as work
-from ..concurrency.simulate import simulate
 from ..concurrency.timeline import Summary, _fmt
-from .catalog import Setup
+from .catalog import Setup, predict
 from .idle import IdleCost, hold_idle
 from .loadgen import LoadResult, loadtest
 from .probe import Probe, websocket_probe
@@ -316,14 +315,6 @@ def drain(srv, timeout: float = 60.0) -> None:
         pass  # a server that cannot answer shows it in the next point's errors
     finally:
         conn.close()
-
-
-def predict(setup: Setup, workload: str, connections: int, requests: int) -> Summary:
-    """What the simulator says the setup's worker model does with `connections` clients
-    sending the workload's requests back to back (a closed loop, as wrk's)."""
-    n = min(max(requests, 4 * connections, 20), 20_000)
-    w = replace(work.workload(workload, n), clients=connections)
-    return simulate(setup.model(), w).summary()
 
 
 def showdown(setups=DEFAULT_SETUPS, *, workloads=WORKLOADS, connections=(1, 16),
