@@ -106,9 +106,16 @@ def _frame(headers: tuple, body: bytes, framed: bool) -> tuple[tuple, bool]:
 def _with_host(headers: tuple, http_version: str, server: tuple) -> tuple:
     if http_version == "1.1" and _first(headers, "host") is None:
         # RFC 9112 §3.2: an HTTP/1.1 request carries Host; a client puts it first.
-        host = server[0] if server[1] in (80, 443) else f"{server[0]}:{server[1]}"
-        return (("Host", host),) + headers
+        return (("Host", _host_of(server)),) + headers
     return headers
+
+
+def _host_of(server: tuple) -> str:
+    return server[0] if server[1] in (80, 443) else f"{server[0]}:{server[1]}"
+
+
+_CLIENT = ("127.0.0.1", 50000)  # who sends a Request by default
+_SERVER = ("localhost", 80)     # and where it goes
 
 
 def _address(value, what: str) -> tuple | None:
@@ -159,7 +166,7 @@ def _variable_name(name: str) -> str:
     return "HTTP_" + name.upper().replace("-", "_")
 
 
-def _fields(headers: tuple) -> Fields:
+def header_fields(headers: tuple) -> Fields:
     variables: dict[str, str] = {}
     dropped: list[str] = []
     host = content_type = content_length = upgrade = None
@@ -227,8 +234,8 @@ class Request:
         *,
         http_version: str = "1.1",
         scheme: str = "http",
-        client: tuple[str, int] | None = ("127.0.0.1", 50000),
-        server: tuple[str, int] = ("localhost", 80),
+        client: tuple[str, int] | None = _CLIENT,
+        server: tuple[str, int] = _SERVER,
         chunks=None,
         messages=None,
     ):
@@ -236,15 +243,23 @@ class Request:
             chunks = tuple(bytes(c) for c in chunks)
             body = b"".join(chunks)
         else:
-            body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+            if body.__class__ is not bytes:
+                body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
             chunks = (body,) if body else ()
-        server = _address(server, "server")
-        http_version = check_version(http_version)
-        headers, framed = _frame(_as_pairs(headers), body, False)
+        if server is not _SERVER:
+            server = _address(server, "server")
+        if http_version != "1.1":
+            http_version = check_version(http_version)
+        if headers is None and not body and http_version == "1.1":
+            # The usual GET: only the Host a client adds.
+            headers, framed = (("Host", _host_of(server)),), False
+        else:
+            headers, framed = _frame(_as_pairs(headers), body, False)
+            headers = _with_host(headers, http_version, server)
         self._parts = _new_parts(_Parts, (
-            check_method(method), check_target(target),
-            _with_host(headers, http_version, server), body, chunks, http_version,
-            scheme if scheme.__class__ is str else str(scheme), _address(client, "client"),
+            check_method(method), check_target(target), headers, body, chunks, http_version,
+            scheme if scheme.__class__ is str else str(scheme),
+            client if client is _CLIENT else _address(client, "client"),
             server, None if messages is None else tuple(messages), framed))
         self._memo = None
 
@@ -349,14 +364,14 @@ class Request:
 
     def fields(self) -> Fields:
         """What a gateway reads from the headers, in one pass (see `Fields`)."""
-        return _fields(self._parts.headers)
+        return header_fields(self._parts.headers)
 
     def http_variables(self, skip=frozenset()) -> tuple[dict[str, str], list[str]]:
         """Every header as an HTTP_* variable (RFC 3875 §4.1.18; PEP 3333 takes them
         over), for CGI's environment and WSGI's environ alike, and the names of
         the headers a server must drop (the caller records why); see `Fields`.
         A name in `skip` (lower-case) is left out too."""
-        fields = _fields(self._parts.headers)
+        fields = header_fields(self._parts.headers)
         if not skip:
             return fields.variables, fields.dropped
         left_out = {_variable_name(name) for name in skip}

@@ -23,7 +23,7 @@ from urllib.parse import unquote_to_bytes
 from . import sandbox
 from .exchange import Exchange, Response, accept, received, respond
 from .findings import clip, describe_error, format_error
-from .request import HOP_BY_HOP, Request, host_and_port
+from .request import HOP_BY_HOP, Request, header_fields, host_and_port
 from .trace import Step, Trace, now, snapshot
 
 DEFAULT_TIMEOUT = 5.0
@@ -101,6 +101,25 @@ def _headers_now(headers):
 _HEADER_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9\-_]*[A-Za-z0-9])?$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _STATUS = re.compile(r"^[1-9][0-9]{2} [^\r\n]*$")
+
+# What the checks make of a header name or a status are pure functions of an exact
+# str, so the ones seen are remembered (bounded): a remembered answer is the one
+# checking again would give, and every finding is still recorded every time.
+_BAD_NAME, _STATUS_FIELD, _HOP, _TYPE, _LENGTH, _OTHER = (
+    "bad name", "status", "hop-by-hop", "content-type", "content-length", "other")
+_NAME_KIND: dict[str, str] = {}
+_GOOD_STATUS: set[str] = set()
+
+
+def _name_kind(name: str) -> str:
+    """What a header name is to the checks (see above)."""
+    lower = name.lower()
+    kind = (_BAD_NAME if not _HEADER_NAME.match(name) else _STATUS_FIELD if lower == "status"
+            else _HOP if lower in HOP_BY_HOP else _TYPE if lower == "content-type"
+            else _LENGTH if lower == "content-length" else _OTHER)
+    if name.__class__ is str and len(_NAME_KIND) < 4096:
+        _NAME_KIND[name] = kind
+    return kind
 
 
 class WSGIError(RuntimeError):
@@ -250,19 +269,22 @@ def _request_variables(request: Request, options: tuple) -> tuple[dict, list[str
     shows them; and the headers that had to be dropped."""
     _, script_name, multithread, multiprocess, run_once = options
     parts = request.parts
-    raw = request.raw_path
-    # PEP 3333 §Unicode Issues: "native strings" in environ hold bytes as Latin-1.
-    path = (unquote_to_bytes(raw) if b"%" in raw else raw).decode("latin-1")
+    raw, _, query = parts.target.partition("?")
+    if raw[:1] != "/" and "://" in raw:
+        raw = request._path  # absolute-form: the path after the authority
+    # PEP 3333 §Unicode Issues: "native strings" in environ hold bytes as Latin-1 (the
+    # target is ASCII, so its str is its bytes).
+    path = unquote_to_bytes(raw).decode("latin-1") if "%" in raw else raw
     script_name = script_name.rstrip("/")
     if script_name and (path == script_name or path.startswith(script_name + "/")):
         path = path[len(script_name):]
-    fields = request.fields()
+    fields = header_fields(parts.headers)
     host, port = host_and_port(fields.host, parts)
     environ = {
         "REQUEST_METHOD": parts.method,
         "SCRIPT_NAME": script_name,
         "PATH_INFO": path,
-        "QUERY_STRING": parts.target.partition("?")[2],
+        "QUERY_STRING": query,
         "SERVER_NAME": host,
         "SERVER_PORT": str(port),
         "SERVER_PROTOCOL": "HTTP/" + parts.http_version,
@@ -354,13 +376,8 @@ class _Call:
 
     def _check_all(self, status, headers) -> tuple[list, str | None]:
         find = self.trace.find
-        if not isinstance(status, str):
-            find("wsgi.status.not_str", type=type(status).__name__, status=repr(status))
-            raise WSGIError(f"status must be a str, not {type(status).__name__}")
-        if not _STATUS.match(status):
-            find("wsgi.status.malformed", status=repr(status))
-            if not status[:3].isdigit():
-                raise WSGIError(f"status {status!r} does not start with a 3-digit code")
+        if status.__class__ is not str or status not in _GOOD_STATUS:
+            self._check_status(status)
         if not isinstance(headers, list):
             find("wsgi.headers.not_list", type=type(headers).__name__)
             raise WSGIError("headers must be a list of (name, value) tuples")
@@ -373,7 +390,10 @@ class _Call:
                 find("wsgi.headers.not_tuple", header=repr(header))
                 raise WSGIError(f"header {header!r} is not a tuple of two str")
             name, value = header
-            if not _HEADER_NAME.match(name):
+            kind = _NAME_KIND.get(name) if name.__class__ is str else None
+            if kind is None:
+                kind = _name_kind(name)
+            if kind is _BAD_NAME:
                 find("wsgi.headers.bad_name", name=repr(name))
                 raise WSGIError(f"invalid header name {name!r}")
             if _CONTROL.search(value):
@@ -384,23 +404,37 @@ class _Call:
                 if bad is not None:
                     find("wsgi.headers.not_latin1", name=repr(name), char=repr(bad))
                     raise WSGIError(f"header {name!r} is not Latin-1")
-            lower = name.lower()
-            if lower == "status":
+            if kind is _OTHER:
+                clean.append(header)
+            elif kind is _TYPE:
+                has_type = True
+                clean.append(header)
+            elif kind is _LENGTH:
+                if length is None:
+                    length = value
+                clean.append(header)
+            elif kind is _STATUS_FIELD:
                 find("wsgi.headers.status_header")
-                continue
-            if lower in HOP_BY_HOP:
+            else:  # hop-by-hop
                 find("wsgi.headers.hop_by_hop", name=repr(name))
-                continue
-            has_type = has_type or lower == "content-type"
-            if lower == "content-length" and length is None:
-                length = value
-            clean.append(header)
         code = status[:3]
         if code in ("204", "304") and has_type:
             find("wsgi.headers.content_type_forbidden", status=repr(status))
         elif code not in ("204", "304") and not has_type and not code.startswith("1"):
             find("wsgi.headers.content_type_missing", status=repr(status))
         return clean, length
+
+    def _check_status(self, status) -> None:
+        find = self.trace.find
+        if not isinstance(status, str):
+            find("wsgi.status.not_str", type=type(status).__name__, status=repr(status))
+            raise WSGIError(f"status must be a str, not {type(status).__name__}")
+        if not _STATUS.match(status):
+            find("wsgi.status.malformed", status=repr(status))
+            if not status[:3].isdigit():
+                raise WSGIError(f"status {status!r} does not start with a 3-digit code")
+        elif status.__class__ is str and len(_GOOD_STATUS) < 1024:
+            _GOOD_STATUS.add(status)
 
     # PEP 3333 §The write() Callable
     def write(self, data) -> None:

@@ -37,7 +37,7 @@ from urllib.parse import unquote_to_bytes
 
 from .. import sandbox
 from ..findings import clip
-from ..request import Request
+from ..request import Request, host_and_port
 from ..trace import Step, Trace, now, snapshot
 
 DEFAULT_TIMEOUT = 5.0
@@ -108,9 +108,18 @@ class _NotAsync(Exception):
 
 # -- the scope ---------------------------------------------------------------------
 
-def _headers(request: Request) -> tuple:
-    # §HTTP Connection Scope: header names lower-cased, order and duplicates kept.
-    return tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers)
+_NAMES: dict[str, bytes] = {}
+
+
+def _name_bytes(name: str) -> bytes:
+    """'Content-Type' -> b'content-type' (§HTTP Connection Scope: lower-cased); a pure
+    function of an exact str, remembered for the names seen (bounded)."""
+    key = _NAMES.get(name) if name.__class__ is str else None
+    if key is None:
+        key = name.lower().encode("latin-1")
+        if name.__class__ is str and len(_NAMES) < 4096:
+            _NAMES[name] = key
+    return key
 
 
 def connection_scope(request: Request, *, root_path: str = "",
@@ -123,46 +132,61 @@ def connection_scope(request: Request, *, root_path: str = "",
 
 def _scope_for(request: Request, root_path: str, state) -> tuple[dict, tuple]:
     """The scope for one run, and what the trace records of it: the template every
-    run of these request parts shares (immutable, Request.memo) and the state."""
+    run of these request parts shares (Request.memo; never handed to an app, and
+    shown only as a copy, so it stays as built) and the state, as it was."""
     template = request.memo(("asgi", root_path), _request_scope, request, root_path)
-    scope = dict(template)
+    scope = template.copy()
     # The parts an app or middleware may change are the run's own.
     scope["asgi"] = ASGI.copy()
     scope["headers"] = list(template["headers"])
     scope["extensions"] = {}
     if "subprotocols" in scope:
         scope["subprotocols"] = list(scope["subprotocols"])
-    shown_state = None
-    if state is not None:
-        scope["state"] = state.copy()  # Lifespan spec: a shallow copy per request
-        shown_state = snapshot(state)
-    return scope, (template, shown_state)
+    if state is None:
+        return scope, (template, None)
+    scope["state"] = state.copy()  # Lifespan spec: a shallow copy per request
+    return scope, (template, snapshot(state))
 
 
-def _request_scope(request: Request, root_path: str) -> MappingProxyType:
+def _request_scope(request: Request, root_path: str) -> dict:
+    parts = request.parts
+    target = parts.target
+    raw, _, query = target.partition("?")
+    if raw[:1] != "/" and "://" in raw:
+        raw = request._path  # absolute-form: the path after the authority
+    raw = raw.encode("latin-1")
+    headers, host, websocket, offered = [], None, False, ""
+    for name, value in parts.headers:
+        key = _name_bytes(name)
+        headers.append((key, value.encode("latin-1")))
+        if key == b"host":
+            host = value
+        elif key == b"upgrade":
+            websocket = value.lower() == "websocket"
+        elif key == b"sec-websocket-protocol":
+            offered = value
     scope = {
         "type": "http",
-        "asgi": MappingProxyType(ASGI),
-        "http_version": request.http_version,
-        "method": request.method,
-        "scheme": request.scheme,
+        "asgi": ASGI,
+        "http_version": parts.http_version,
+        "method": parts.method,
+        "scheme": parts.scheme,
         # `path` is percent-decoded text, `raw_path` the bytes as sent.
-        "path": _unquote(request.path_bytes),
-        "raw_path": request.raw_path,
-        "query_string": request.query_string.encode("latin-1"),
+        "path": (unquote_to_bytes(raw) if b"%" in raw else raw).decode("utf-8", "replace"),
+        "raw_path": raw,
+        "query_string": query.encode("latin-1"),
         "root_path": root_path,
-        "headers": _headers(request),
-        "client": request.client,
-        "server": request.host,
+        "headers": tuple(headers),
+        "client": parts.client,
+        "server": host_and_port(host, parts),
         "extensions": None,
     }
-    if request.is_websocket:
+    if websocket:
         scope["type"] = "websocket"
-        scope["scheme"] = "wss" if request.scheme == "https" else "ws"
+        scope["scheme"] = "wss" if parts.scheme == "https" else "ws"
         del scope["method"]
-        offered = request.header("sec-websocket-protocol") or ""
         scope["subprotocols"] = tuple(p.strip() for p in offered.split(",") if p.strip())
-    return MappingProxyType(scope)
+    return scope
 
 
 def _scope_line(recorded: tuple) -> str:
@@ -173,19 +197,13 @@ def _scope_line(recorded: tuple) -> str:
 def _scope_shown(recorded: tuple) -> dict:
     """The scope as the app got it, made from what was recorded (trace.Step.shown)."""
     template, state = recorded
-    scope = {key: (dict(value) if isinstance(value, MappingProxyType) else value)
-             for key, value in template.items()}
+    scope = template.copy()
+    scope["asgi"] = dict(template["asgi"])
     scope["headers"] = list(template["headers"])
     scope["extensions"] = {}
     if state is not None:
         scope["state"] = dict(state)
     return scope
-
-
-def _unquote(raw: bytes) -> str:
-    if b"%" not in raw:
-        return raw.decode("utf-8", "replace")
-    return unquote_to_bytes(raw).decode("utf-8", "replace")
 
 
 # -- what an app may put in a message (ASGI spec §Events) ---------------------------
@@ -218,10 +236,23 @@ def _valid(message, trace: Trace) -> bool:
 def message_now(message: dict) -> MappingProxyType:
     """A message as it is at this moment (see the module docstring): its plain values
     as they are, lists and dicts copied all the way down."""
-    out = {}
+    out = message.copy()
     for key, value in message.items():
-        out[key] = value if value.__class__ in _KEEP else snapshot(value)
+        cls = value.__class__
+        if cls not in _KEEP:
+            out[key] = _headers_now(value) if key == "headers" and cls is list else \
+                snapshot(value)
     return MappingProxyType(out)
+
+
+def _headers_now(headers: list) -> tuple:
+    """A header list as it is now: a shallow copy is a whole one when every pair is a
+    tuple of two bytes (the usual), else copy it all the way down."""
+    for pair in headers:
+        if pair.__class__ is not tuple or len(pair) != 2 or pair[0].__class__ is not bytes \
+                or pair[1].__class__ is not bytes:
+            return snapshot(headers)
+    return tuple(headers)
 
 
 # -- timing the app's steps -----------------------------------------------------
@@ -275,15 +306,17 @@ class Watch:
             except BaseException as thrown:  # noqa: BLE001 - cancellation, forwarded
                 value, error = None, thrown
 
-    def checkpoint(self) -> None:
-        """The app called send() or receive(): report a hold that ends here."""
-        if self.step_start is None:
-            return
+    def checkpoint(self) -> float:
+        """The app called send() or receive(): report a hold that ends here.  Returns
+        the time, which the step that follows is recorded at."""
         at = _clock()
-        if at - self.mark > BLOCKED and not self.closed:
-            self.found(at - self.mark)
-            self.reported = True
-        self.mark = at
+        if self.step_start is not None:
+            if at - self.mark > BLOCKED and not self.closed:
+                self.found(at - self.mark)
+                self.reported = True
+                at = _clock()  # after the finding, which goes before the step
+            self.mark = at
+        return at
 
     def step_ended(self, stopped: bool = False) -> None:
         start, self.step_start = self.step_start, None
@@ -420,14 +453,14 @@ class Connection(Watch):
 
     def sent_event(self, message) -> str:
         """What every send() does first: check the message is one, and trace it."""
-        self.checkpoint()
+        at = self.checkpoint()
         if not _valid(message, self.trace):
             raise _Handled("invalid message")
         kind = message["type"]
         step = self.sends.get(kind)
         if step is None:  # a type the spec does not have: send() says so next
             step = Step("app", "send", _summary, _spec_of(kind), self.sends_to)
-        self.trace.record((step, now(), message_now(message)))
+        self.trace.record((step, at, message_now(message)))
         return kind
 
     def disconnected(self, why: str) -> Disconnected:

@@ -24,6 +24,7 @@ The state machine, as the server enforces it:
 from __future__ import annotations
 
 import asyncio
+import re
 
 from ..exchange import Response, reason_phrase
 from ..findings import clip, describe_error, format_error
@@ -59,6 +60,23 @@ DISCONNECT_EVENT = Step("gateway", "receive", "http.disconnect",
                         shown=lambda _: {"type": "http.disconnect"})
 CUT = Step("server", "close connection", "response cut short", "ASGI spec §Error Handling",
            "client")
+
+
+# Bytes that would end a header line early (response splitting) or end its name.
+_SPLITS_VALUE = re.compile(rb"[\r\n\x00]")
+_SPLITS_NAME = re.compile(rb"[\r\n\x00:]")
+# What the checks make of a header name (exact bytes): its text, or None if it could
+# split the response; whether it is lower-case; whether it is Content-Length.  A pure
+# function of the name, remembered for the names seen (bounded).
+_NAMES: dict[bytes, tuple] = {}
+
+
+def _name_info(name: bytes) -> tuple:
+    info = (None if _SPLITS_NAME.search(name) else name.decode("latin-1"),
+            name == name.lower(), name.lower() == b"content-length")
+    if len(_NAMES) < 4096:
+        _NAMES[name] = info
+    return info
 
 
 class HTTPConnection(Connection):
@@ -150,12 +168,7 @@ class HTTPConnection(Connection):
             self.trace.find("asgi.http.bad_headers", value=clip(headers),
                             problem="it is not a list of pairs")
             raise _Handled("bad headers") from None
-        out = tuple(self._check_pairs(pairs))
-        length = next((value for name, value in out if name.lower() == "content-length"), None)
-        return out, length
-
-    def _check_pairs(self, pairs) -> list[tuple[str, str]]:
-        trace, out = self.trace, []
+        trace, out, length = self.trace, [], None
         for pair in pairs:
             if len(pair) != 2:
                 trace.find("asgi.http.bad_headers", value=clip(pair),
@@ -169,18 +182,25 @@ class HTTPConnection(Connection):
                 trace.find("asgi.http.header_not_bytes", name=clip(name),
                            vtype=type(bad).__name__)
                 raise _Handled("header not bytes")
-            if name != name.lower() and not self.noted_case:
+            known = _NAMES.get(name)
+            if known is None:
+                known = _name_info(name)
+            text, lower, is_length = known
+            if not lower and not self.noted_case:
                 # The spec asks for lower-case names; servers accept any case (HTTP
                 # names are case-insensitive) and Django sends b"Content-Type": a
                 # note, not a finding.
                 self.noted_case = True
                 trace.add("server", "note", f"header name {clip(name)} is not lower-case "
                           "as the spec asks; servers accept it", START_SPEC, target="app")
-            if any(c in value for c in b"\r\n\x00") or any(c in name for c in b"\r\n\x00:"):
+            if text is None or _SPLITS_VALUE.search(value):
                 trace.find("asgi.http.header_control_chars", name=clip(name))
                 continue  # never sent
-            out.append((name.decode("latin-1"), value.decode("latin-1")))
-        return out
+            value = value.decode("latin-1")
+            if is_length and length is None:
+                length = value
+            out.append((text, value))
+        return tuple(out), length
 
     def _body(self, message: dict) -> None:
         trace = self.trace

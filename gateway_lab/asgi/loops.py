@@ -29,6 +29,7 @@ to be trusted again, so it is closed.
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 
 from .. import sandbox
@@ -49,17 +50,37 @@ def _quiet(loop, context) -> None:
     loop.default_exception_handler(context)
 
 
+class _LabLoop(asyncio.SelectorEventLoop):
+    """An event loop that can hand a new task's first step to the lab.
+
+    A new Task asks its loop to `call_soon` its first step.  While `held` is a
+    list, this loop keeps that step instead of queueing it, and the lab runs it
+    at once, right there (see OwnLoop.run): an app whose awaits all complete at
+    once is done before the loop ever has to turn.  Everything else is the
+    plain SelectorEventLoop (a subclass is asyncio's own way to change a loop)."""
+
+    held: list | None = None
+
+    def call_soon(self, callback, *args, context=None):
+        if self.held is not None and not args:
+            self.held.append((callback, context))
+            return None
+        return super().call_soon(callback, *args, context=context)
+
+
 class OwnLoop:
     """A loop of the lab's own for sync callers, which keeps a list of the tasks
     started on it: asking asyncio for them (all_tasks) walks every task of
     every loop, which cost more than a whole hello-world run."""
 
     def __init__(self):
-        self.loop = asyncio.new_event_loop()
+        self.loop = _LabLoop()
         self.loop.set_exception_handler(_quiet)
         self.tasks: list[asyncio.Task] = []
         self.stopped_by_app = False
         self.loop.set_task_factory(self._task)
+        # The loop's hooks for async generators, as run_forever() installs them.
+        self.hooks = (self.loop._asyncgen_firstiter_hook, self.loop._asyncgen_finalizer_hook)
 
     def _task(self, loop, coro, **kwargs) -> asyncio.Task:
         task = asyncio.Task(coro, loop=loop, **kwargs) if kwargs else asyncio.Task(coro, loop=loop)
@@ -67,36 +88,55 @@ class OwnLoop:
         return task
 
     def run(self, coro):
-        """loop.run_until_complete(coro) with the caller's running loop (if any) set
-        aside, one turn of the loop cheaper for an app that answers in one step."""
+        """loop.run_until_complete(coro), with the caller's running loop (if any) set
+        aside; an app that answers without waiting never turns the loop at all."""
         outer = _get_running_loop()
+        task = self._first_step(coro, outer)
+        if task.done():
+            return task.result()
         if outer is not None:
             _set_running_loop(None)
         try:
-            return self._run(coro)
+            return self._until_done(task)
         finally:
             if outer is not None:
                 _set_running_loop(outer)
 
-    def _run(self, coro):
+    def _first_step(self, coro, outer) -> asyncio.Task:
+        """A real Task for `coro`, its first step taken here and now, as the loop would
+        take it (this loop is the running one meanwhile, and owns async generators)."""
         loop = self.loop
-        task = loop.create_task(coro)
-        # stop() before run_forever(): the loop runs what is ready (the task's
-        # first step) and returns (asyncio docs, AbstractEventLoop.stop).
-        loop.stop()
+        loop.held = held = []
+        try:
+            task = asyncio.Task(coro, loop=loop)
+        finally:
+            loop.held = None
+        hooks = sys.get_asyncgen_hooks()
+        _set_running_loop(loop)
+        sys.set_asyncgen_hooks(*self.hooks)
+        try:
+            for callback, context in held:
+                context.run(callback)
+        finally:
+            sys.set_asyncgen_hooks(*hooks)
+            _set_running_loop(outer)
+        return task
+
+    def _until_done(self, task: asyncio.Task):
+        loop = self.loop
+        task.add_done_callback(lambda _: loop.stop())
         loop.run_forever()
-        if not task.done():  # the app waits for something: run until it is done
-            task.add_done_callback(lambda _: loop.stop())
+        while not task.done():
+            # The app called loop.stop(): a server's loop is not the app's to
+            # stop. The run carries on (the deadline holds) and the trace says so.
+            self.stopped_by_app = True
             loop.run_forever()
-            while not task.done():
-                # The app called loop.stop(): a server's loop is not the app's to
-                # stop. The run carries on (the deadline holds) and the trace says so.
-                self.stopped_by_app = True
-                loop.run_forever()
         return task.result()
 
     def leftovers(self) -> int:
         """How many tasks of the run are still pending; the list starts over."""
+        if not self.tasks:
+            return 0
         tasks, self.tasks = self.tasks, []
         return len([task for task in tasks if not task.done()])
 
@@ -123,7 +163,7 @@ def run_sync(make_coro, timeout: float, trace: Trace | None = None) -> sandbox.O
     own = _main_loop if main else None
     if own is None or own.loop.is_closed():
         own = OwnLoop()
-    outcome = sandbox.call(lambda: own.run(make_coro()), timeout)
+    outcome = sandbox.call(own.run, timeout, make_coro())
     if own.stopped_by_app:
         own.stopped_by_app = False
         if trace is not None:
