@@ -376,3 +376,9 @@ def test_costs_are_measured_on_this_machine():
     assert 0 < c.thread_switch < 0.01 and 0 < c.task_switch < 0.01
     assert c.thread_memory > 0 and c.task_memory > 0 and c.process_memory > 2**20
     assert "per switch" in str(c)
+
+
+def test_lesson_05_guarded_chat_survives_a_peer_that_vanished():
+    out = output_of(lesson("05_long_lived"), "gl.Close(1006)")
+    assert "A's connection ended with 1006" in out
+    assert "survived A vanishing." in out and "died." not in out
