@@ -41,7 +41,7 @@ from .models import (
     _cores,
     check_model,
 )
-from .phases import CPU, IO, QUEUED
+from .phases import BLOCKED, CPU, IO, QUEUED
 from .timeline import Timeline
 
 STYLES = ("async", "blocking", "sync")
@@ -175,7 +175,7 @@ def simulate(model, workload: Workload | None = None, **kw) -> Timeline:
             if mid > cs:
                 out.append((CPU, cs, mid))
             if ce > mid:
-                out.append((IO, mid, ce))
+                out.append((BLOCKED, mid, ce))  # waiting, and holding the loop
         else:
             if ce > cs:
                 out.append((CPU, cs, ce))
