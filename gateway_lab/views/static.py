@@ -27,12 +27,15 @@ import html
 LIVE = "gl-live"          # the class every live widget of the lab carries
 STATIC = "gl-static"      # the class of every static copy
 
-# Hide the copy while a live widget is in the same cell's output; hide the kernel-less
-# widget's error line (an element with text and no child element) when the copy shows.
+# Hide the copy while a live widget is in the same cell's output.  When the copy shows,
+# hide the widget's own output ("Loading widget...", then "Error displaying widget: model
+# not found"): JupyterLab writes that text straight into the output element, which has
+# then no child element (and no data-mime-type, which rendered outputs carry).
+_GONE = f".jp-OutputArea:has(.{STATIC}):not(:has(.{LIVE})) .jp-OutputArea-output"
 CSS = ("<style>"
        f".jp-OutputArea:has(.{LIVE}) .{STATIC}{{display:none}}"
-       f".jp-OutputArea:has(.{STATIC}):not(:has(.{LIVE})) "
-       ".jp-OutputArea-output .jupyter-widgets:not(:has(*)){display:none}"
+       f"{_GONE}.jupyter-widgets:not(:has(*)),"
+       f"{_GONE}:not([data-mime-type]):not(:has(*)){{display:none}}"
        f".{STATIC}{{border-left:3px solid #bbb;padding-left:8px}}"
        "</style>")
 
