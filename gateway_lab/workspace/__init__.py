@@ -174,13 +174,13 @@ def jupyter_command(folder: Path, extra: list[str] = (), *, clone: bool = False)
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="gateway-lab lab",
+        prog="gateway-lab lab", allow_abbrev=False,   # JupyterLab's options pass through
         description="Open the lessons and exercises in JupyterLab, on 127.0.0.1, with lesson "
                     "00 open. The first time, the lessons, exercise stubs and solutions are "
                     "copied into FOLDER; your own edits are never overwritten.",
         epilog="Any other --Name=value option goes to JupyterLab as it is, e.g. "
                "--IdentityProvider.token=SECRET or --ServerApp.port_retries=0.")
-    parser.add_argument("folder", nargs="?", default=None,
+    parser.add_argument("folder", nargs="?", default=None, metavar="FOLDER",
                         help=f"the workspace (default: this folder if it is one, "
                              f"else ./{DEFAULT_FOLDER})")
     parser.add_argument("--update", action="store_true",
