@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (gateway-lab)" >/dev/null
 	touch $(STAMP)
 
-# root (a container) needs --allow-root; LAB_ARGS adds options (a port, --no-browser).
-ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+# JupyterLab on 127.0.0.1 in this folder: lessons, exercises and solutions, lesson 00
+# open, the engine and the tests hidden from the file browser (gateway_lab/workspace).
+# LAB_ARGS adds options, e.g. make lab LAB_ARGS='--port 9999 --no-browser'.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
+	$(BIN)/gateway-lab lab . $(LAB_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/gateway-lab demo

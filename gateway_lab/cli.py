@@ -1,11 +1,6 @@
 """The `gateway-lab` command: a thin dispatcher to each part's own `main(argv)`.
 
-    gateway-lab demo                      one form POST through CGI, WSGI and ASGI
-    gateway-lab run  [--gateway G] TARGET METHOD PATH [-H 'N: v'] [-d BODY] [--json]
-    gateway-lab race --workload io|cpu|mixed|websocket --requests N [--simulate] [--png F]
-    gateway-lab serve [--gateway G | --protocol P] TARGET [--host H] [--port P] [--reload]
-    gateway-lab check [NN_name] [--file PATH] [--hint [N]] [--dir FOLDER] [--json]
-    gateway-lab loadtest [--server S] [--workers N] [--threads N] [--workload W] [--showdown]
+The text `gateway-lab --help` prints is USAGE below; each subcommand has its own --help.
 """
 
 from __future__ import annotations
@@ -17,6 +12,7 @@ import sys
 
 # subcommand -> "module:function"; each function takes argv and returns an exit status.
 COMMANDS = {
+    "lab": ("gateway_lab.workspace:main", "the lessons and exercises in JupyterLab"),
     "demo": ("gateway_lab.demo:main", "the guestbook through CGI, WSGI and ASGI, traced"),
     "run": ("gateway_lab.cli:run_main", "run one request through any app and print the trace"),
     "race": ("gateway_lab.concurrency.cli:main", "compare worker models on a workload"),
@@ -27,10 +23,43 @@ COMMANDS = {
 }
 
 
+USAGE = """\
+gateway-lab: watch a web server talk to your Python app, step by step,
+through CGI, WSGI and ASGI.
+
+Start here:
+  gateway-lab lab [FOLDER]      the lessons and exercises in JupyterLab
+                                (the first time, copies them into FOLDER)
+  gateway-lab demo              one form POST through CGI, WSGI and ASGI
+
+Then:
+  gateway-lab check NAME        check your exercise (--hint for a hint,
+                                --list for the exercises)
+  gateway-lab run APP [METHOD] [PATH] [-H 'Name: value'] [-d BODY]
+                                send your app one request, see every step
+                                (APP is module:name, or a script for CGI)
+  gateway-lab serve APP         serve your app on 127.0.0.1 with a real
+                                server (werkzeug, uvicorn)
+  gateway-lab race              compare servers: one at a time, threads,
+                                processes, an event loop
+
+All commands:
+{commands}
+
+`gateway-lab COMMAND --help` tells a command's options.
+`python -m gateway_lab` is the same program."""
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    commands = "\n".join(f"  {name:<{width}}  {what}" for name, (_, what) in COMMANDS.items())
+    return USAGE.format(commands=commands)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print(__doc__.strip())
+        print(usage())
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:

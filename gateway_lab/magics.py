@@ -24,6 +24,12 @@ and runs it as a real child process, as a web server runs a CGI script: the
 cell is the whole program (RFC 3875 §3), it sees nothing of the notebook.
 
 Each magic displays the response, the findings and a TraceStepper.
+
+Mistakes are said in the learner's terms: an `async def app` in a %%wsgi cell
+is an ASGI app ("use %%asgi"), a two-argument `def app(environ,
+start_response)` in a %%asgi cell a WSGI one ("use %%wsgi"); and an error in
+the cell's code points at the line of the cell as the notebook numbers it
+(the magic's own line is line 1).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from __future__ import annotations
 import argparse
 import ast
 import html
+import inspect
 import shlex
 import tempfile
 from pathlib import Path
@@ -150,6 +157,25 @@ def pick_app(namespace: dict, cell: str, name: str | None = None):
                      "(or name another one with --app NAME)")
 
 
+def _wrong_interface(gateway: str, app) -> str | None:
+    """What to say when the app is of the other interface than the magic, else None."""
+    from .cli import guess_gateway
+
+    kind = guess_gateway(app)
+    if gateway == "wsgi" and kind == "asgi":
+        return ("this is an ASGI app (async def app(scope, receive, send)): "
+                "run it with %%asgi instead of %%wsgi")
+    if gateway == "asgi" and kind == "wsgi":
+        try:
+            count = len(inspect.signature(app).parameters)
+        except (TypeError, ValueError):
+            return None
+        if count == 2:    # (environ, start_response): PEP 3333's signature
+            return ("this is a WSGI app (def app(environ, start_response)): "
+                    "run it with %%wsgi instead of %%asgi")
+    return None
+
+
 def _error(text: str, *, help: bool = False) -> None:
     style = "" if help else " style='color:#b00020'"
     css = "gl-magic-help" if help else "gl-magic-error"
@@ -169,11 +195,14 @@ class GatewayMagics(Magics):
         if gateway == "cgi":
             exchange = self._run_cgi(cell, request, args)
         else:
-            result = self.shell.run_cell(cell, store_history=False)
+            result = self._run_cell_as_this_cell(f"# %%{gateway} {line}\n{cell}")
             if not result.success:
                 return None   # IPython has already shown the learner's own error
             try:
                 app = pick_app(self.shell.user_ns, cell, args.app)
+                wrong = _wrong_interface(gateway, app)
+                if wrong:
+                    raise InputError(wrong)
                 exchange = run_through(gateway, app, request, timeout=args.timeout)
             except InputError as error:
                 return _error(str(error))
@@ -182,6 +211,25 @@ class GatewayMagics(Magics):
             self.shell.user_ns[args.out] = exchange
         show(exchange, stepper=not args.no_stepper)
         return None
+
+    def _run_cell_as_this_cell(self, source: str):
+        """Run the cell's code so that an error points at this cell and its line.
+
+        The magic's line is line 1 of the cell: a comment holds its place, so line
+        numbers match the cell's (IPython drops blank leading lines, not comments).
+        IPython names code by the execution count; a nested run_cell would take
+        the next one (IPython 9 counts a cell before running it), so the count is
+        set to this cell's while its code runs."""
+        shell = self.shell
+        outer = getattr(getattr(shell.displayhook, "exec_result", None), "execution_count",
+                        None)
+        saved = shell.execution_count
+        if outer is not None:
+            shell.execution_count = outer
+        try:
+            return shell.run_cell(source, store_history=False)
+        finally:
+            shell.execution_count = saved
 
     def _run_cgi(self, cell: str, request, args):
         # A real CGI server runs a file: write the cell to one, in a folder of its own.

@@ -181,3 +181,41 @@ print(os.environ["QUERY_STRING"], os.getpid(), "SECRET_IN_THE_KERNEL" in globals
     query, pid, leaked = ex.response.body.decode().split()
     assert query == "name=Ada" and int(pid) != __import__("os").getpid() and leaked == "False"
     assert "name=Ada" in html_of(outputs)
+
+
+def test_an_async_app_in_a_wsgi_cell_is_told_to_use_asgi(ip):
+    ok, outputs, _ = run(ip, "%%wsgi /\nasync def app(scope, receive, send):\n    pass\n")
+    text = html_of(outputs)
+    assert "run it with %%asgi instead of %%wsgi" in text
+    assert "ASGI app" in text and magics.last_exchange is None
+
+
+def test_a_wsgi_app_in_an_asgi_cell_is_told_to_use_wsgi(ip):
+    ok, outputs, _ = run(ip, "%%asgi /\n" + HELLO)
+    text = html_of(outputs)
+    assert "WSGI app" in text and "%%wsgi" in text and magics.last_exchange is None
+
+
+def _plain(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def test_a_syntax_error_points_at_this_cell_and_its_own_line(ip):
+    magics.last_exchange = None
+    with capture_output() as cap:
+        result = ip.run_cell("%%wsgi /\ndef app(environ, start_response):\n"
+                             "    start_response('200 OK', [])\n    return [b'x' +]\n",
+                             store_history=True)
+    assert "SyntaxError" in _plain(cap.stdout) and magics.last_exchange is None
+    # line 4 of the cell as the notebook shows it (the %%wsgi line is line 1)
+    assert f"Cell In[{result.execution_count}], line 4" in _plain(cap.stdout)
+
+
+def test_a_runtime_error_points_at_this_cell_and_its_own_line(ip):
+    with capture_output() as cap:
+        result = ip.run_cell("%%wsgi /\nx = 1\nraise ValueError('boom')\n",
+                             store_history=True)
+    out = _plain(cap.stdout)
+    assert f"Cell In[{result.execution_count}], line 3" in out and "ValueError" in out

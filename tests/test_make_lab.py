@@ -1,5 +1,7 @@
-"""`make lab`, the README's first command, starts JupyterLab on 127.0.0.1 with the lessons."""
+"""`make lab`, the README's first command, starts JupyterLab on 127.0.0.1 on one workspace:
+the lessons, the exercises and the solutions, lesson 00 open, the engine's folders hidden."""
 
+import http.client
 import json
 import os
 import shutil
@@ -49,7 +51,28 @@ def test_make_lab_serves_the_notebooks_on_loopback(tmp_path):
                 time.sleep(0.5)
         assert contents is not None, proc.stderr.read1().decode() if proc.poll() else "no answer"
         names = {item["name"] for item in contents["content"]}
-        assert any(name.startswith("00_") and name.endswith(".ipynb") for name in names), names
+        # One workspace: lessons, exercises and solutions side by side...
+        assert {"notebooks", "exercises", "solutions"} <= names, names
+        # ...and nothing of the engine, the project's tests or its build files.
+        assert not names & {"gateway_lab", "tests", "bench", "Makefile", "pyproject.toml"}, names
+
+        def listing(path):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents/{path}"
+                                        f"?token={token}", timeout=5) as r:
+                return {item["name"] for item in json.load(r)["content"]}
+
+        lessons = listing("notebooks")
+        assert "00_welcome.ipynb" in lessons
+        assert all(name.endswith(".ipynb") for name in lessons), lessons
+        assert "03_wsgi_hello.py" in listing("exercises")
+        # The Lab opens on lesson 00: the server's front page redirects there.
+        front = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        front.request("GET", f"/?token={token}")
+        answer = front.getresponse()
+        assert answer.status in (301, 302), answer.status
+        assert answer.getheader("Location").split("?")[0].endswith(
+            "/lab/tree/notebooks/00_welcome.ipynb"), answer.getheader("Location")
+        front.close()
         # it listens on loopback only
         with pytest.raises(OSError):
             hostname_ip = socket.gethostbyname(socket.gethostname())

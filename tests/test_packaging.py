@@ -68,3 +68,31 @@ def test_code_is_ruff_clean():
     done = subprocess.run([sys.executable, "-m", "ruff", "check", "--output-format", "concise",
                            "."], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_package_is_listed_for_the_wheel():
+    """pyproject.toml lists the packages (it must, to map the lessons into the wheel):
+    a new subpackage of gateway_lab that is not listed would be left out of the wheel."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts)
+             for p in (ROOT / "gateway_lab").rglob("__init__.py")}
+    assert found <= listed, f"add {sorted(found - listed)} to [tool.setuptools] packages"
+
+
+def test_the_license_is_an_spdx_expression_and_setuptools_can_read_it():
+    toml = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert toml["project"]["license"] == "MIT"       # PEP 639; a table is deprecated
+    assert "setuptools>=77" in toml["build-system"]["requires"]
+
+
+def test_help_speaks_to_a_user_and_names_every_command():
+    out = subprocess.run([sys.executable, "-m", "gateway_lab", "--help"], capture_output=True,
+                         text=True, cwd=ROOT, timeout=60).stdout
+    from gateway_lab.cli import COMMANDS
+
+    assert out.startswith("gateway-lab: ")
+    assert "gateway-lab lab" in out and "Start here" in out
+    for name in COMMANDS:
+        assert f"\n  {name} " in out
+    assert max(map(len, out.splitlines())) <= 80

@@ -202,8 +202,9 @@ def test_builder_runs_the_form_through_wsgi_and_shows_response_and_stepper(widge
     b.run_button.click()
     assert b.exchange.response.body == b"Hello, name=Grace"
     assert "200 OK" in b.status.value
-    shown = [o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
+    shown = [o["data"].get("application/vnd.jupyter.widget-view+json", {}).get("model_id")
              for o in b.output.outputs]
+    assert "Hello, name=Grace" in b.output.outputs[0]["data"]["text/html"]
     assert b.stepper.model_id in shown and b.stepper.exchange is b.exchange
     assert b.stepper.trace.events[0].detail == "GET /x?name=Grace"
 
@@ -374,3 +375,174 @@ def test_stepper_has_a_red_button_per_finding_that_jumps_to_its_step(broken, ok,
     plain = TraceStepper(ok)
     assert not any("gl-finding-jump" in w._dom_classes for box in plain.children
                    if isinstance(box, widgets.HBox) for w in box.children)
+
+
+# -- a CGI trace's lanes --------------------------------------------------------------------------
+
+def test_a_cgi_trace_has_no_empty_gateway_lane_and_says_the_server_is_the_gateway():
+    from gateway_lab import demo
+
+    ex = gl.run_cgi(demo.CGI_SCRIPT, gl.Request("GET", "/guestbook"))
+    svg = sequence_svg(ex)
+    titles = [t.text for t in ET.fromstring(svg).iter(f"{SVG}text")
+              if "gl-lane" in t.get("class", "")]
+    assert titles == ["client", "server (gateway)", "app"]
+    assert "participant server as server (gateway)" in sequence_mermaid(ex)
+    assert "participant gateway" not in sequence_mermaid(ex)
+    wsgi = sequence_svg(gl.run_wsgi(hello, gl.Request("GET", "/")))
+    assert [t.text for t in ET.fromstring(wsgi).iter(f"{SVG}text")
+            if "gl-lane" in t.get("class", "")] == ["client", "server", "gateway", "app"]
+
+
+# -- static copies: what a saved notebook shows without a kernel ----------------------------------
+
+def _displayed(widget):
+    """What a notebook cell gets when `widget` is its last line: the outputs' bundles."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    shell.user_ns["the_widget"] = widget
+    with capture_output() as captured:
+        shell.run_cell("the_widget")
+    return [o.data for o in captured.outputs]
+
+
+def test_every_widget_leaves_a_static_copy_beside_it(ok, widgets):
+    from gateway_lab.views import ConcurrencyExplorer, RequestBuilder, TraceStepper, WireViewer
+
+    for widget, expect in ((TraceStepper(ok), "<svg"), (RequestBuilder(hello), "No run yet"),
+                           (ConcurrencyExplorer(), "No run yet"),
+                           (WireViewer(gl.Request("GET", "/x")), "gl-hex")):
+        outputs = _displayed(widget)
+        assert len(outputs) == 2, outputs
+        live, copy = outputs
+        assert live["application/vnd.jupyter.widget-view+json"]["model_id"] == widget.model_id
+        static = copy["text/html"]
+        assert "gl-static" in static and expect in static
+        # the copy hides itself beside a live widget, which carries the class it looks for
+        assert ".jp-OutputArea:has(.gl-live) .gl-static{display:none}" in static
+        assert "gl-live" in widget._dom_classes
+        assert "run the cell again" in static
+
+
+def test_the_steppers_static_copy_is_the_whole_diagram_and_the_findings(broken, widgets):
+    from gateway_lab.views import TraceStepper
+
+    static = TraceStepper(broken).static()
+    svg = static[static.index("<svg"):static.index("</svg>") + 6]
+    assert len(rows(svg)) == len(broken.trace.events)
+    assert broken.findings and broken.findings[0].rule in static
+
+
+def test_the_builders_static_copy_follows_its_runs(widgets):
+    from gateway_lab.views import RequestBuilder
+
+    b = RequestBuilder(path="/guestbook")
+    assert "No run yet" in b.static()
+    b.run()
+    b.method.value = "DELETE"
+    b.run()
+    static = b.static()
+    assert "2 run(s)" in static and "405" in static and "<svg" in static
+
+
+def test_an_update_reaches_the_saved_copy_through_its_display_handle(widgets):
+    from gateway_lab.views import RequestBuilder
+
+    b = RequestBuilder(path="/guestbook")
+    _displayed(b)
+    updates = []
+    b._static_handle.update = lambda obj: updates.append(obj.data)
+    b.run()
+    assert updates and "200 OK" in updates[-1] and "gl-static" in updates[-1]
+
+
+# -- comparing two runs ---------------------------------------------------------------------------
+
+def test_compare_aligns_wsgi_and_asgi_step_by_step_and_marks_the_differences():
+    from gateway_lab.demo import request
+    from gateway_lab.demo.guestbook_asgi import app as asgi_app
+    from gateway_lab.demo.guestbook_wsgi import app as wsgi_app
+    from gateway_lab.views import compare
+
+    a, b = gl.run_wsgi(wsgi_app, request()), gl.run_asgi(asgi_app, request())
+    c = compare(a, b)
+    marks = [mark for _, _, mark in c.rows]
+    assert c.rows[0] == (0, 0, "=")                       # the same request line
+    assert c.rows[-1] == (len(a.trace.events) - 1, len(b.trace.events) - 1, "=")
+    # environ and scope sit on one row, marked as different
+    (environ,) = [r for r in c.rows if r[0] is not None
+                  and a.trace.events[r[0]].kind == "environ"]
+    assert environ[1] is not None and b.trace.events[environ[1]].kind == "scope"
+    assert environ[2] == "≠"
+    # every step of each trace appears once, in order
+    assert [i for i, _, _ in c.rows if i is not None] == list(range(len(a.trace.events)))
+    assert [j for _, j, _ in c.rows if j is not None] == list(range(len(b.trace.events)))
+    assert "≠" in marks and c.differences == sum(m != "=" for m in marks)
+    page = c._repr_html_()
+    assert "gl-changed" in page and "gl-same" in page and "WSGI POST /guestbook" in page
+    assert "ASGI POST /guestbook" in str(c)
+
+
+def test_compare_before_and_after_a_fix_marks_the_step_that_broke_a_rule(broken):
+    from gateway_lab.views import compare
+
+    fixed = gl.run_wsgi(hello, gl.Request("GET", "/"))
+    c = compare(broken, fixed, labels=("before", "after"))
+    changed = [(i, j) for i, j, mark in c.rows if mark != "="]
+    assert changed
+    assert any(i is not None and broken.trace.events[i].finding is not None
+               for i, _ in changed)
+    assert "findings" in c._repr_html_() and broken.findings[0].rule in c._repr_html_()
+    assert compare(fixed, fixed).differences == 0
+
+
+def test_the_builder_keeps_its_runs_and_compares_two_of_them(widgets):
+    from gateway_lab.views import RequestBuilder
+
+    b = RequestBuilder(method="POST", path="/guestbook",
+                       headers="Content-Type: application/x-www-form-urlencoded",
+                       body="name=Ada&message=hi")
+    assert b.compare_button.disabled
+    b.run()
+    b.gateway.value = "asgi"
+    b.run()
+    b.gateway.value = "cgi"
+    b.run()
+    assert [ex.interface for ex in b.runs] == ["wsgi", "asgi", "cgi"]
+    assert not b.compare_button.disabled
+    assert (b.pick_a.value, b.pick_b.value) == (1, 2)     # the last two, by default
+    b.pick_a.value = 0
+    b.compare_button.click()
+    assert b.comparison.labels == (b.run_label(0), b.run_label(2))
+    assert "1 · WSGI POST /guestbook → 200" in b.compared.value
+    assert "3 · CGI POST /guestbook → 200" in b.compared.value
+    assert b.comparison._repr_html_() in b.static()
+
+
+# -- the concurrency explorer's controls -----------------------------------------------------------
+
+def test_explorer_says_done_only_after_the_chart_is_shown():
+    e = _explorer()
+    said = []
+    append = e.output.append_display_data
+
+    def watch(obj):
+        said.append(e.status.value)
+        append(obj)
+
+    e.output.append_display_data = watch
+    e.run()
+    assert said and not any("done" in s for s in said)     # while the outputs go out
+    assert "done" in e.status.value and not e.run_button.disabled
+
+
+@pytest.mark.parametrize("model,sized", [("threads", True), ("processes", True),
+                                         ("eventloop", False), ("sequential", False)])
+def test_explorer_workers_slider_is_blank_and_disabled_where_there_is_one_worker(model, sized):
+    e = _explorer()
+    e.model.value = model
+    assert e.workers.disabled is not sized
+    assert e.workers.readout is sized                       # no number when it means nothing
+    assert (e.workers_note.value == "") is sized

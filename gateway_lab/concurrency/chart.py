@@ -7,30 +7,55 @@
 
 One band per *lane* (a worker: a thread, a process, the event loop).  When a
 worker serves several requests at once (an event loop's tasks, overlapping
-spans) the band splits into rows, one per request in flight.  Colours are
-the phases: computing, waiting on I/O, queued (for the CPU: the GIL, the
-loop); grey is time the app did not mark.  The band on top counts the
-requests waiting for a worker; its ticks mark when each request arrived.
+spans) the band splits into rows, one per request in flight.  Every phase has
+its own colour (COLOURS): computing, waiting on I/O, queued for the CPU (the
+GIL, the loop), running but not marked, and, in alarm red, a blocking wait that
+held an event loop.  Each bar has a dark border, so neighbouring requests stay
+apart.  The band on top counts the requests waiting for a worker (in purple);
+its ticks mark when each request arrived.
 
-The figures are plain `matplotlib.figure.Figure` objects, made without
-pyplot, so a library call never opens a window; Jupyter shows them inline.
+This module reads a timeline and imports no other module of the lab but the
+phase names: the Timeline imports it (lazily, for `tl.plot()`), never the
+other way round.  The figures are plain `matplotlib.figure.Figure` objects,
+made without pyplot, so a library call never opens a window; Jupyter shows
+them inline.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from .phases import CPU, IO, QUEUED
-from .timeline import Timeline
+from .phases import BLOCKED, CPU, IO, QUEUED
 
 if TYPE_CHECKING:  # matplotlib loads only when a chart is drawn
     from matplotlib.figure import Figure
 
-COLOURS = {CPU: "#e4572e", IO: "#4c9be8", QUEUED: "#ffffff", "running": "#c8c8c8"}
-LABELS = {CPU: "computing (cpu)", IO: "waiting on I/O (io)", QUEUED: "queued",
-          "running": "running (not marked)"}
-DRAW_ORDER = ("running", QUEUED, IO, CPU)
+
+@runtime_checkable
+class Timeline(Protocol):
+    """What a chart reads of a timeline (gateway_lab.concurrency.timeline.Timeline)."""
+
+    model: str
+    source: str
+
+    def summary(self): ...
+    def lane_name(self, lane: int) -> str: ...
+    def __getitem__(self, index): ...
+    def __len__(self) -> int: ...
+
+RUNNING, WAITING = "running", "waiting"   # a span's unmarked time; the queue band
+# One colour per phase, far apart (most from Okabe and Ito's palette, safe for colour-blind
+# readers), and the blocked loop in an alarm red, cross-hatched.
+COLOURS = {CPU: "#E69F00", IO: "#56B4E9", QUEUED: "#F0E442", RUNNING: "#BDBDBD",
+           BLOCKED: "#D7191C", WAITING: "#9B59B6"}
+HATCHES = {QUEUED: "///", BLOCKED: "xx"}
+LABELS = {CPU: "computing (cpu)", IO: "waiting on I/O (io)",
+          QUEUED: "queued for the CPU (GIL, loop)", RUNNING: "running (not marked)",
+          BLOCKED: "blocking wait: the event loop is stuck",
+          WAITING: "waiting for a worker"}
+EDGE = "#333333"          # every bar's border
+DRAW_ORDER = (RUNNING, QUEUED, IO, BLOCKED, CPU)
 MAX_ROWS_PER_LANE = 40   # an event loop with 10,000 tasks still fits on a slide
 DEFAULT_LIMIT = 400      # spans drawn per chart (a simulation may have 100,000)
 
@@ -99,22 +124,23 @@ def _draw(ax, tl: Timeline, spans: list, title: str | None) -> None:
 
     for span in spans:
         row_y = base[span.lane] + rows_in[span.lane] - row_of[span.index] - 0.5
-        bar("running", row_y, span.start, span.end)
+        bar(RUNNING, row_y, span.start, span.end)
         for kind, start, end in span.phases:
             # Waiting for a worker is drawn in the queue band above, not in a lane.
-            bar(kind, row_y, max(start, span.start), end)
+            bar(kind if kind in bars else RUNNING, row_y, max(start, span.start), end)
     for kind in DRAW_ORDER:  # unmarked time first, so the phases are drawn over it
         ys, lefts, widths = bars[kind]
         if ys:
             ax.barh(ys, widths, left=lefts, height=0.8, color=COLOURS[kind],
-                    edgecolor="#808080" if kind == QUEUED else "none", linewidth=0.5,
-                    hatch="////" if kind == QUEUED else None, label=LABELS[kind])
+                    edgecolor=EDGE, linewidth=0.6, hatch=HATCHES.get(kind),
+                    label=LABELS[kind])
     # The queue band: how many requests wait for a worker, and when each arrived.
     xs, counts = waiting(spans)
     top = max(counts) or 1
     floor = y
     ax.fill_between(xs, [floor + QUEUE_BAND * c / top for c in counts], floor, step="post",
-                    color="#bbbbbb", alpha=0.6, label="waiting for a worker")
+                    facecolor=COLOURS[WAITING], edgecolor=EDGE, linewidth=0.6,
+                    label=LABELS[WAITING])
     ax.scatter([s.arrival for s in spans], [floor + 0.2] * len(spans), marker="|", s=60,
                color="#222222", linewidths=1, label="arrival", zorder=3)
     ticks = [y_lane[lane] for lane in lanes] + [floor + QUEUE_BAND / 2]

@@ -31,8 +31,10 @@ import asyncio
 import contextvars
 import time
 
-# The three kinds a span's phases can have (a contract with the views).
-CPU, IO, QUEUED = "cpu", "io", "queued"
+# The kinds a span's phases can have (a contract with the views).  BLOCKED is a
+# blocking wait (gl.io_sync, time.sleep) made by a request that runs *on* an event
+# loop: it waits like IO but holds the loop, so no other request runs meanwhile.
+CPU, IO, QUEUED, BLOCKED = "cpu", "io", "queued", "blocked"
 
 clock = time.perf_counter  # one clock for every span and phase in a process
 
@@ -40,11 +42,12 @@ clock = time.perf_counter  # one clock for every span and phase in a process
 class Recorder:
     """The phases of one request, as (kind, start, end) in `clock()` seconds."""
 
-    __slots__ = ("closed", "phases")
+    __slots__ = ("closed", "on_loop", "phases")
 
-    def __init__(self):
+    def __init__(self, on_loop: bool = False):
         self.phases: list[tuple[str, float, float]] = []
         self.closed = False  # after the request ends, late marks are dropped
+        self.on_loop = on_loop  # the request runs on an event loop: a sync wait blocks it
 
     def add(self, kind: str, start: float, end: float) -> None:
         if not self.closed:
@@ -64,6 +67,12 @@ def _record(kind: str, start: float, end: float) -> None:
     recorder = _current.get()
     if recorder is not None:
         recorder.add(kind, start, end)
+
+
+def _sync_wait_kind() -> str:
+    """A blocking wait is IO for a thread, BLOCKED for a request on an event loop."""
+    recorder = _current.get()
+    return BLOCKED if recorder is not None and recorder.on_loop else IO
 
 
 def _check_seconds(seconds, name: str) -> float:
@@ -96,6 +105,18 @@ class _Mark:
 
     async def __aexit__(self, *exc) -> None:
         self.__exit__(*exc)
+
+
+class _SyncWait(_Mark):
+    """`with gl.io_sync(): ...`: a blocking wait, which blocks an event loop it runs on."""
+
+    __slots__ = ()
+
+    def __init__(self):
+        super().__init__(IO)
+
+    def __exit__(self, *exc) -> None:
+        _record(_sync_wait_kind(), self.start, clock())
 
 
 class _Spent:
@@ -145,11 +166,11 @@ def io_sync(seconds: float | None = None):
     """Wait the blocking way: `gl.io_sync(0.05)` sleeps 50 ms (like a sync DB call);
     `with gl.io_sync(): requests.get(url)` marks a real blocking wait."""
     if seconds is None:
-        return _Mark(IO)
+        return _SyncWait()
     seconds = _check_seconds(seconds, "gl.io_sync")
     start = clock()
     time.sleep(seconds)
-    _record(IO, start, clock())
+    _record(_sync_wait_kind(), start, clock())
     return None
 
 

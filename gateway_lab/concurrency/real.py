@@ -272,7 +272,7 @@ def _event_loop(run: _Run, model: EventLoop) -> None:
             return
         from ..asgi import run_asgi_async
 
-        recorder = Recorder()
+        recorder = Recorder(on_loop=True)  # a blocking wait here holds the whole loop
         recording(recorder)  # each task has its own copy of the context: no reset needed
         start = clock()
         try:

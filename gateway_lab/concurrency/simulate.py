@@ -63,7 +63,7 @@ from .models import (
     _cores,
     check_model,
 )
-from .phases import CPU, IO, QUEUED
+from .phases import BLOCKED, CPU, IO, QUEUED
 from .timeline import Timeline
 
 STYLES = ("async", "blocking", "sync")
@@ -326,7 +326,7 @@ def simulate(model, workload: Workload | None = None, *, costs: Costs | None = N
             if mid > cs:
                 out.append((CPU, cs, mid))
             if ce > mid:
-                out.append((IO, mid, ce))
+                out.append((BLOCKED, mid, ce))  # waiting, and holding the loop
             return out
         turns = slices.get(i)
         if turns:                           # preempted: its turns, and the waits between

@@ -3,7 +3,8 @@
 One *span* per request: which worker served it (its *lane*), when it
 arrived, when a worker started on it, when it ended, the HTTP status, and
 the *phases* inside ("queued" waiting for a worker or for the CPU, "cpu"
-computing, "io" waiting).  Times are seconds from the start of the run.
+computing, "io" waiting, "blocked" waiting while holding an event loop).
+Times are seconds from the start of the run.
 
 Real runs (`run_many`) and simulated runs (`simulate`) return the same type,
 so every view works on both.  A simulated run may hold 100,000 spans, so the
@@ -40,7 +41,7 @@ class Span:
         self.start = start
         self.end = end
         self.status = status
-        self.phases = phases  # [(kind, start, end)], kind in "cpu" | "io" | "queued"
+        self.phases = phases  # [(kind, start, end)]: "cpu", "io", "queued", "blocked"
         self.long_lived = long_lived
 
     @property

@@ -5,6 +5,10 @@
     display(sequence(ex))    # the sequence diagram alone (SVG + Mermaid)
     ConcurrencyExplorer()    # worker models and workloads on a Gantt chart
     WireViewer(req)          # the request as SCGI / FastCGI / uwsgi bytes, field by field
+    compare(ex1, ex2)        # two exchanges side by side, aligned step by step
+
+Every widget, displayed, leaves a static copy of itself beside it (views.static),
+which a saved notebook shows once the kernel that held the widget is gone.
 
 `sequence` is plain Python; the widgets need ipywidgets (the `lab` extra) and
 are imported only when first asked for, so `import gateway_lab.views` stays
@@ -13,10 +17,12 @@ light (PEP 562 module __getattr__).
 
 from __future__ import annotations
 
+from .compare import TraceComparison, compare
 from .sequence import SequenceDiagram, sequence, sequence_mermaid, sequence_svg
 
-__all__ = ["ConcurrencyExplorer", "RequestBuilder", "SequenceDiagram", "TraceStepper",
-           "WireViewer", "sequence", "sequence_mermaid", "sequence_svg", "show"]
+__all__ = ["ConcurrencyExplorer", "RequestBuilder", "SequenceDiagram", "TraceComparison",
+           "TraceStepper", "WireViewer", "compare", "sequence", "sequence_mermaid",
+           "sequence_svg", "show"]
 
 _LAZY = {"TraceStepper": "stepper", "RequestBuilder": "builder",
          "ConcurrencyExplorer": "explorer", "WireViewer": "wireviewer"}

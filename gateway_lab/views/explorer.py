@@ -13,11 +13,15 @@ processes or asyncio, on the lab's ready-made apps
 in seconds.
 
 As with every widget here, the work happens in the Run button's callback and
-its results are written with the Output widget's append methods.
+its results are written with the Output widget's append methods.  The status
+line says "done" only once the chart is drawn and shown (drawing a big run
+takes a while).  The latest run is also kept in the explorer's static copy,
+which a saved notebook shows (views.static).
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 from dataclasses import replace
@@ -26,6 +30,7 @@ import ipywidgets as widgets
 
 from ..concurrency import apps
 from ..concurrency.cli import MODELS
+from .static import LIVE, Survives
 
 __all__ = ["ConcurrencyExplorer"]
 
@@ -77,17 +82,21 @@ def _png(timeline) -> bytes | None:
     return buffer.getvalue()
 
 
-class ConcurrencyExplorer(widgets.VBox):
+class ConcurrencyExplorer(Survives, widgets.VBox):
     """Model, workers, workload, size, real or simulated -> Gantt chart and summary."""
+
+    STATIC_WHAT = "concurrency explorer"
 
     def __init__(self, *, model: str = "threads", workers: int = 4,
                  workload: str = "io", requests: int = 12, mode: str = "simulated"):
         self.timeline = None
+        self.png = None
         # (label, value) pairs: the class name shows, the race's model name is the value.
         self.model = widgets.Dropdown(options=[(type(m).__name__, name)
                                                for name, m in MODELS.items()],
                                       value=model, description="model")
         self.workers = widgets.IntSlider(value=workers, min=1, max=16, description="workers")
+        self.workers_note = widgets.HTML()
         self.workload = widgets.Dropdown(options=[(f"{name}: {what}", name) for name, (_, what)
                                                   in apps.WORKLOADS.items()], value=workload,
                                          description="workload",
@@ -100,6 +109,7 @@ class ConcurrencyExplorer(widgets.VBox):
         self.status = widgets.HTML()
         self.output = widgets.Output()
         for widget, css in ((self.model, "gl-model"), (self.workers, "gl-workers"),
+                            (self.workers_note, "gl-workers-note"),
                             (self.workload, "gl-workload"), (self.requests, "gl-requests"),
                             (self.mode, "gl-mode"), (self.run_button, "gl-run"),
                             (self.status, "gl-status"), (self.output, "gl-output")):
@@ -107,19 +117,37 @@ class ConcurrencyExplorer(widgets.VBox):
         self.model.observe(self._sync_workers, names="value")
         self.run_button.on_click(lambda _: self.run())
         self._sync_workers()
-        super().__init__([widgets.HBox([self.model, self.workers]),
+        super().__init__([widgets.HBox([self.model, self.workers, self.workers_note]),
                           widgets.HBox([self.workload, self.requests]), self.mode,
                           widgets.HBox([self.run_button, self.status]), self.output])
         self.add_class("gl-explorer")
+        self.add_class(LIVE)
 
     def _sync_workers(self, change=None) -> None:
         # Only pools have a size; a sequential server or an event loop has one worker.
-        self.workers.disabled = self.model.value not in SIZE_FIELD
+        # Then the slider is greyed out *and* shows no number: a greyed-out 8 would
+        # still read as "8 workers".
+        sized = self.model.value in SIZE_FIELD
+        self.workers.disabled = not sized
+        self.workers.readout = sized
+        self.workers.style.handle_color = None if sized else "#dddddd"
+        one = {"sequential": "one worker: a request at a time",
+               "eventloop": "one thread: the event loop runs every request"}
+        self.workers_note.value = ("" if sized else
+                                   f"<span style='color:#666'>{one.get(self.model.value, '')}"
+                                   "</span>")
 
     def run(self):
         """Run the chosen model on the chosen workload; show and return the Timeline."""
         self.output.outputs = ()
+        self.run_button.disabled = True
         self._say("running…")
+        try:
+            return self._run()
+        finally:
+            self.run_button.disabled = False
+
+    def _run(self):
         from ..concurrency import RunError
 
         try:
@@ -128,16 +156,29 @@ class ConcurrencyExplorer(widgets.VBox):
         except (ValueError, TypeError, RunError) as error:
             return self._say(str(error), error=True)
         self.timeline = tl
-        self._say(f"{self.mode.value}: {tl.model}")
+        self._say(f"{self.mode.value}: {tl.model} ran; drawing the chart…")
         from IPython.display import HTML, Image
 
         # The timeline's own HTML: the summary table and the run's notes
         # (such as "the event loop was blocked ...").
         self.output.append_display_data(HTML(tl._repr_html_()))
-        png = _png(tl)
-        if png is not None:
-            self.output.append_display_data(Image(data=png, format="png"))
+        self.png = _png(tl)
+        if self.png is not None:
+            self.output.append_display_data(Image(data=self.png, format="png"))
+        # Only now: the chart is on its way to the page with this message's predecessors.
+        self._say(f"done: {self.mode.value} {tl.model}, {len(tl):,} requests")
+        self.refresh_static()
         return tl
+
+    def static_inner(self) -> str:
+        if self.timeline is None:
+            return "<div>No run yet.</div>"
+        chart = ""
+        if self.png is not None:
+            chart = ("<img alt='Gantt chart' src='data:image/png;base64,"
+                     f"{base64.b64encode(self.png).decode()}'>")
+        return (f"<div><b>{html.escape(self.mode.value)}: {html.escape(self.timeline.model)}"
+                f"</b></div>{self.timeline._repr_html_()}{chart}")
 
     def _say(self, text: str, *, error: bool = False) -> None:
         color = "#b00020" if error else "#333"

@@ -58,14 +58,32 @@ def _trace_of(obj):
     return trace
 
 
+def _is_cgi(trace) -> bool:
+    return (trace.interface or "").lower() == "cgi"
+
+
 def lanes_of(trace) -> list[str]:
-    """The lanes to draw: the four standard ones, then any other actor, in order."""
+    """The lanes to draw: the four standard ones, then any other actor, in order.
+
+    A CGI trace has no gateway lane: in CGI the server is the gateway (it sets the
+    meta-variables and runs the script itself, RFC 3875 §1.4), so that lane would
+    stay empty; the server's lane is titled "server (gateway)" instead."""
     lanes = list(LANES)
+    seen = {who for event in trace.events for who in (event.actor, event.target) if who}
+    if _is_cgi(trace) and "gateway" not in seen:
+        lanes.remove("gateway")
     for event in trace.events:
         for who in (event.actor, event.target):
             if who and who not in lanes:
                 lanes.append(who)
     return lanes
+
+
+def lane_title(trace, name: str) -> str:
+    """A lane's heading: its actor, and for CGI's server the role it also plays."""
+    if name == "server" and _is_cgi(trace) and "gateway" not in lanes_of(trace):
+        return "server (gateway)"
+    return name
 
 
 def label_of(event) -> str:
@@ -191,10 +209,13 @@ def sequence_svg(trace_or_exchange, current: int | None = None) -> str:
         color = COLORS.get(name, "#444")
         out.append(f'<line x1="{x}" y1="{_HEAD - 8}" x2="{x}" y2="{height - 4}" '
                    'stroke="#bbb" stroke-dasharray="4 3"/>')
-        out.append(f'<rect x="{x - 50}" y="6" width="100" height="26" rx="5" fill="white" '
-                   f'stroke="{color}" stroke-width="1.5"/>')
-        out.append(f'<text x="{x}" y="23" text-anchor="middle" font-size="13" '
-                   f'font-weight="bold" fill="{color}">{html.escape(name)}</text>')
+        title = lane_title(trace, name)
+        half = max(50, len(title) * 4 + 10)       # about 8 px a bold 13 px character
+        out.append(f'<rect x="{x - half}" y="6" width="{2 * half}" height="26" rx="5" '
+                   f'fill="white" stroke="{color}" stroke-width="1.5"/>')
+        out.append(f'<text class="gl-lane" x="{x}" y="23" text-anchor="middle" '
+                   f'font-size="13" font-weight="bold" fill="{color}">'
+                   f'{html.escape(title)}</text>')
     for i, event in enumerate(trace.events):
         out.append(_svg_row(i, event, _HEAD + i * _ROW, xs, width, current == i))
     if not trace.events:
@@ -217,7 +238,9 @@ def sequence_mermaid(trace_or_exchange, current: int | None = None) -> str:
     """The trace as Mermaid `sequenceDiagram` source (JupyterLab renders it natively)."""
     trace = _trace_of(trace_or_exchange)
     lines = ["sequenceDiagram"]
-    lines += [f"    participant {name}" for name in lanes_of(trace)]
+    for name in lanes_of(trace):
+        title = lane_title(trace, name)
+        lines.append(f"    participant {name}" + (f" as {title}" if title != name else ""))
     for i, event in enumerate(trace.events):
         text = _mermaid_text(_one_line(f"{i + 1}. {label_of(event)}", 70))
         if event.target and event.target != event.actor:

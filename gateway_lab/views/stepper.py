@@ -16,6 +16,9 @@ waiting for a click.
 
 When the trace has findings, a red button per finding jumps to its step.
 
+Displayed, it also leaves a static copy (views.static): the whole sequence diagram and
+the findings, which a saved notebook shows when the kernel that held the widget is gone.
+
 The DOM carries stable classes (`gl-stepper`, `gl-prev`, `gl-next`, `gl-play`,
 `gl-slider`, `gl-diagram`, `gl-detail`, `gl-finding-jump`, and `gl-step-current`
 on the highlighted row of the diagram) for tests and stylesheets.
@@ -25,16 +28,20 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
+from ..render import findings_html
 from .panels import step_html
 from .sequence import _trace_of, sequence_svg
+from .static import LIVE, Survives
 
 __all__ = ["TraceStepper"]
 
 PLAY_INTERVAL_MS = 900   # slow enough to read a step aloud in class
 
 
-class TraceStepper(widgets.VBox):
+class TraceStepper(Survives, widgets.VBox):
     """Prev / Next / Play / slider over a trace's events, with diagram and details."""
+
+    STATIC_WHAT = "trace stepper"
 
     def __init__(self, trace_or_exchange, *, step: int = 0, interval: int = PLAY_INTERVAL_MS):
         self.trace = _trace_of(trace_or_exchange)
@@ -74,6 +81,7 @@ class TraceStepper(widgets.VBox):
             rows.insert(1, widgets.HBox(jumps))
         super().__init__(rows)
         self.add_class("gl-stepper")
+        self.add_class(LIVE)
         self._redraw()
 
     # -- driving it (also from code: stepper.go(3)) ----------------------------
@@ -117,6 +125,12 @@ class TraceStepper(widgets.VBox):
         self.next_button.disabled = i >= n - 1
         self.diagram.value = sequence_svg(self.trace, current=i if n else None)
         self.detail.value = step_html(self.trace, i)
+
+    def static_inner(self) -> str:
+        """Every step at once: the diagram, and the findings when there are any."""
+        found = findings_html(self.exchange.findings) if self.exchange is not None else ""
+        return (f"<div class='gl-static-diagram' style='overflow:auto'>"
+                f"{sequence_svg(self.trace)}</div>{found}")
 
     def __repr__(self) -> str:
         return (f"<TraceStepper {self.trace.interface} step {self.step + 1}/"

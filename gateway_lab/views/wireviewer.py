@@ -19,6 +19,7 @@ import ipywidgets as widgets
 from .. import demo, wire
 from ..request import Request
 from .panels import field_html, hex_html
+from .static import LIVE, Survives
 
 __all__ = ["WireViewer"]
 
@@ -32,8 +33,10 @@ def encode(protocol: str, request: Request) -> tuple[bytes, list]:
     return data, wire.explain(protocol, data)
 
 
-class WireViewer(widgets.VBox):
+class WireViewer(Survives, widgets.VBox):
     """Protocol choice, a coloured hex dump, and a field stepper."""
+
+    STATIC_WHAT = "wire viewer"
 
     def __init__(self, request: Request | None = None, protocol: str = "scgi"):
         # By default, the guestbook's form POST that `gateway-lab demo` sends.
@@ -60,6 +63,7 @@ class WireViewer(widgets.VBox):
                           widgets.HBox([self.prev_button, self.next_button, self.slider]),
                           self.detail, self.hex])
         self.add_class("gl-wire")
+        self.add_class(LIVE)
         self._encode()
 
     def go(self, index: int) -> None:
@@ -75,6 +79,15 @@ class WireViewer(widgets.VBox):
             self.slider.value = 0      # redraws through the observer
         else:
             self._redraw()
+        self.refresh_static()
+
+    def static_inner(self) -> str:
+        """The bytes of the chosen protocol, every field coloured, and the fields listed."""
+        fields = "".join(f"<li>{field_html(self.fields, i)}</li>"
+                         for i in range(len(self.fields)))
+        return (f"<div>{self.summary.value}</div>{hex_html(self.data, self.fields)}"
+                f"<details><summary>the {len(self.fields)} fields</summary><ol "
+                f"style='list-style:none;padding-left:0'>{fields}</ol></details>")
 
     def _redraw(self, change=None) -> None:
         i = self.slider.value
