@@ -18,6 +18,12 @@ one of the lab's own, on the calling thread, under the sandbox's deadline
   kernel's own loop can be re-entered; lesson 07 compares the two.)
 * On any other thread, the sandbox runs the app on one of its worker threads,
   which has no loop of its own: the same code path, with a loop made for it.
+* In a browser (Pyodide) the kernel's loop is the browser's own: it cannot be
+  run from a cell, and there are no threads and no sockets.  The lab's loop there
+  has no selector: it runs what is ready and sleeps until its next timer, so an
+  app that awaits a timer works; an app that waits for something only the
+  kernel's loop could deliver gets a clear error pointing to `await
+  gl.run_asgi_async(...)` (see gateway_lab/browser.py).
 
 Whatever the app does to the loop, the loop is the server's: an app that calls
 `loop.stop()` is noted and the run carries on; tasks it leaves running are
@@ -29,10 +35,13 @@ to be trusted again, so it is closed.
 from __future__ import annotations
 
 import asyncio
+import selectors
 import sys
 import threading
+import time
 
 from .. import sandbox
+from ..browser import IN_BROWSER, BrowserLimit
 from ..trace import Trace
 from .connection import GRACE
 
@@ -68,13 +77,65 @@ class _LabLoop(asyncio.SelectorEventLoop):
         return super().call_soon(callback, *args, context=context)
 
 
+class _NothingToWaitFor(selectors.BaseSelector):
+    """The browser's stand-in for a selector: there are no sockets to watch, so
+    waiting means sleeping until the next timer (the interpreter's deadline, in
+    sandbox.py, still stops a run that sleeps too long: the sleep is cut in slices)."""
+
+    def register(self, fileobj, events, data=None):
+        raise OSError("the browser has no sockets to watch")
+
+    def unregister(self, fileobj):
+        raise KeyError(fileobj)
+
+    def select(self, timeout=None):
+        if timeout is None:  # nothing ready and no timer: only the kernel's loop could help
+            raise BrowserLimit(STUCK)
+        end = time.perf_counter() + timeout
+        while (left := end - time.perf_counter()) > 0:
+            time.sleep(min(left, 0.05))
+        return []
+
+    def get_map(self):
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+STUCK = ("In the browser (JupyterLite), gl.run_asgi cannot wait here: the app is waiting for "
+         "something only the notebook's own event loop can deliver, and that loop cannot run "
+         "while a cell waits for it. Await the app on the notebook's loop instead: "
+         "`ex = await gl.run_asgi_async(app, request)`")
+
+
+class _BrowserLoop(_LabLoop):
+    """The lab's loop in a browser: no self-pipe (a socket pair) and no sockets; it
+    waits for its timers by sleeping (see _NothingToWaitFor)."""
+
+    def __init__(self):
+        super().__init__(selector=_NothingToWaitFor())
+
+    def _make_self_pipe(self) -> None:
+        pass
+
+    def _close_self_pipe(self) -> None:
+        pass
+
+    def _write_to_self(self) -> None:
+        pass
+
+
 class OwnLoop:
     """A loop of the lab's own for sync callers, which keeps a list of the tasks
     started on it: asking asyncio for them (all_tasks) walks every task of
     every loop, which cost more than a whole hello-world run."""
 
+    # The browser's stands in for the desktop's, chosen once, at import.
+    loop_class = _BrowserLoop if IN_BROWSER else _LabLoop
+
     def __init__(self):
-        self.loop = _LabLoop()
+        self.loop = self.loop_class()
         self.loop.set_exception_handler(_quiet)
         self.tasks: list[asyncio.Task] = []
         self.stopped_by_app = False
