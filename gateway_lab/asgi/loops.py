@@ -126,6 +126,33 @@ class _BrowserLoop(_LabLoop):
         pass
 
 
+# Python 3.14 keeps the running *task* per thread, not per loop: a cell that runs inside
+# a task of the kernel's loop (Pyodide's kernel does; so may ipykernel) would make every
+# task of the lab's loop fail with "Cannot enter into task ... while another task ... is
+# being executed".  The caller's task is set aside for the run, as its loop is, with the
+# hook asyncio's eager tasks use (asyncio.tasks._swap_current_task, 3.12+).
+_swap_task = asyncio.tasks._swap_current_task if sys.version_info >= (3, 14) else None
+
+
+def _set_aside_task(loop):
+    """Clear this thread's running task (swapped while `loop` runs); returns it."""
+    outer = _get_running_loop()
+    _set_running_loop(loop)
+    try:
+        return _swap_task(loop, None)
+    finally:
+        _set_running_loop(outer)
+
+
+def _put_back_task(loop, task) -> None:
+    outer = _get_running_loop()
+    _set_running_loop(loop)
+    try:
+        _swap_task(loop, task)
+    finally:
+        _set_running_loop(outer)
+
+
 class OwnLoop:
     """A loop of the lab's own for sync callers, which keeps a list of the tasks
     started on it: asking asyncio for them (all_tasks) walks every task of
@@ -152,16 +179,21 @@ class OwnLoop:
         """loop.run_until_complete(coro), with the caller's running loop (if any) set
         aside; an app that answers without waiting never turns the loop at all."""
         outer = _get_running_loop()
-        task = self._first_step(coro, outer)
-        if task.done():
-            return task.result()
-        if outer is not None:
-            _set_running_loop(None)
+        caller = _set_aside_task(self.loop) if outer is not None and _swap_task else None
         try:
-            return self._until_done(task)
-        finally:
+            task = self._first_step(coro, outer)
+            if task.done():
+                return task.result()
             if outer is not None:
-                _set_running_loop(outer)
+                _set_running_loop(None)
+            try:
+                return self._until_done(task)
+            finally:
+                if outer is not None:
+                    _set_running_loop(outer)
+        finally:
+            if caller is not None:
+                _put_back_task(self.loop, caller)
 
     def _first_step(self, coro, outer) -> asyncio.Task:
         """A real Task for `coro`, its first step taken here and now, as the loop would

@@ -687,7 +687,8 @@ def _simulated_instead(app, requests: list[Request], model) -> Timeline:
     from .simulate import Workload, simulate
 
     what = f"gl.run_many with {model.label}"
-    costs = {tuple(sorted(apps._costs(r.query_string).items())) for r in requests}
+    costs = {tuple(sorted((k, v) for k, v in apps._costs(r.query_string).items()
+                          if k in ("io", "cpu", "block", "hold"))) for r in requests}
     if app not in (apps.wsgi_app, apps.asgi_app) or len(costs) != 1 or any(
             r.is_websocket for r in requests):
         raise refuse(what, f"{NO_THREADS} or processes", "gl.simulate(model, gl.Workload(...)) "

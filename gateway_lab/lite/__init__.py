@@ -1,8 +1,8 @@
 """`gateway-lab lite`: the lessons as a JupyterLite site, run in the browser by Pyodide.
 
     gateway-lab lite --build DIR        build the site into DIR (default build/lite)
-    gateway-lab lite --serve [--port N] serve it on 127.0.0.1 (with the headers that
-                                        kernel interrupt needs)
+    gateway-lab lite --serve [--port N] serve it on 127.0.0.1 (--isolate adds the
+                                        headers kernel interrupt needs; see serve.py)
 
 The site is static files: copy DIR to any web server.  What differs in the browser
 is in gateway_lab/browser.py; how the site is put together, in build.py.
@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"the site to serve (default {DEFAULT_SITE})")
     parser.add_argument("--cache", default=None, metavar="DIR",
                         help="where downloads are kept between builds (default: beside DIR)")
+    parser.add_argument("--isolate", action="store_true",
+                        help="send COOP/COEP headers (kernel interrupt; see "
+                             "gateway_lab/lite/serve.py for why it is off by default)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
@@ -49,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         from .serve import make_server
 
         try:
-            server = make_server(site, args.host, args.port, verbose=True)
+            server = make_server(site, args.host, args.port, verbose=True,
+                                 isolate=args.isolate)
         except (FileNotFoundError, OSError) as error:
             print(f"gateway-lab lite: {error}", file=sys.stderr)
             return 1

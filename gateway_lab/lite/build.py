@@ -233,7 +233,12 @@ def stage_runtime(runtime: Path, wheels: Path, target: Path) -> dict:
     for name in keep:
         entry = dict(lock["packages"][name])
         wheel = find_wheel(wheels, name)
-        entry.update(file_name=wheel.name, sha256=_sha256(wheel))
+        # The lock's list can be short (its starlette names no anyio): add what the wheel
+        # requires among the packages served (Pyodide's own choices, such as an ipython
+        # without ipython-pygments-lexers, stand), and the hash of the file served.
+        needs = {n for n in wheel_facts(wheel)[2] if n in keep}
+        entry.update(file_name=wheel.name, sha256=_sha256(wheel),
+                     depends=sorted(set(entry["depends"]) | needs))
         packages[name] = entry
         shutil.copyfile(wheel, target / wheel.name)
     extra = [find_wheel(wheels, n) for n in LAB_WHEELS + PURE_FROM_SDIST]
