@@ -267,7 +267,11 @@ def call(fn, timeout: float, *args) -> Outcome:
     _run.deadline = deadline = _clock() + timeout
     _run.busy = True
     if not _Watchdog.running:
-        _Watchdog.ensure()
+        try:
+            _Watchdog.ensure()
+        except BaseException:
+            _run.busy = False  # no run after all: the next call must not wait for this one
+            raise
     elif deadline < _Watchdog.wake_at:
         _Watchdog.poke.set()  # it sleeps past this run's deadline: wake it
     try:
