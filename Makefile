@@ -7,12 +7,12 @@ BIN    := $(VENV)/Scripts
 endif
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab demo test bench clean
+.PHONY: lab demo test bench lite clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[lab,serve,servers,test]"
+	$(BIN)/python -m pip install --quiet -e ".[lab,serve,servers,test,lite]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (gateway-lab)" >/dev/null
 	touch $(STAMP)
 
@@ -31,6 +31,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/servers.py
+	$(BIN)/python bench/lite.py
+
+# The lessons in the browser: a JupyterLite site in build/lite (Pyodide from npm, wheels
+# from PyPI; needs node and npm), then `gateway-lab lite --serve` serves it on 127.0.0.1.
+lite: $(STAMP)
+	$(BIN)/gateway-lab lite --build build/lite
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
