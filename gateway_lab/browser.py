@@ -49,9 +49,3 @@ def refuse(what: str, reason: str, instead: str = DESKTOP) -> BrowserLimit:
 NO_PROCESSES = "a web page cannot start processes"
 NO_SOCKETS = "a web page cannot listen on a socket or reach a server"
 NO_THREADS = "a web page's Python cannot start threads"
-
-
-def say(text: str) -> None:
-    """Print `text` only in the browser: a lesson's note on what differs there."""
-    if IN_BROWSER:
-        print(text)
