@@ -293,3 +293,45 @@ def test_plot_draws_svg_where_matplotlib_cannot_be_imported(monkeypatch):
     picture = gl.simulate(gl.Sequential(), gl.Workload(requests=3)).plot()
     assert isinstance(picture, svgchart.SVGChart) and picture._repr_svg_().startswith("<svg")
     monkeypatch.setattr(timeline, "_gantt", None)
+
+
+# -- the site's own server and configuration ----------------------------------------------
+
+def test_the_site_server_sends_the_types_and_isolation_only_when_asked(tmp_path):
+    import urllib.request
+
+    from gateway_lab.lite.serve import make_server, serve_in_thread
+
+    (tmp_path / "index.html").write_text("<p>lab</p>")
+    (tmp_path / "python.wasm").write_bytes(b"\0asm")
+    for isolate in (False, True):
+        server, url = serve_in_thread(tmp_path, isolate=isolate)
+        try:
+            with urllib.request.urlopen(url + "python.wasm", timeout=10) as answer:
+                assert answer.headers["Content-Type"] == "application/wasm"
+                assert answer.headers["Cache-Control"] == "no-cache"
+                coop = answer.headers.get("Cross-Origin-Opener-Policy")
+                coep = answer.headers.get("Cross-Origin-Embedder-Policy")
+        finally:
+            server.shutdown()
+            server.server_close()
+        assert (coop, coep) == (("same-origin", "require-corp") if isolate else (None, None))
+        assert url.startswith("http://127.0.0.1:")
+    with pytest.raises(FileNotFoundError, match="build it first"):
+        make_server(tmp_path / "nothing")
+
+
+def test_the_site_keeps_every_install_local_and_loads_the_lab_at_start():
+    from gateway_lab.lite.build import KERNEL_PLUGIN, lite_config, norm
+
+    settings = lite_config({})["jupyter-config-data"]["litePluginSettings"][KERNEL_PLUGIN]
+    assert settings["disablePyPIFallback"] is True
+    assert settings["loadPyodideOptions"]["packages"] == ["gateway-lab", "ipywidgets"]
+    assert norm("jupyterlab_widgets") == "jupyterlab-widgets" == norm("JupyterLab.Widgets")
+
+
+def test_gateway_lab_lite_without_an_action_prints_its_usage(capsys):
+    from gateway_lab.lite import main
+
+    assert main([]) == 2
+    assert "--build" in capsys.readouterr().out
