@@ -110,8 +110,10 @@ def fetch_runtime(cache: Path) -> Path:
                 "--silent"], "npm pack pyodide")
     tgz = cache / out.strip().splitlines()[-1]
     with tarfile.open(tgz) as archive:
-        archive.extractall(unpacked, filter="data") if sys.version_info >= (3, 12) \
-            else archive.extractall(unpacked)  # noqa: S202 - npm's own package
+        if hasattr(tarfile, "data_filter"):  # 3.12, and 3.11.4+ (the filters were backported)
+            archive.extractall(unpacked, filter="data")  # no links or paths out of the folder
+        else:
+            archive.extractall(unpacked)  # noqa: S202 - npm's own package
     return unpacked / "package"
 
 
