@@ -210,7 +210,7 @@ def _scope_shown(recorded: tuple) -> dict:
 
 _ALLOWED = (bytes, str, int, float, list, dict, bool, type(None), tuple)
 _PLAIN = frozenset({bytes, str, int, bool, type(None), list, dict, tuple})  # no float: NaN
-_KEEP = frozenset({bytes, str, int, bool, type(None), float})  # snapshots of themselves
+_KEEP = frozenset({bytes, str, int, bool, type(None)})  # valid, and snapshots of themselves
 
 
 def _valid(message, trace: Trace) -> bool:
@@ -239,7 +239,7 @@ def message_now(message: dict) -> MappingProxyType:
     out = message.copy()
     for key, value in message.items():
         cls = value.__class__
-        if cls not in _KEEP:
+        if cls not in _KEEP and cls is not float:
             out[key] = _headers_now(value) if key == "headers" and cls is list else \
                 snapshot(value)
     return MappingProxyType(out)
@@ -422,7 +422,8 @@ class Connection(Watch):
     def overran(self) -> bool:
         """The app was still running at its deadline (it blocked the loop past it, or
         was stopped there)."""
-        return self.timed_out or self.late(self.ended_at)
+        return self.timed_out or self.ended_at is None or \
+            self.ended_at > self.started + self.timeout
 
     def where(self) -> str:
         """What the app was doing when its time ran out, for the timeout's finding."""
@@ -454,13 +455,24 @@ class Connection(Watch):
     def sent_event(self, message) -> str:
         """What every send() does first: check the message is one, and trace it."""
         at = self.checkpoint()
-        if not _valid(message, self.trace):
-            raise _Handled("invalid message")
+        snap = None
+        if message.__class__ is dict and "type" in message:
+            # The usual message, in one look at each value: plain values that are their
+            # own snapshot need nothing more (see _valid and message_now).
+            for value in message.values():
+                if value.__class__ not in _KEEP:
+                    break
+            else:
+                snap = MappingProxyType(message.copy())
+        if snap is None:
+            if not _valid(message, self.trace):
+                raise _Handled("invalid message")
+            snap = message_now(message)
         kind = message["type"]
         step = self.sends.get(kind)
         if step is None:  # a type the spec does not have: send() says so next
             step = Step("app", "send", _summary, _spec_of(kind), self.sends_to)
-        self.trace.record((step, at, message_now(message)))
+        self.trace.record((step, at, snap))
         return kind
 
     def disconnected(self, why: str) -> Disconnected:

@@ -162,19 +162,21 @@ class HTTPConnection(Connection):
     def _check_headers(self, headers) -> tuple[tuple, str | None]:
         """The headers as the client gets them (str pairs), once they are checked,
         and the Content-Length among them."""
-        try:
-            pairs = tuple(map(tuple, headers))
-        except TypeError:
-            self.trace.find("asgi.http.bad_headers", value=clip(headers),
-                            problem="it is not a list of pairs")
-            raise _Handled("bad headers") from None
         trace, out, length = self.trace, [], None
-        for pair in pairs:
-            if len(pair) != 2:
+        if headers.__class__ is not list and headers.__class__ is not tuple:
+            try:
+                headers = list(headers)
+            except TypeError:
+                trace.find("asgi.http.bad_headers", value=clip(headers),
+                           problem="it is not a list of pairs")
+                raise _Handled("bad headers") from None
+        for pair in headers:
+            try:
+                name, value = pair
+            except (TypeError, ValueError):
                 trace.find("asgi.http.bad_headers", value=clip(pair),
                            problem="each header must be a [name, value] pair")
-                raise _Handled("bad headers")
-            name, value = pair
+                raise _Handled("bad headers") from None
             # Exactly bytes (§HTTP Connection Scope: "byte strings"): a memoryview or
             # bytearray compares equal to bytes, but is not what the spec allows.
             if name.__class__ is not bytes or value.__class__ is not bytes:

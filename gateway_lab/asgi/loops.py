@@ -89,28 +89,17 @@ class OwnLoop:
 
     def run(self, coro):
         """loop.run_until_complete(coro), with the caller's running loop (if any) set
-        aside; an app that answers without waiting never turns the loop at all."""
-        outer = _get_running_loop()
-        task = self._first_step(coro, outer)
-        if task.done():
-            return task.result()
-        if outer is not None:
-            _set_running_loop(None)
-        try:
-            return self._until_done(task)
-        finally:
-            if outer is not None:
-                _set_running_loop(outer)
+        aside; an app that answers without waiting never turns the loop at all.
 
-    def _first_step(self, coro, outer) -> asyncio.Task:
-        """A real Task for `coro`, its first step taken here and now, as the loop would
-        take it (this loop is the running one meanwhile, and owns async generators)."""
+        The task's first step is taken here and now, as the loop would take it: this
+        loop is the running one meanwhile, and owns the async generators started."""
         loop = self.loop
         loop.held = held = []
         try:
             task = asyncio.Task(coro, loop=loop)
         finally:
             loop.held = None
+        outer = _get_running_loop()
         hooks = sys.get_asyncgen_hooks()
         _set_running_loop(loop)
         sys.set_asyncgen_hooks(*self.hooks)
@@ -120,7 +109,15 @@ class OwnLoop:
         finally:
             sys.set_asyncgen_hooks(*hooks)
             _set_running_loop(outer)
-        return task
+        if task.done():
+            return task.result()
+        if outer is not None:
+            _set_running_loop(None)
+        try:
+            return self._until_done(task)
+        finally:
+            if outer is not None:
+                _set_running_loop(outer)
 
     def _until_done(self, task: asyncio.Task):
         loop = self.loop
