@@ -264,6 +264,10 @@ def _environ(request: Request, trace: Trace, options: tuple) -> tuple[dict, dict
     return environ, shown
 
 
+_PORTS = {80: "80", 443: "443"}
+_PROTOCOLS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
+
+
 def _request_variables(request: Request, options: tuple) -> tuple[dict, list[str]]:
     """The CGI-style variables and the wsgi.* keys, with the streams as the trace
     shows them; and the headers that had to be dropped."""
@@ -275,9 +279,10 @@ def _request_variables(request: Request, options: tuple) -> tuple[dict, list[str
     # PEP 3333 §Unicode Issues: "native strings" in environ hold bytes as Latin-1 (the
     # target is ASCII, so its str is its bytes).
     path = unquote_to_bytes(raw).decode("latin-1") if "%" in raw else raw
-    script_name = script_name.rstrip("/")
-    if script_name and (path == script_name or path.startswith(script_name + "/")):
-        path = path[len(script_name):]
+    if script_name:
+        script_name = script_name.rstrip("/")
+        if script_name and (path == script_name or path.startswith(script_name + "/")):
+            path = path[len(script_name):]
     fields = header_fields(parts.headers)
     host, port = host_and_port(fields.host, parts)
     environ = {
@@ -286,8 +291,8 @@ def _request_variables(request: Request, options: tuple) -> tuple[dict, list[str
         "PATH_INFO": path,
         "QUERY_STRING": query,
         "SERVER_NAME": host,
-        "SERVER_PORT": str(port),
-        "SERVER_PROTOCOL": "HTTP/" + parts.http_version,
+        "SERVER_PORT": _PORTS.get(port) or str(port),
+        "SERVER_PROTOCOL": _PROTOCOLS.get(parts.http_version) or "HTTP/" + parts.http_version,
         "REQUEST_URI": parts.target,
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": parts.scheme,
@@ -385,11 +390,13 @@ class _Call:
         has_type = False
         length = None
         for header in headers:
-            if not (isinstance(header, tuple) and len(header) == 2
-                    and isinstance(header[0], str) and isinstance(header[1], str)):
-                find("wsgi.headers.not_tuple", header=repr(header))
-                raise WSGIError(f"header {header!r} is not a tuple of two str")
-            name, value = header
+            if header.__class__ is tuple and len(header) == 2:
+                name, value = header
+                if name.__class__ is not str or value.__class__ is not str:
+                    self._check_pair(header)
+            else:
+                self._check_pair(header)
+                name, value = header
             kind = _NAME_KIND.get(name) if name.__class__ is str else None
             if kind is None:
                 kind = _name_kind(name)
@@ -423,6 +430,13 @@ class _Call:
         elif code not in ("204", "304") and not has_type and not code.startswith("1"):
             find("wsgi.headers.content_type_missing", status=repr(status))
         return clean, length
+
+    def _check_pair(self, header) -> None:
+        """A header that is not exactly a tuple of two str: a subclass will do."""
+        if not (isinstance(header, tuple) and len(header) == 2
+                and isinstance(header[0], str) and isinstance(header[1], str)):
+            self.trace.find("wsgi.headers.not_tuple", header=repr(header))
+            raise WSGIError(f"header {header!r} is not a tuple of two str")
 
     def _check_status(self, status) -> None:
         find = self.trace.find
