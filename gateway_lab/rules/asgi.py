@@ -105,6 +105,12 @@ RULES = [
     Rule("asgi.http.start_twice", START, START_URL,
          "your app sent http.response.start a second time; a response has one status line",
          "send http.response.start once, then only http.response.body messages."),
+    Rule("asgi.http.body_too_large", BODY, BODY_URL,
+         "your app's response body passed {limit} bytes ({size} so far), the most this "
+         "server takes (its max_body setting); send() raised, and the client, which had "
+         "the status line already, got a cut connection",
+         "stream a big file in chunks from disk, or raise max_body= if the body really is "
+         "that big; a loop of more_body=True that never ends is never a response."),
     Rule("asgi.http.after_complete", BODY, BODY_URL,
          "your app sent {type!s} after the response was complete (more_body was False); the "
          "server ignores it",
