@@ -255,24 +255,38 @@ def kill(pids) -> None:
             os.kill(pid, signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM)
         except OSError:
             pass
-    _reap(pids)
+    _reap(everyone)
 
 
 def _reap(pids) -> None:
-    """Collect the exit status of our children among `pids` (a killed child stays a
-    zombie until its parent waits for it)."""
+    """Collect the exit status of the killed processes that are (or become) our
+    children: a killed child stays a zombie until its parent waits for it, and a
+    grandchild whose parent was killed too becomes ours (as a subreaper) a moment
+    later.  Waits until each is reaped or gone, at most REAP_WAIT seconds."""
     if not hasattr(os, "waitpid") or os.name == "nt":
         return
+    pending = set(pids)
     deadline = time.monotonic() + REAP_WAIT
-    for pid in pids:
-        while True:
+    while pending and time.monotonic() < deadline:
+        for pid in list(pending):
             try:
                 done, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                break  # not ours, or reaped already (by its Popen object, say)
-            if done or time.monotonic() > deadline:
-                break
+            except ChildProcessError:  # not ours (yet), or reaped by its Popen object
+                done = pid if not _exists(pid) else 0
+            if done:
+                pending.discard(pid)
+        if pending:
             time.sleep(0.002)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def new_processes(t0: float) -> list[Proc]:
