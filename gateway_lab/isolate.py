@@ -122,10 +122,14 @@ def run_isolated(gateway: str, app, request: Request, timeout: float, isolate,
     else:
         from .asgi import run_asgi as run_here
     ex = run_here(app, request, timeout=timeout, isolate=False, **options)
-    ex.trace.find("sandbox.swallows_stop", actor="server", what="; ".join(map(str, found)),
-                  how=f"it could not run in a separate process ({why}), so it ran in this "
-                      "one: past its time the lab raises the stop again at every line of "
-                      "your code, and if even that fails, only restarting the kernel helps")
+    if ex.trace.coach:
+        how = (f"it could not run in a separate process ({why}), so it ran in this one: past "
+               "its time the lab raises the stop again at every line of your code, and if "
+               "even that fails, only restarting the kernel helps")
+        for finding in why_isolated(found, how):
+            ex.trace.find(finding.rule, actor="server",
+                          what="; ".join(str(f) for f in found if f.rule == finding.rule),
+                          how=how)
     return ex
 
 
@@ -305,14 +309,20 @@ def _insert(trace: Trace, events: list, note: str, found, coach: bool) -> None:
     request (the first event)."""
     t = events[0].t if events else 0.0
     extra = [Event("server", "note", note, GUNICORN, t, None, "app")]
-    if found and coach:
-        finding = make_finding("sandbox.swallows_stop", what="; ".join(map(str, found)),
-                               how="this app ran in a separate process so that it could be "
-                                   "killed")
-        trace.findings.insert(0, finding)
-        extra.append(Event("server", "finding", finding.message, finding.spec, t,
-                           finding=finding))
+    if coach:
+        for finding in reversed(why_isolated(found, "this app ran in a separate process so "
+                                                    "that it could be killed")):
+            trace.findings.insert(0, finding)
+            extra.insert(1, Event("server", "finding", finding.message, finding.spec, t,
+                                  finding=finding))
     events[1:1] = extra
+
+
+def why_isolated(found, how: str) -> list:
+    """The findings for the code in `found` (stoppable.Swallower), one per rule."""
+    rules = dict.fromkeys(f.rule for f in found)
+    return [make_finding(rule, what="; ".join(str(f) for f in found if f.rule == rule), how=how)
+            for rule in rules]
 
 
 def _landed(shipped, request: Request, note: str, found, coach: bool) -> Exchange:

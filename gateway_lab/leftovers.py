@@ -290,20 +290,10 @@ def _exists(pid: int) -> bool:
 
 
 def new_processes(t0: float) -> list[Proc]:
-    """Children of this process started since `t0` (time.perf_counter()), still running."""
+    """Children of this process started since `t0` (time.perf_counter()), running or
+    exited and never waited for (a zombie: its command line is gone, "?")."""
     since = _now() - (time.perf_counter() - t0) - 1.5 / _TICKS  # start times are in ticks
-    return [p for p in children() if p.started >= since and not _is_zombie(p.pid)]
-
-
-def _is_zombie(pid: int) -> bool:
-    if not LINUX:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read()
-    except OSError:
-        return True
-    return raw[raw.rindex(b")") + 2:raw.rindex(b")") + 3] == b"Z"
+    return [p for p in children() if p.started >= since]
 
 
 # -- the end of a run ------------------------------------------------------------------------
@@ -325,7 +315,9 @@ def look(m: Mark) -> Left | None:
         found = new_processes(m.t0)
         if found:
             kill([p.pid for p in found])
-            procs = tuple(f"pid {p.pid}: {p.command}" for p in found)
+            procs = tuple(f"pid {p.pid}: {p.command}" if p.command != "?" else
+                          f"pid {p.pid}, which had exited without being waited for (an "
+                          "os.fork() copy ends at the gateway)" for p in found)
     if threads or procs:
         return Left(threads, procs)
     return None
@@ -407,15 +399,16 @@ def environ_block(env: dict) -> set[bytes]:
 def escaped(script_pid: int, env: dict, t0: float) -> list[Proc]:
     """Processes that came from the script run with `env` (started at `t0`,
     time.perf_counter()) and were handed to this process as orphans: its children,
-    started since, whose environment is the script's (a process keeps the one it was
-    started with, and a script's is its run's own)."""
+    started since, whose environment holds the script's (a process keeps the one it
+    was started with, and a script's is its run's own: the request's variables)."""
     want = environ_block(env)
     out = []
     for proc in new_processes(t0):
         if proc.pid == script_pid:
             continue
         block = _environ_of(proc.pid)
-        if block is not None and set(block.rstrip(b"\0").split(b"\0")) == want:
+        # All of the run's variables (Python may add one: LC_CTYPE, PEP 538).
+        if block and want <= set(block.rstrip(b"\0").split(b"\0")):
             out.append(proc)
     return out
 

@@ -110,8 +110,9 @@ def cancel_pending(thread_id: int) -> None:
 
 
 BLOCKED_IN_C = "(it is blocked inside a C call)"
-SPINNING = ("(it keeps running Python code that catches the stop, such as a bare `except:` "
-            "or `except BaseException`; a thread cannot be killed, so it runs on)")
+SPINNING = ("(it keeps running on the CPU: code that catches the stop, such as a bare "
+            "`except:` or `except BaseException`, or a long computation inside C; a thread "
+            "cannot be killed, so it runs on)")
 
 
 class Outcome:
@@ -510,22 +511,39 @@ def stop(worker: threading.Thread, out: Outcome) -> None:
             worker.abandoned = True
 
 
-def running_python(thread: threading.Thread, wait: float = 0.02) -> bool:
-    """True when `thread` is executing Python code (its current instruction moves),
-    False when it sits in one C call (its innermost frame does not move)."""
+def running_python(thread: threading.Thread, wait: float = 0.1) -> bool:
+    """True when `thread` keeps the CPU busy (it spins), False when it waits in a
+    call that blocks (a sleep, a read, a lock): its CPU time tells (POSIX), else
+    whether its current instruction moves."""
+    clock = _cpu_clock(thread)
+    if clock is not None:
+        used = time.clock_gettime(clock)
+        time.sleep(wait)
+        try:
+            return time.clock_gettime(clock) - used > wait / 4
+        except OSError:  # it has ended meanwhile
+            return False
+
     def where():
         frame = sys._current_frames().get(thread.ident)
         return None if frame is None else (frame, frame.f_lasti)
 
     first = where()
     for _ in range(5):
-        time.sleep(wait)
+        time.sleep(wait / 5)
         now = where()
         if now is None:
             return False
         if now != first:
             return True
     return False
+
+
+def _cpu_clock(thread: threading.Thread):
+    try:
+        return time.pthread_getcpuclockid(thread.ident)
+    except (AttributeError, OSError, OverflowError, TypeError):
+        return None
 
 
 def lab_threads() -> list[threading.Thread]:

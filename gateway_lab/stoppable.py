@@ -10,7 +10,10 @@ app's own code defeat that, and a loop around them never ends:
 * a signal handler of its own, or SIGALRM blocked: `signal.signal`,
   `signal.setitimer`, `signal.alarm`, `signal.pthread_sigmask`, ... (the
   lab's stop arrives on SIGALRM on the main thread);
-* a handler naming `Stopped` itself.
+* a handler naming `Stopped` itself;
+* `sys.setrecursionlimit(...)`: a runaway recursion then grows a million frames
+  deep, and unwinding them takes seconds inside the interpreter, where no
+  stop can reach.
 
 A thread cannot be killed, a process can: the gateways run an app with such
 code in a child process killed at the deadline (`isolate.py`), and everything
@@ -50,12 +53,19 @@ import sys
 import types
 from typing import NamedTuple
 
-# The functions of `signal` that take the lab's stop away (the stop is a SIGALRM).
-SIGNAL_CALLS = frozenset({"signal", "setitimer", "alarm", "pthread_sigmask", "siginterrupt",
-                          "sigwait", "sigwaitinfo", "sigtimedwait", "set_wakeup_fd"})
-_SIGNAL_FUNCS = {getattr(_signal_module, name) for name in SIGNAL_CALLS
-                 if hasattr(_signal_module, name)}
-_SIGNAL_MODULES = frozenset({"signal", "_signal"})
+# Calls that take the lab's stop away, by module: the functions of `signal` (the stop
+# is a SIGALRM), and sys.setrecursionlimit: a recursion a million frames deep takes
+# seconds to unwind, in C, where no stop can reach it (issue 14: 37.8 s for timeout=2).
+TAKERS = {"signal": frozenset({"signal", "setitimer", "alarm", "pthread_sigmask",
+                               "siginterrupt", "sigwait", "sigwaitinfo", "sigtimedwait",
+                               "set_wakeup_fd"}),
+          "sys": frozenset({"setrecursionlimit"})}
+TAKERS["_signal"] = TAKERS["signal"]
+_TAKER_NAMES = frozenset().union(*TAKERS.values())
+_TAKER_FUNCS = {getattr(module, name): (module.__name__, name)
+                for module in (_signal_module, sys) for name in TAKERS[module.__name__]
+                if hasattr(module, name)}
+SWALLOWS, RECURSES = "sandbox.swallows_stop", "sandbox.recursion_limit"
 CATCH_ALL_NAMES = frozenset({"BaseException", "Stopped"})
 MAX_WALK = 4000    # instructions followed in one handler before assuming it swallows
 MAX_CODES = 200    # code objects followed from one app: enough for any learner's module
@@ -73,11 +83,12 @@ _RAISES = frozenset({"RAISE_VARARGS", "RERAISE"})
 
 
 class Swallower(NamedTuple):
-    """One piece of code that would swallow the server's stop."""
+    """One piece of code that would swallow the server's stop (or outlast it)."""
 
     what: str      # "a bare `except:`", "`except BaseException`", "a call to signal.signal"
     file: str      # the file's base name ("app.py"; a notebook cell's own name)
     line: int
+    rule: str = SWALLOWS  # the finding that says why (RECURSES for setrecursionlimit)
 
     def __str__(self) -> str:
         return f"{self.what} at {self.file} line {self.line}"
@@ -92,7 +103,8 @@ class _Facts(NamedTuple):
     """What one code object (its nested functions included) holds, as read once."""
 
     handlers: tuple[_Handler, ...]                # handlers that can end without raising
-    signal_attrs: tuple[tuple[str, str, int], ...]  # (name, attr, line): `signal.alarm(...)`
+    signal_attrs: tuple[tuple[str, str, int], ...]  # (name, attr, line): `signal.alarm(...)`,
+                                                    # `sys.setrecursionlimit(...)` (TAKERS)
     globals: tuple[str, ...]                      # global names it loads, for the next look
     globals_at: tuple[int, ...]                   # the line of each, in the same order
     library: bool                                 # installed code: trusted, not looked into
@@ -156,24 +168,24 @@ def _read(code: types.CodeType) -> _Facts:
     signal_attrs, names, lines = [], [], []
     line = code.co_firstlineno
     previous = None
-    aliases = set()     # local names bound by `import signal [as s]` inside the function
-    importing = False   # between IMPORT_NAME signal and the store of what it imported
+    aliases = {}        # local names bound by `import signal [as s]` inside the function
+    importing = None    # between IMPORT_NAME signal (or sys) and the store of what it imported
     for inst in instructions:
         line = _line_of(inst, line)
         name = inst.opname
         if name in _NAME_LOADS and inst.argval not in names:
             names.append(inst.argval)
             lines.append(line)
-        elif name in _ATTR_LOADS and inst.argval in SIGNAL_CALLS \
+        elif name in _ATTR_LOADS and inst.argval in _TAKER_NAMES \
                 and previous is not None and previous.opname in _LOADS:
-            who = "signal" if previous.argval in aliases else previous.argval
+            who = aliases.get(previous.argval, previous.argval)
             signal_attrs.append((who, inst.argval, line))
         elif name == "IMPORT_NAME":
-            importing = inst.argval in _SIGNAL_MODULES
-        elif name == "IMPORT_FROM" and importing and inst.argval in SIGNAL_CALLS:
-            signal_attrs.append(("signal", inst.argval, line))  # from signal import alarm
+            importing = inst.argval if inst.argval in TAKERS else None
+        elif name == "IMPORT_FROM" and importing and inst.argval in TAKERS[importing]:
+            signal_attrs.append((importing, inst.argval, line))  # from signal import alarm
         elif name.startswith("STORE_") and importing and previous.opname == "IMPORT_NAME":
-            aliases.add(inst.argval)
+            aliases[inst.argval] = importing
         previous = inst
     out = _Facts(handlers, tuple(signal_attrs), tuple(names), tuple(lines), False)
     for const in code.co_consts:  # nested functions, lambdas, comprehensions, classes
@@ -348,15 +360,21 @@ def _judge(func: types.FunctionType, found: _Facts) -> list[Swallower]:
         elif any(_catches_stop(name, space) for name in handler.names):
             out.append(Swallower(f"`except {', '.join(handler.names)}`", file, handler.line))
     for name, attr, line in found.signal_attrs:
-        if name in _SIGNAL_MODULES or _is_signal_module(space.get(name)):
-            out.append(Swallower(f"a call to signal.{attr}() (the stop is a SIGALRM)", file,
-                                 line))
-    for name, line in zip(found.globals, found.globals_at, strict=True):
         value = space.get(name)
-        if value is not None and _is_signal_func(value):
-            out.append(Swallower(f"a call to signal.{name}() (the stop is a SIGALRM)", file,
-                                 line))
+        module = value.__name__ if isinstance(value, types.ModuleType) else name
+        if attr in TAKERS.get(module, ()):
+            out.append(_taker(module, attr, file, line))
+    for name, line in zip(found.globals, found.globals_at, strict=True):
+        taker = _taker_func(space.get(name))
+        if taker is not None:
+            out.append(_taker(*taker, file, line))
     return out
+
+
+def _taker(module: str, attr: str, file: str, line: int) -> Swallower:
+    if module == "sys":
+        return Swallower(f"a call to sys.{attr}()", file, line, RECURSES)
+    return Swallower(f"a call to signal.{attr}() (the stop is a SIGALRM)", file, line)
 
 
 def _catches_stop(name: str, space: dict) -> bool:
@@ -374,15 +392,14 @@ def _catches_stop(name: str, space: dict) -> bool:
     return any(isinstance(c, type) and issubclass(Stopped, c) for c in candidates)
 
 
-def _is_signal_module(value) -> bool:
-    return isinstance(value, types.ModuleType) and value.__name__ in _SIGNAL_MODULES
-
-
-def _is_signal_func(value) -> bool:
+def _taker_func(value) -> tuple[str, str] | None:
+    """(module, name) when `value` is one of the TAKERS functions itself."""
+    if value is None:
+        return None
     try:
-        return value in _SIGNAL_FUNCS
+        return _TAKER_FUNCS.get(value)
     except TypeError:  # an unhashable global
-        return False
+        return None
 
 
 def _follow(func: types.FunctionType, found: _Facts, todo: list) -> None:

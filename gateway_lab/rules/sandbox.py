@@ -16,6 +16,8 @@ THREADS = "Python docs §threading: Thread objects"
 THREADS_URL = "https://docs.python.org/3/library/threading.html#thread-objects"
 POPEN = "Python docs §subprocess: Popen objects"
 POPEN_URL = "https://docs.python.org/3/library/subprocess.html#popen-objects"
+RECURSION = "Python docs §sys.setrecursionlimit"
+RECURSION_URL = "https://docs.python.org/3/library/sys.html#sys.setrecursionlimit"
 BAD_GATEWAY = "RFC 9110 §15.6.3"
 BAD_GATEWAY_URL = "https://www.rfc-editor.org/rfc/rfc9110#section-15.6.3"
 
@@ -26,6 +28,11 @@ RULES = [
          "catch only the errors you expect (except ValueError:), or at most `except "
          "Exception:`, which lets the stop through; a handler that cleans up and then "
          "re-raises (`raise`) is fine; an app never installs signal handlers."),
+    Rule("sandbox.recursion_limit", RECURSION, RECURSION_URL,
+         "{what} lets a runaway recursion grow a million frames deep, and unwinding them "
+         "takes seconds inside the interpreter, where no stop reaches; {how}",
+         "leave the limit alone (it is the whole process's, the server's included), or "
+         "write the recursion as a loop; no request needs more than 1000 nested calls."),
     Rule("sandbox.left_threads", THREADS, THREADS_URL,
          "your app left {n} thread{s} running after it returned ({names}); Python cannot "
          "stop a thread from outside, so it keeps running in this process (in a notebook, "
