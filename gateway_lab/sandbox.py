@@ -63,6 +63,7 @@ import time
 from . import leftovers
 from .leftovers import _counts, _seen, _threads
 
+_BLOCKABLE = hasattr(signal, "pthread_sigmask")
 IDLE_EXIT = 5.0      # seconds an idle worker waits for more work before exiting
 GRACE = 0.5          # seconds we wait for Stopped to take effect
 
@@ -141,6 +142,10 @@ class _Worker(threading.Thread):
         self.abandoned = False
 
     def run(self) -> None:
+        if _BLOCKABLE:
+            # Ctrl-C is for the main thread, where Python handles signals: blocked here,
+            # the OS cannot hand it to this thread instead (tests/test_concurrency.py, Ctrl-C).
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         while True:
             try:
                 try:

@@ -91,6 +91,8 @@ class Swallower(NamedTuple):
     rule: str = SWALLOWS  # the finding that says why (RECURSES for setrecursionlimit)
 
     def __str__(self) -> str:
+        if self.file == NOTEBOOK_CELL:
+            return f"{self.what} in a notebook cell, line {self.line}"
         return f"{self.what} at {self.file} line {self.line}"
 
 
@@ -316,9 +318,16 @@ def _module_name(func: types.FunctionType) -> str:
     return name if isinstance(name, str) else ""
 
 
+NOTEBOOK_CELL = "a notebook cell"
+
+
 def _file_of(code: types.CodeType) -> str:
     name = code.co_filename
-    if name.startswith("<"):  # an IPython cell: "<ipython-input-3-...>", or exec'd text
+    # ipykernel names a cell's code /tmp/ipykernel_PID/HASH.py; IPython in a terminal
+    # <ipython-input-N-HASH>: neither means anything to a learner.
+    if "ipykernel_" in name or name.startswith("<ipython-input"):
+        return NOTEBOOK_CELL
+    if name.startswith("<"):  # exec'd text: "<string>"
         return name
     return os.path.basename(name)
 
