@@ -70,11 +70,12 @@ _hooked = False
 
 
 class _Counts:
-    __slots__ = ("spawned", "threads")
+    __slots__ = ("code_changes", "spawned", "threads")
 
     def __init__(self):
-        self.spawned = 0   # process-starting events seen by the audit hook
-        self.threads = -1  # threads running when the lab last listed them (_Seen)
+        self.spawned = 0       # process-starting events seen by the audit hook
+        self.threads = -1      # threads running when the lab last listed them (_Seen)
+        self.code_changes = 0  # assignments to a function's __code__ (stoppable's cache)
 
 
 _counts = _Counts()
@@ -85,6 +86,8 @@ def _hook(event: str, args) -> None:
     # set lookup, and nothing more unless a process is being started.
     if event in _SPAWNS:
         _counts.spawned += 1
+    elif event == "object.__setattr__" and args[1] == "__code__":
+        _counts.code_changes += 1  # func.__code__ = ...: the only way a function changes code
 
 
 def install() -> None:

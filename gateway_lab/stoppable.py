@@ -53,6 +53,8 @@ import sys
 import types
 from typing import NamedTuple
 
+from .leftovers import _counts, install
+
 # Calls that take the lab's stop away, by module: the functions of `signal` (the stop
 # is a SIGALRM), and sys.setrecursionlimit: a recursion a million frames deep takes
 # seconds to unwind, in C, where no stop can reach it (issue 14: 37.8 s for timeout=2).
@@ -114,7 +116,27 @@ class _Facts(NamedTuple):
 
 _CLEAN = _Facts((), (), (), (), False)    # nothing to look at: no handlers, calls, names
 _LIBRARY = _Facts((), (), (), (), True)   # installed code: not looked at
-_facts: dict[types.CodeType, _Facts] = {}
+# `plain`: the last function found with nothing to look at, and the count of __code__
+# changes then.  Reading func.__code__ raises an audit event (PEP 578), which costs more than
+# the rest of the look when an audit hook is installed (the lab's is, leftovers.py); a
+# function's answer depends on its code alone when that code names nothing, and its
+# code changes only through `func.__code__ = ...`, which the hook counts.  So "the same
+# function, no __code__ assigned since" is the same answer as reading it again.
+class _Plain:
+    __slots__ = ("app", "changes")
+
+    def __init__(self):
+        self.app = None
+        self.changes = -1
+
+
+plain = _Plain()
+
+
+# id(code) -> (code, its facts).  Keyed by id, not by the code object: hashing a code
+# object hashes its bytecode, every time (a quarter of a hello-world run).  The entry
+# keeps the code object alive, so its id cannot be reused while it is there.
+_facts: dict[int, tuple[types.CodeType, _Facts]] = {}
 
 
 def _library_roots() -> tuple[str, ...]:
@@ -150,10 +172,10 @@ def _is_library(filename: str) -> bool:
 
 def facts(code: types.CodeType) -> _Facts:
     """What `code` holds (cached: see the module docstring)."""
-    found = _facts.get(code)
-    if found is None:
-        found = _facts[code] = _read(code)
-    return found
+    entry = _facts.get(id(code))
+    if entry is None or entry[0] is not code:
+        entry = _facts[id(code)] = (code, _read(code))
+    return entry[1]
 
 
 def _read(code: types.CodeType) -> _Facts:
@@ -336,20 +358,25 @@ def swallowers(app) -> list[Swallower]:
     """The code `app` can reach (see the module docstring) that would swallow the stop;
     [] for an ordinary app.  An app function with nothing to look at (no handler, no
     call, no global name) costs one dictionary lookup."""
+    if app is plain.app and _counts.code_changes == plain.changes:
+        return []  # the function of the last call again, with the same code (see above)
     code = getattr(app, "__code__", None)
     if code is not None:
-        found = _facts.get(code)
-        if found is _CLEAN or found is _LIBRARY:
+        entry = _facts.get(id(code))
+        if entry is not None and entry[0] is code and (entry[1] is _CLEAN or
+                                                       entry[1] is _LIBRARY):
+            install()  # the hook that counts __code__ changes (once per process)
+            plain.app, plain.changes = app, _counts.code_changes
             return []
     out: list[Swallower] = []
     todo = _roots(app)
-    done: set = set()
+    done: set[int] = set()
     while todo and len(done) < MAX_CODES:
         func = todo.pop()
         code = func.__code__
-        if code in done:
+        if id(code) in done:
             continue
-        done.add(code)
+        done.add(id(code))
         found = facts(code)
         if found is _LIBRARY or found is _CLEAN:
             continue

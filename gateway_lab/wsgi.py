@@ -22,10 +22,11 @@ import re
 from . import sandbox
 from .exchange import Exchange, Response, accept, received, respond
 from .findings import clip, describe_error, format_error
+from .leftovers import _counts
 from .leftovers import report as report_leftovers
 from .limits import MAX_BODY, TRACE_CLIP, check_max_body, kept, size_line
 from .request import HOP_BY_HOP, Request
-from .stoppable import swallowers
+from .stoppable import plain, swallowers
 from .trace import Step, Trace, now, snapshot
 
 DEFAULT_TIMEOUT = 5.0
@@ -558,7 +559,8 @@ def run_wsgi(app, request: Request | bytes | None = None, *, timeout: float = DE
         request, refused = accept("wsgi", request)
         if refused is not None:
             return refused
-    if isolate is not False and (isolate or swallowers(app)):
+    if isolate is not False and (isolate or (app is not plain.app or plain.changes !=
+                                             _counts.code_changes) and swallowers(app)):
         from .isolate import run_isolated
 
         return run_isolated("wsgi", app, request, timeout, isolate, {

@@ -236,6 +236,24 @@ def test_frameworks_and_the_labs_own_apps_are_not_flagged():
 urlpatterns: list = []  # Django's ROOT_URLCONF above
 
 
+def test_a_function_whose_code_is_replaced_is_looked_at_again():
+    """The cache of the last plain function is dropped when any __code__ is assigned
+    (the audit hook counts it): the answer is always what reading the code gives."""
+    def app(environ, start_response):
+        return [b"plain"]
+
+    def swallowing(environ, start_response):
+        while True:
+            try:
+                pass
+            except:  # noqa: E722
+                pass
+
+    assert stoppable.swallowers(app) == [] and stoppable.swallowers(app) == []
+    app.__code__ = swallowing.__code__
+    assert stoppable.swallowers(app)
+
+
 def test_what_a_name_means_is_looked_up_at_every_call(learner):
     """The cache holds what a code object says (immutable), never what its names mean:
     a helper redefined by a later cell is seen at the next run."""
@@ -267,11 +285,12 @@ def _other_pythons() -> list[str]:
 def test_the_bytecode_reading_holds_on_other_pythons(tmp_path, exe):
     """The bytecode of handlers differs from 3.10 (SETUP_FINALLY) to 3.11+ (exception
     tables); stoppable.py reads both.  It needs nothing but the standard library, so it
-    runs on its own in any Python found on this machine."""
+    runs on its own (with leftovers.py) in any Python found on this machine."""
     package = tmp_path / "glcopy"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    shutil.copy(ROOT / "gateway_lab" / "stoppable.py", package / "stoppable.py")
+    for name in ("stoppable.py", "leftovers.py"):
+        shutil.copy(ROOT / "gateway_lab" / name, package / name)
     (package / "sandbox.py").write_text("class Stopped(BaseException):\n    pass\n")
     script = textwrap.dedent(f"""
         import json, sys

@@ -10,10 +10,11 @@ and turn how the app went into the Response the client saw.
 from __future__ import annotations
 
 from ..exchange import Exchange, Response, accept, received, respond
+from ..leftovers import _counts
 from ..leftovers import report as report_leftovers
 from ..limits import MAX_BODY, check_max_body
 from ..request import Request
-from ..stoppable import swallowers
+from ..stoppable import plain, swallowers
 from ..trace import now
 from . import http, websocket
 from .connection import DEFAULT_TIMEOUT, GRACE, Connection, _clock, _scope_for
@@ -87,7 +88,8 @@ def run_asgi(app, request: Request | bytes | None = None, *, timeout: float = DE
     With `coach=False` the app is served the same way, but broken rules are
     not recorded as findings (the benchmark uses it to price the coach).
     """
-    if isolate is not False and (isolate or swallowers(app)):
+    if isolate is not False and (isolate or (app is not plain.app or plain.changes !=
+                                             _counts.code_changes) and swallowers(app)):
         if type(request) is not Request:
             request, refused = accept("asgi", request)
             if refused is not None:
