@@ -27,10 +27,12 @@ sends travels as pickle frames on a pipe: [4-byte length][pickle].
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import pickle
 import queue
+import select
 import signal
 import subprocess
 import sys
@@ -191,11 +193,8 @@ class _Child:
     def __init__(self, pid: int, stream, proc: subprocess.Popen | None = None):
         self.pid = pid
         self.proc = proc
-        self.frames: queue.Queue = queue.Queue()
         self.code: int | None = None
-        self.reader = threading.Thread(target=_read_frames, args=(stream, self.frames),
-                                       name="gateway-lab-isolate-reader", daemon=True)
-        self.reader.start()
+        self.frames = _Frames(stream) if os.name == "posix" else _ThreadFrames(stream)
 
     def kill(self) -> None:
         """Kill the child's process group: the child and everything it started (even
@@ -214,49 +213,107 @@ class _Child:
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Its exit status once it has exited (None: still running after `timeout`)."""
-        if self.code is not None:
-            return self.code
-        if self.proc is not None:
-            try:
-                self.code = self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                return None
-        else:
-            end = None if timeout is None else _clock() + timeout
-            while True:
+        if self.code is None:
+            if self.proc is not None:
                 try:
-                    pid, status = os.waitpid(self.pid, 0 if end is None else os.WNOHANG)
-                except ChildProcessError:
+                    self.code = self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
                     return None
-                if pid:
-                    self.code = os.waitstatus_to_exitcode(status)
-                    break
-                if _clock() > end:
-                    return None
-                time.sleep(0.002)
-        self.reader.join(1.0)
+            else:
+                self.code = _waitpid(self.pid, timeout)
+        if self.code is not None:
+            self.frames.close()
         return self.code
 
 
-def _read_frames(stream, frames: queue.Queue) -> None:
-    try:
-        while True:
-            head = stream.read(4)
-            if len(head) < 4:
-                break
-            data = stream.read(int.from_bytes(head, "big"))
-            try:
-                frames.put(pickle.loads(data))
-            except Exception as error:  # noqa: BLE001 - a frame we cannot read: say so
-                frames.put(("crash", f"the child's answer could not be read ({error})"))
-    except (OSError, ValueError):
-        pass
-    finally:
-        frames.put(None)
+def _waitpid(pid: int, timeout: float | None) -> int | None:
+    end = None if timeout is None else _clock() + timeout
+    pause = 0.0001
+    while True:
         try:
-            stream.close()
+            done, status = os.waitpid(pid, 0 if end is None else os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if _clock() > end:
+            return None
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
+
+
+class _Frames:
+    """The child's frames, read in the caller's thread as they come (POSIX: select)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.fd = stream.fileno()
+        self.buffer = bytearray()
+        self.ended = False
+
+    def get(self, timeout: float):
+        """The next frame; None at the end of the stream; queue.Empty after `timeout`."""
+        deadline = _clock() + timeout
+        while True:
+            if len(self.buffer) >= 4:
+                size = int.from_bytes(self.buffer[:4], "big")
+                if len(self.buffer) >= 4 + size:
+                    data = bytes(self.buffer[4:4 + size])
+                    del self.buffer[:4 + size]
+                    return _load(data)
+            if self.ended:
+                return None
+            left = deadline - _clock()
+            if left <= 0:
+                raise queue.Empty
+            if select.select([self.fd], [], [], left)[0]:
+                chunk = os.read(self.fd, 1 << 16)
+                if chunk:
+                    self.buffer += chunk
+                else:
+                    self.ended = True
+
+    def close(self) -> None:
+        try:
+            self.stream.close()
         except OSError:
             pass
+
+
+class _ThreadFrames(queue.Queue):
+    """The same on Windows, where a pipe cannot be waited for with select: a thread."""
+
+    def __init__(self, stream):
+        super().__init__()
+        self.reader = threading.Thread(target=self._read, args=(stream,),
+                                       name="gateway-lab-isolate-reader", daemon=True)
+        self.reader.start()
+
+    def _read(self, stream) -> None:
+        try:
+            while True:
+                head = stream.read(4)
+                if len(head) < 4:
+                    break
+                self.put(_load(stream.read(int.from_bytes(head, "big"))))
+        except (OSError, ValueError):
+            pass
+        finally:
+            self.put(None)
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.reader.join(1.0)
+
+
+def _load(data: bytes):
+    try:
+        return pickle.loads(data)
+    except Exception as error:  # noqa: BLE001 - a frame we cannot read: say so
+        return "crash", f"the child's answer could not be read ({error})"
 
 
 def _fork(gateway, app, request, timeout, options) -> _Child:
@@ -401,6 +458,9 @@ def _child_main(out, gateway, load, request, timeout, options, forked) -> None:
     code = 0
     try:
         if forked:
+            # Nothing the parent allocated is garbage this short life needs to collect:
+            # moved out of the collector's sight, its pages are not touched (and copied).
+            gc.freeze()
             try:
                 os.setpgid(0, 0)
             except OSError:
