@@ -35,6 +35,9 @@ back-edge or call: `except:` can catch an exception, not every instruction.
 If the app blocks SIGALRM or replaces its handler, the watchdog raises
 Stopped asynchronously instead.  What remains, said plainly:
 
+* before the deadline, Interrupt (Ctrl-C, a notebook's stop button) raises
+  KeyboardInterrupt, which such code catches like any other exception: control
+  comes back at the deadline, when the lab stops it;
 * code that blocks or replaces SIGALRM *and* catches everything, reached
   only dynamically: nothing in the process can stop it (Interrupt raises
   KeyboardInterrupt, which it catches too); restart the kernel;

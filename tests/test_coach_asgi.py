@@ -356,7 +356,8 @@ def test_every_asgi_rule_has_a_case_or_a_reason():
                 "asgi.ws.protocol_header",            # below
                 "asgi.ws.raised",
                 "asgi.app.cancelled",                 # tests/test_trace_truth.py
-                "asgi.http.body_too_large"}           # tests/test_faults.py
+                "asgi.http.body_too_large",           # tests/test_faults.py
+                "asgi.app.out_of_memory"}             # needs a process short of memory
     rules = {r for r in all_rules() if r.startswith("asgi.")}
     assert rules - covered == set()
 

@@ -103,7 +103,13 @@ def run_asgi(app, request: Request | bytes | None = None, *, timeout: float = DE
         return refused
     if max_body != MAX_BODY and connection.kind == "http":
         connection.max_body = check_max_body(max_body)
-    return _conclude(connection, run_sync(connection.main, timeout + GRACE, connection.trace))
+    outcome = run_sync(connection.main, timeout + GRACE, connection.trace)
+    try:
+        return _conclude(connection, outcome)
+    except MemoryError:  # even with the body bounded, the process may be short of memory
+        connection.body = []
+        connection.trace.find("asgi.app.out_of_memory", actor="server")
+        return _finish(connection, Response.error(500))
 
 
 async def run_asgi_async(app, request: Request | bytes | None = None, *,

@@ -77,6 +77,10 @@ RULES = [
          "answered {status}",
          "look for an await that never returns, or a receive() that waits for a message "
          "that will not come."),
+    Rule("asgi.app.out_of_memory", ERRORS, ERRORS_URL,
+         "the server ran out of memory putting your app's response together; it answered 500",
+         "look for a body built in memory without bound (a list that only grows, a loop of "
+         "more_body=True that never ends)."),
     Rule("asgi.message.not_dict", EVENTS, EVENTS_URL,
          "your app sent {value}; every ASGI message is a dict with a 'type' key",
          "send dicts such as {{'type': 'http.response.start', 'status': 200, 'headers': []}}."),
