@@ -470,7 +470,7 @@ def test_a_worker_that_spins_is_not_said_to_be_blocked_in_c():
         space["spin"]()
 
     def blocked(environ, start_response):
-        time.sleep(2)
+        time.sleep(1)
 
     import builtins
 
@@ -482,6 +482,11 @@ def test_a_worker_that_spins_is_not_said_to_be_blocked_in_c():
     builtins.isolation_stop = True
     assert sandbox.SPINNING in box["spins"].findings[-1].message
     assert sandbox.BLOCKED_IN_C in box["blocks"].findings[-1].message
+    # Both abandoned workers end by themselves (the sleep returns, the flag is set).
+    deadline = time.monotonic() + 10
+    while sandbox.lab_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sandbox.lab_threads() == []
 
 
 # -- limits: the body a server takes, and what a trace keeps ------------------------------------
