@@ -14,12 +14,14 @@ group), and answers 504 itself.
 How the child gets the app:
 
 * by fork (POSIX): the child is a copy of this process, app and all, so an
-  app defined in a notebook cell works.  It is the fast way (a few
-  milliseconds), and the one used on Linux;
+  app defined in a notebook cell works.  It is the fast way (milliseconds,
+  where a fresh Python takes a tenth of a second or more), and the one used
+  on Linux;
 * by reference (spawn): a fresh Python imports the app by "module:attr", as
   gunicorn's workers import `app:application`.  Used where there is no fork
-  (Windows) and on macOS (where forking a process that has used the system's
-  frameworks can crash the copy); it needs the app in an importable module.
+  (Windows), and on macOS for an app in an importable module (forking a
+  process that has used the system's frameworks can crash the copy there; a
+  notebook's app, which cannot be imported, is forked all the same).
 
 The child's prints come back to the caller as they happen.  What the child
 sends travels as pickle frames on a pipe: [4-byte length][pickle].

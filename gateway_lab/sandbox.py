@@ -28,12 +28,12 @@ swallows `Stopped` too.  The gateways look for such code before the run and
 run an app that has it in a process of its own, killed at the deadline
 (stoppable.py, isolate.py).  For code they cannot see (reached dynamically)
 the main thread escalates: when a Stopped has been swallowed and the run is
-still going at the next alarm, the lab traces the app's own frames
-(sys.settrace, opcode events, only for the rest of that run) and raises
-Stopped again at every instruction of them, so the loop ends at its next
-back-edge or call: `except:` can catch an exception, not every instruction.
-If the app blocks SIGALRM or replaces its handler, the watchdog raises
-Stopped asynchronously instead.  What remains, said plainly:
+still going at the next alarm, the lab sets a trace function (a C-level one,
+PyEval_SetTrace, for the rest of that run only) that raises Stopped again at
+every line of the app's own code, the lines of its `except:` included: a
+handler can catch one exception, not every line.  If the app blocks SIGALRM
+or replaces its handler, the watchdog raises Stopped asynchronously instead.
+What remains, said plainly:
 
 * before the deadline, Interrupt (Ctrl-C, a notebook's stop button) raises
   KeyboardInterrupt, which such code catches like any other exception: control
@@ -45,7 +45,8 @@ Stopped asynchronously instead.  What remains, said plainly:
   runs, so nothing can be raised;
 * on a worker thread (not the main thread) there is no escalation: a thread
   cannot be traced from outside before Python 3.12; the thread is abandoned,
-  and the finding says whether it is blocked in C or still running Python.
+  and the finding says whether it is blocked (a sleep, a read) or keeps running
+  on the CPU.
 
 `isolate=True` (run_wsgi, run_asgi) runs any app in a child process killed
 at the deadline: the cure for all of these.
@@ -109,8 +110,6 @@ def cancel_pending(thread_id: int) -> None:
         _noop()
     except _Flush:
         pass
-
-
 
 
 BLOCKED_IN_C = "(it is blocked inside a C call)"
@@ -513,13 +512,13 @@ def stop(worker: threading.Thread, out: Outcome) -> None:
     """Stop the call running on `worker`; abandon the worker if it cannot be stopped."""
     if not stop_thread(worker, lambda seconds: out._done.acquire(timeout=seconds)):
         out.stuck = True
-        if running_python(worker):
+        if spinning(worker):
             out.why = SPINNING
         if isinstance(worker, _Worker):
             worker.abandoned = True
 
 
-def running_python(thread: threading.Thread, wait: float = 0.1) -> bool:
+def spinning(thread: threading.Thread, wait: float = 0.1) -> bool:
     """True when `thread` keeps the CPU busy (it spins), False when it waits in a
     call that blocks (a sleep, a read, a lock): its CPU time tells (POSIX), else
     whether its current instruction moves."""

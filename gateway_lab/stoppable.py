@@ -2,7 +2,7 @@
 
 The lab stops an app that runs past its time by raising `sandbox.Stopped` in it
 (a BaseException, so `except Exception:` lets it through).  Three things in an
-app's own code defeat that, and a loop around them never ends:
+app's own code defeat that, and a loop around them never ends; a fourth outlasts it:
 
 * a handler that catches everything and carries on: a bare `except:` or
   `except BaseException:` (PEP 8 §Programming Recommendations warns that a bare
@@ -34,15 +34,16 @@ else in-process and fast.  `swallowers(app)` finds that code before the run:
 What one code object contains never changes (a code object is immutable), so
 what is read from it is cached per code object, and the cache is provably
 equal to reading it again; what the names *mean* (a global rebound by a later
-notebook cell) is looked up again on every call, which is cheap: an app with
-no handlers and no calls to module functions costs one dictionary lookup.
+notebook cell) is looked up again on every call.  An app function whose code
+names nothing at all (a hello world) is remembered (`plain`, below): the next
+run of it costs two comparisons.
 
 The limits, said plainly: code reached only dynamically (a method looked up
 on an object, a function from another module, `exec`, a framework's view
 functions registered by decorator) is not seen, nor is a C extension that
 loops.  For such code the sandbox escalates on the main thread (see
-sandbox.py: once a stop has been swallowed, every Python instruction of the
-app raises it again) and `isolate=True` runs any app in a process of its own.
+sandbox.py: once a stop has been swallowed, every line of the app's own code
+raises it again) and `isolate=True` runs any app in a process of its own.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ from .leftovers import _counts, install
 
 # Calls that take the lab's stop away, by module: the functions of `signal` (the stop
 # is a SIGALRM), and sys.setrecursionlimit: a recursion a million frames deep takes
-# seconds to unwind, in C, where no stop can reach it (issue 14: 37.8 s for timeout=2).
+# seconds to grow and unwind (2 to 4 s on the lab's test machine), and the unwinding
+# happens inside the interpreter, where no stop can reach it.
 TAKERS = {"signal": frozenset({"signal", "setitimer", "alarm", "pthread_sigmask",
                                "siginterrupt", "sigwait", "sigwaitinfo", "sigtimedwait",
                                "set_wakeup_fd"}),
@@ -116,12 +118,14 @@ class _Facts(NamedTuple):
 
 _CLEAN = _Facts((), (), (), (), False)    # nothing to look at: no handlers, calls, names
 _LIBRARY = _Facts((), (), (), (), True)   # installed code: not looked at
+
+
 # `plain`: the last function found with nothing to look at, and the count of __code__
-# changes then.  Reading func.__code__ raises an audit event (PEP 578), which costs more than
-# the rest of the look when an audit hook is installed (the lab's is, leftovers.py); a
-# function's answer depends on its code alone when that code names nothing, and its
-# code changes only through `func.__code__ = ...`, which the hook counts.  So "the same
-# function, no __code__ assigned since" is the same answer as reading it again.
+# changes then.  Reading func.__code__ raises an audit event (PEP 578), which costs
+# more than the rest of the look once an audit hook is installed (the lab's is:
+# leftovers.py).  A function's answer depends on its code alone when that code names
+# nothing, and its code changes only through `func.__code__ = ...`, which the hook
+# counts: "the same function, no __code__ assigned since" is the answer reading gives.
 class _Plain:
     __slots__ = ("app", "changes")
 
@@ -134,8 +138,8 @@ plain = _Plain()
 
 
 # id(code) -> (code, its facts).  Keyed by id, not by the code object: hashing a code
-# object hashes its bytecode, every time (a quarter of a hello-world run).  The entry
-# keeps the code object alive, so its id cannot be reused while it is there.
+# object hashes its bytecode, every time.  The entry keeps the code object alive, so
+# its id cannot be reused while it is there.
 _facts: dict[int, tuple[types.CodeType, _Facts]] = {}
 
 
