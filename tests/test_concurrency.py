@@ -256,10 +256,17 @@ def test_an_async_app_that_never_awaits_is_stopped_from_outside():
 @pytest.mark.parametrize("model", [gl.Threads(2), gl.EventLoop(offload=gl.Threads(2))],
                          ids=["threads", "loop"])
 def test_ctrl_c_stops_a_run_and_its_workers(model):
-    import os
     import signal
 
-    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    # Ctrl-C, aimed at the main thread, where Python raises KeyboardInterrupt.  A
+    # signal sent to the whole process (os.kill) goes to whichever thread the kernel
+    # picks; when that is a worker, CPython runs the handler only once the main
+    # thread next checks for signals, which a thread blocked in join() may not do
+    # until the run is over: DID NOT RAISE (seen twice on a loaded machine).  Which
+    # thread the OS picks is not the lab's to decide; what the lab does with the
+    # KeyboardInterrupt is what this test is about.
+    timer = threading.Timer(0.3, signal.pthread_kill,
+                            (threading.main_thread().ident, signal.SIGINT))
     timer.start()
     start = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):

@@ -37,6 +37,7 @@ from urllib.parse import unquote_to_bytes
 
 from .. import sandbox
 from ..findings import clip
+from ..limits import size_line
 from ..request import Request, host_and_port
 from ..trace import Step, Trace, now, snapshot
 
@@ -70,8 +71,8 @@ def _summary(message) -> str:
         return f"{kind}, status {message.get('status')!r}"
     if kind == "http.response.body":
         body = message.get("body", b"")
-        size = len(body) if hasattr(body, "__len__") else "?"
-        return f"{kind}, {size} bytes, more_body={bool(message.get('more_body', False))}"
+        size = size_line(body) if hasattr(body, "__len__") else "? bytes"  # see limits.py
+        return f"{kind}, {size}, more_body={bool(message.get('more_body', False))}"
     if kind == "websocket.send":
         data = message.get("text") if message.get("text") is not None else message.get("bytes")
         return f"{kind} {clip(data, 40)}"
