@@ -47,6 +47,7 @@ from .exchange import Exchange, Response, received, respond
 from .findings import format_error
 from .request import Request
 from .rules import make_finding
+from .targets import load_target
 from .trace import Event, Trace
 
 KILL_GRACE = 0.5     # s past the run's timeout before the child is killed
@@ -103,6 +104,15 @@ def method(app, how=True) -> tuple[str, str | None]:
         "it from there (from myapp import app), then run it again.")
 
 
+# The gateways this module runs, by name: they call it (to isolate an app), so it finds
+# them the way it finds an app, by module and attribute, when it needs one.
+GATEWAYS = {"wsgi": "gateway_lab.wsgi:run_wsgi", "asgi": "gateway_lab.asgi:run_asgi"}
+
+
+def _runner(gateway: str):
+    return load_target(GATEWAYS[gateway])
+
+
 # -- the parent's side ----------------------------------------------------------------------
 
 def run_isolated(gateway: str, app, request: Request, timeout: float, isolate,
@@ -121,11 +131,7 @@ def run_isolated(gateway: str, app, request: Request, timeout: float, isolate,
         if isolate is not None:
             raise
         why = str(error)
-    if gateway == "wsgi":
-        from .wsgi import run_wsgi as run_here
-    else:
-        from .asgi import run_asgi as run_here
-    ex = run_here(app, request, timeout=timeout, isolate=False, **options)
+    ex = _runner(gateway)(app, request, timeout=timeout, isolate=False, **options)
     if ex.trace.coach:
         how = (f"it could not run in a separate process ({why}), so it ran in this one: past "
                "its time the lab raises the stop again at every line of your code, and if "
@@ -469,13 +475,7 @@ def _child_main(out, gateway, load, request, timeout, options, forked) -> None:
                 pass
         sys.stdout = sys.stderr = _Forward(send)
         app = load()
-        if gateway == "wsgi":
-            from .wsgi import run_wsgi as run_gateway
-        else:
-            from .asgi import loops
-            from .asgi import run_asgi as run_gateway
-
-            loops._main_loop = None  # the parent's loop: its selector is shared after fork
+        run_gateway = _runner(gateway)
         send("ready", os.getpid())
         ex = run_gateway(app, request, timeout=timeout, isolate=False, **options)
         send("exchange", _ship(ex))
@@ -503,8 +503,6 @@ def main() -> None:
     os.dup2(2, 1)
 
     def load():
-        from .cli import load_target
-
         return load_target(ref)
 
     _child_main(out, gateway, load, request, timeout, options, forked=False)

@@ -142,7 +142,7 @@ def _runs_learner_code(thread: threading.Thread, frames: dict) -> bool:
     in installed code) are not."""
     if (thread.name or "").startswith("gateway-lab"):
         return False
-    from .stoppable import _is_library
+    from .origin import is_library as _is_library
 
     target = getattr(thread, "_target", None)
     code = getattr(target, "__code__", None)

@@ -66,6 +66,7 @@ import time
 
 from . import leftovers
 from .leftovers import _counts, _seen, _threads
+from .origin import is_library as _is_library
 
 _BLOCKABLE = hasattr(signal, "pthread_sigmask")
 IDLE_EXIT = 5.0      # seconds an idle worker waits for more work before exiting
@@ -435,21 +436,15 @@ def _c_tracer():
 
 
 _tripwire = _Tripwire()
-_is_library = None  # stoppable._is_library, imported when first needed
-
-
 def _escalate(frame) -> None:
     """From now until the run ends, every line of the app's own code raises Stopped
     (see the module docstring and _Tripwire)."""
-    global _is_library
     _run.escalated = True
     if _run.traced:
         return
     tracer = _c_tracer()
     if tracer is None:
         return
-    if _is_library is None:
-        from .stoppable import _is_library
     _run.previous = sys.gettrace()  # a debugger's, put back when the run ends
     _run.traced = True
     tracer[0](tracer[1], _tripwire)
@@ -527,7 +522,9 @@ def spinning(thread: threading.Thread, wait: float = 0.1) -> bool:
         used = time.clock_gettime(clock)
         time.sleep(wait)
         try:
-            return time.clock_gettime(clock) - used > wait / 4
+            # A thread blocked in a call uses next to no CPU; a spinning one takes its
+            # share even on a busy machine (a twentieth of the wait is a low bar).
+            return time.clock_gettime(clock) - used > wait / 20
         except OSError:  # it has ended meanwhile
             return False
 

@@ -55,6 +55,7 @@ import types
 from typing import NamedTuple
 
 from .leftovers import _counts, install
+from .origin import is_library as _is_library
 
 # Calls that take the lab's stop away, by module: the functions of `signal` (the stop
 # is a SIGALRM), and sys.setrecursionlimit: a recursion a million frames deep takes
@@ -141,37 +142,6 @@ plain = _Plain()
 # object hashes its bytecode, every time.  The entry keeps the code object alive, so
 # its id cannot be reused while it is there.
 _facts: dict[int, tuple[types.CodeType, _Facts]] = {}
-
-
-def _library_roots() -> tuple[str, ...]:
-    import sysconfig
-
-    # The standard library, installed packages, and the lab's own package.
-    roots = {os.path.dirname(os.__file__), os.path.dirname(__file__)}
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        path = sysconfig.get_paths().get(key)
-        if path:
-            roots.add(path)
-    for path in sys.path:
-        if path.endswith(("site-packages", "dist-packages")):
-            roots.add(path)
-    return tuple(os.path.realpath(r) + os.sep for r in roots)
-
-
-_ROOTS: tuple[str, ...] | None = None
-_ROOT_OF: dict[str, bool] = {}
-
-
-def _is_library(filename: str) -> bool:
-    """True for installed code (the standard library, site-packages, the lab itself)."""
-    global _ROOTS
-    known = _ROOT_OF.get(filename)
-    if known is None:
-        if _ROOTS is None:
-            _ROOTS = _library_roots()
-        real = os.path.realpath(filename) if filename and not filename.startswith("<") else ""
-        known = _ROOT_OF[filename] = real.startswith(_ROOTS)
-    return known
 
 
 def facts(code: types.CodeType) -> _Facts:

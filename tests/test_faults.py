@@ -244,7 +244,7 @@ async def app(scope, receive, send):
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"text/plain")]})
     await send({"type": "http.response.body", "body": b"still here"})
-""", status=(200, 500)),
+""", status=(500,), rules=("asgi.app.raised",)),
     Case("asgi_closes_the_loop", "asgi", """
 import asyncio
 async def app(scope, receive, send):

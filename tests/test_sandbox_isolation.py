@@ -285,11 +285,11 @@ def _other_pythons() -> list[str]:
 def test_the_bytecode_reading_holds_on_other_pythons(tmp_path, exe):
     """The bytecode of handlers differs from 3.10 (SETUP_FINALLY) to 3.11+ (exception
     tables); stoppable.py reads both.  It needs nothing but the standard library, so it
-    runs on its own (with leftovers.py) in any Python found on this machine."""
+    runs on its own (with leftovers.py and origin.py) in any Python found on this machine."""
     package = tmp_path / "glcopy"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    for name in ("stoppable.py", "leftovers.py"):
+    for name in ("stoppable.py", "leftovers.py", "origin.py"):
         shutil.copy(ROOT / "gateway_lab" / name, package / name)
     (package / "sandbox.py").write_text("class Stopped(BaseException):\n    pass\n")
     script = textwrap.dedent(f"""
