@@ -383,14 +383,12 @@ def test_closed_clients_send_one_request_at_a_time_each():
     assert s.makespan == pytest.approx(0.5)  # 10 rounds of 10 requests
 
 
-def test_simulating_100000_requests_takes_about_a_second():
-    start = time.perf_counter()
+def test_simulating_100000_requests_completes_them_all_at_the_offered_rate():
+    # How long it takes is measured by `make bench` (simulate 100,000 requests), not here.
     tl = gl.simulate(gl.EventLoop(), gl.Workload(requests=100_000, rate=5000, io=0.05,
                                                   cpu=0.0001))
     s = tl.summary()
-    took = time.perf_counter() - start
     assert len(tl) == 100_000 and s.completed == 100_000
-    assert took < 4, f"{took:.2f} s"  # ~0.3 s here; generous for a loaded machine
     assert s.throughput == pytest.approx(5000, rel=0.05)
     assert tl[99_999].end > tl[99_999].arrival  # spans are built lazily, on demand
     assert tl._spans is None  # ... one at a time: the other 99,999 were not built
