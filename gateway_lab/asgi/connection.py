@@ -455,7 +455,11 @@ class Connection(Watch):
 
     def sent_event(self, message) -> str:
         """What every send() does first: check the message is one, and trace it."""
-        at = self.checkpoint()
+        at = _clock()
+        if self.step_start is not None:  # a checkpoint (see Watch.checkpoint), inline
+            if at - self.mark > BLOCKED and not self.closed:
+                at = self.checkpoint()
+            self.mark = at
         snap = None
         if message.__class__ is dict and "type" in message:
             # The usual message, in one look at each value: plain values that are their
