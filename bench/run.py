@@ -3,7 +3,7 @@
 Every case is timed in rounds that interleave all cases (so a slow moment of
 the machine hurts them alike), and the median per-call time over the rounds
 is reported, with ratios to the bare call and to the lab's call.  Results go
-to bench/results.json; the README shows the latest table.
+to bench/results.json; bench/README.md shows the latest table.
 
 Two ways of calling are timed, as a learner would meet them:
 

@@ -47,6 +47,7 @@ import sys
 import time
 from urllib.parse import unquote_to_bytes
 
+from . import leftovers
 from .browser import IN_BROWSER
 from .exchange import Exchange, Response, accept, received, respond
 from .request import HOP_BY_HOP as _HOP_BY_HOP
@@ -284,8 +285,8 @@ def _show(argv: list[str], path: str) -> str:
 class _Run:
     """What one execution of the script produced."""
 
-    __slots__ = ("code", "left_behind", "outcome", "pid", "stderr", "stdout", "t_exit",
-                 "t_spawn", "t_stdin", "t_stdout", "written")
+    __slots__ = ("code", "escaped", "left_behind", "outcome", "pid", "stderr", "stdout",
+                 "t_exit", "t_spawn", "t_stdin", "t_stdout", "written")
 
     def __init__(self):
         # perf_counter() times of the steps, so trace events sit where they happened
@@ -297,6 +298,7 @@ class _Run:
         self.written = 0             # body bytes written to the script's stdin
         self.pid = 0
         self.left_behind = False     # processes still running after the script exited
+        self.escaped: list[str] = []  # ... that had left its process group ("pid: command")
 
     simulated = False                # True: run in this process (a browser), see _simulate
 
@@ -308,34 +310,40 @@ class _Run:
 def _execute(argv: list[str], env: dict, cwd: str, body: bytes, deadline: float,
              max_output: int) -> _Run:
     """Run the script once; return what it did.  Raises OSError if it cannot be
-    started.  Nothing it started outlives this call."""
+    started.  Nothing it started outlives this call (see leftovers.py for the
+    grandchildren that leave its process group)."""
     run = _Run()
     options = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if WINDOWS else {
         # A session (and process group) of its own: on timeout one killpg()
         # reaches the script and every process it started.
         "start_new_session": True}
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, cwd=cwd, close_fds=True, **options)
-    run.t_spawn = run.t_stdin = time.perf_counter()
-    run.pid = proc.pid
-    try:
-        if WINDOWS:
-            _talk_windows(proc, body, deadline, max_output, run)
-        else:
-            _talk(proc, body, deadline, max_output, run)
-        if run.outcome == "ok" and not _wait(proc, deadline):
-            run.outcome = "timeout"  # it closed stdout but did not exit
-    finally:
-        if proc.returncode is None:  # timed out, too much output, or interrupted
-            _kill_tree(proc)
-            proc.wait()
-        else:
-            run.left_behind = _kill_tree(proc)
-        for pipe in (proc.stdin, proc.stdout, proc.stderr):
-            try:
-                pipe.close()
-            except OSError:
-                pass
+    with leftovers.Subreaper() as reaper:  # Linux: orphans of the script come to us
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, cwd=cwd, close_fds=True,
+                                **options)
+        run.t_spawn = run.t_stdin = time.perf_counter()
+        run.pid = proc.pid
+        try:
+            if WINDOWS:
+                _talk_windows(proc, body, deadline, max_output, run)
+            else:
+                _talk(proc, body, deadline, max_output, run)
+            if run.outcome == "ok" and not _wait(proc, deadline):
+                run.outcome = "timeout"  # it closed stdout but did not exit
+        finally:
+            if proc.returncode is None:  # timed out, too much output, or interrupted
+                _kill_tree(proc)
+                proc.wait()
+            else:
+                run.left_behind = _kill_tree(proc)
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+            if reaper.active:
+                _kill_escaped(proc, env, t0, run)
     run.code = proc.returncode
     run.t_exit = time.perf_counter()
     run.t_stdout = run.t_stdout or run.t_exit
@@ -445,6 +453,17 @@ def _talk_windows(proc: subprocess.Popen, body: bytes, deadline: float, max_outp
         run.outcome = "too_large"
 
 
+def _kill_escaped(proc: subprocess.Popen, env: dict, t0: float, run: _Run) -> None:
+    """As a subreaper (Linux), reap the script's group, then find and kill what left it:
+    processes handed to us as orphans that carry the run's own environment."""
+    leftovers.reap_group(proc.pid)  # the group's members adopted after the script exited
+    found = leftovers.escaped(proc.pid, env, t0)
+    if found:
+        leftovers.kill([p.pid for p in found])
+        run.left_behind = True
+        run.escaped = [f"pid {p.pid}: {p.command}" for p in found]
+
+
 def _kill_tree(proc: subprocess.Popen) -> bool:
     """Kill the script and everything it started; True if anything was running.
 
@@ -546,7 +565,9 @@ def _interpret(run: _Run, request: Request, trace: Trace, timeout: float, max_ou
         more = f" (and {len(lines) - 1} more lines)" if len(lines) > 1 else ""
         trace.find("cgi.script.stderr", line=repr(lines[0][:200]), more=more)
     if run.left_behind:
-        trace.find("cgi.script.left_processes")
+        trace.find("cgi.script.left_processes", which=(
+            f" ({'; '.join(run.escaped)}, which had left the script's process group)"
+            if run.escaped else ""))
     if not run.stdout:
         trace.find("cgi.response.empty")
         return Response.error(502)
@@ -713,7 +734,8 @@ def _check_length(headers: list[tuple[str, str]], body: bytes, head: bool, trace
 def run_cgi(script: str | os.PathLike, request: Request | bytes | None = None, *,
             timeout: float = DEFAULT_TIMEOUT, max_output: int = MAX_OUTPUT,
             script_name: str | None = None,
-            interpreter: str | os.PathLike | list[str] | None = None) -> Exchange:
+            interpreter: str | os.PathLike | list[str] | None = None,
+            isolate: bool = True) -> Exchange:
     """Run one request through the CGI script at `script` and return the Exchange.
 
     A `.py` script runs with this Python (sys.executable); any other file runs
@@ -723,13 +745,17 @@ def run_cgi(script: str | os.PathLike, request: Request | bytes | None = None, *
     `script_name` (default: the URL up to the segment naming the script file,
     else the site root).  After `timeout` seconds the script and everything it
     started are killed and the client gets 504; more than `max_output` bytes of
-    output gets 502.
+    output gets 502.  `isolate` is there for symmetry with run_wsgi and run_asgi:
+    a CGI script always runs in a process of its own (False is refused).
     """
     if not isinstance(script, (str, os.PathLike)):
         raise TypeError(f"run_cgi() takes the script's path (a str or Path), not "
                         f"{type(script).__name__}")
     if not (isinstance(timeout, (int, float)) and timeout > 0):
         raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+    if isolate is False:
+        raise ValueError("a CGI script always runs in a process of its own (RFC 3875 §3.4): "
+                         "isolate=False is not an option for run_cgi")
     if not (isinstance(max_output, int) and max_output > 0):
         raise ValueError(f"max_output must be a positive number of bytes, not {max_output!r}")
     request, refused = accept("cgi", request)

@@ -14,6 +14,8 @@ The first line is the request: an optional method (GET by default), a target,
                    the last callable it defines, else an `app` defined earlier)
     --timeout S    seconds the app may take (default 5; then the client gets 504)
     --out NAME     also store the Exchange in variable NAME
+    --isolate      run the app in a child process, killed at the deadline (as a
+                   server kills a worker); %%cgi always does
     --no-stepper   show the static sequence diagram instead of the stepper widget
 
 The line is read as `gateway-lab run` reads its arguments (gateway_lab.views.requests).
@@ -88,6 +90,8 @@ def _parser(name: str) -> _Parser:
                         help="store the Exchange in this variable")
     parser.add_argument("--no-stepper", action="store_true",
                         help="draw the sequence diagram without the widget")
+    parser.add_argument("--isolate", action="store_true", default=None,
+                        help="run the app in a child process killed at the deadline")
     return parser
 
 
@@ -203,7 +207,8 @@ class GatewayMagics(Magics):
                 wrong = _wrong_interface(gateway, app)
                 if wrong:
                     raise InputError(wrong)
-                exchange = run_through(gateway, app, request, timeout=args.timeout)
+                exchange = run_through(gateway, app, request, timeout=args.timeout,
+                                       isolate=args.isolate)
             except InputError as error:
                 return _error(str(error))
         last_exchange = exchange

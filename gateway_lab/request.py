@@ -170,11 +170,14 @@ def header_fields(headers: tuple) -> Fields:
     variables: dict[str, str] = {}
     dropped: list[str] = []
     host = content_type = content_length = upgrade = None
+    names = _VARIABLE_NAMES
     for name, value in headers:
         if "_" in name:
             dropped.append(name)
             continue
-        key = _variable_name(name)
+        key = names.get(name) if name.__class__ is str else None
+        if key is None:
+            key = _variable_name(name)
         if key == "HTTP_CONTENT_TYPE":
             content_type = value if content_type is None else f"{content_type}, {value}"
             continue
@@ -191,7 +194,7 @@ def header_fields(headers: tuple) -> Fields:
             variables[key] += ("; " if key == "HTTP_COOKIE" else ", ") + value
         else:
             variables[key] = value
-    return Fields(variables, dropped, host, content_type, content_length, upgrade)
+    return _new_parts(Fields, (variables, dropped, host, content_type, content_length, upgrade))
 
 
 def host_and_port(value: str | None, parts: _Parts) -> tuple[str, int]:

@@ -29,6 +29,34 @@ timeout)` picks one of two ways to put a deadline on `fn`:
   sys.monitoring it is raised again at each later step, so a bare `except:` does
   not keep the code alive; a blocking `time.sleep` cannot be cut short.  (See the
   end of this file; the choice is made once, at import.)
+
+Code that catches every exception (`while True: try: ... except: pass`)
+swallows `Stopped` too.  The gateways look for such code before the run and
+run an app that has it in a process of its own, killed at the deadline
+(stoppable.py, isolate.py).  For code they cannot see (reached dynamically)
+the main thread escalates: when a Stopped has been swallowed and the run is
+still going at the next alarm, the lab sets a trace function (a C-level one,
+PyEval_SetTrace, for the rest of that run only) that raises Stopped again at
+every line of the app's own code, the lines of its `except:` included: a
+handler can catch one exception, not every line.  If the app blocks SIGALRM
+or replaces its handler, the watchdog raises Stopped asynchronously instead.
+What remains, said plainly:
+
+* before the deadline, Interrupt (Ctrl-C, a notebook's stop button) raises
+  KeyboardInterrupt, which such code catches like any other exception: control
+  comes back at the deadline, when the lab stops it;
+* code that blocks or replaces SIGALRM *and* catches everything, reached
+  only dynamically: nothing in the process can stop it (Interrupt raises
+  KeyboardInterrupt, which it catches too); restart the kernel;
+* a loop inside C code (`sum(itertools.count())`): no Python instruction
+  runs, so nothing can be raised;
+* on a worker thread (not the main thread) there is no escalation: a thread
+  cannot be traced from outside before Python 3.12; the thread is abandoned,
+  and the finding says whether it is blocked (a sleep, a read) or keeps running
+  on the CPU.
+
+`isolate=True` (run_wsgi, run_asgi) runs any app in a child process killed
+at the deadline: the cure for all of these.
 """
 
 from __future__ import annotations
@@ -43,8 +71,12 @@ import sys
 import threading
 import time
 
+from . import leftovers
 from .browser import IN_BROWSER
+from .leftovers import _counts, _seen, _threads
+from .origin import is_library as _is_library
 
+_BLOCKABLE = hasattr(signal, "pthread_sigmask")
 IDLE_EXIT = 5.0      # seconds an idle worker waits for more work before exiting
 GRACE = 0.5          # seconds we wait for Stopped to take effect
 
@@ -57,18 +89,49 @@ class Stopped(BaseException):
 
 
 def raise_in(thread_id: int, exc_type) -> None:
-    """Raise `exc_type` in the thread `thread_id` at its next bytecode (None cancels)."""
+    """Raise `exc_type` in the thread `thread_id` at its next bytecode (None cancels:
+    use cancel_pending, which also undoes what cancelling leaves behind)."""
     ctypes.pythonapi.PyThreadState_SetAsyncExc(
         ctypes.c_ulong(thread_id), None if exc_type is None else ctypes.py_object(exc_type))
 
 
+class _Flush(BaseException):
+    """Raised in our own thread and caught at once, by cancel_pending."""
+
+
+def _noop() -> None:
+    """Calling a Python function is a point where a pending exception is raised."""
+
+
+def cancel_pending(thread_id: int) -> None:
+    """Cancel an exception raise_in() left pending in `thread_id`.
+
+    Cancelling (PyThreadState_SetAsyncExc with NULL) leaves CPython's "an
+    asynchronous exception is pending" flag set for the whole interpreter (3.11,
+    3.12): every thread then takes the slow path at every call and loop, and on
+    3.11 the first call after a trace function is set (a debugger, coverage)
+    loops forever.  Raising one in this thread and catching it at once clears
+    the flag the ordinary way.
+    """
+    raise_in(thread_id, None)
+    try:
+        raise_in(_get_ident(), _Flush)
+        _noop()
+    except _Flush:
+        pass
+
+
+BLOCKED_IN_C = "(it is blocked inside a C call)"
+SPINNING = ("(it keeps running on the CPU: code that catches the stop, such as a bare "
+            "`except:` or `except BaseException`, or a long computation inside C; a thread "
+            "cannot be killed, so it runs on)")
 
 
 class Outcome:
     """What happened to one call: `value`, or `error`, or it timed out.
 
-    `stuck` is True when the code could not be stopped (blocked in C) and its
-    thread was abandoned.
+    `stuck` is True when the code could not be stopped and its thread was
+    abandoned; `why` says what it was doing (BLOCKED_IN_C or SPINNING).
     """
 
     # How an outcome starts out; a call sets only what it learns.
@@ -76,6 +139,9 @@ class Outcome:
     error: BaseException | None = None
     timed_out = False
     stuck = False
+    why = BLOCKED_IN_C
+    left = None      # what the run left behind: a leftovers.Left, or None
+    started = 0.0    # when it started (time.perf_counter())
     _done: threading.Lock  # a call on a worker: released when it is over
 
 
@@ -87,6 +153,10 @@ class _Worker(threading.Thread):
         self.abandoned = False
 
     def run(self) -> None:
+        if _BLOCKABLE:
+            # Ctrl-C is for the main thread, where Python handles signals: blocked here,
+            # the OS cannot hand it to this thread instead (tests/test_concurrency.py, Ctrl-C).
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         while True:
             try:
                 try:
@@ -100,6 +170,8 @@ class _Worker(threading.Thread):
                     out.value = fn()
                 except BaseException as error:  # noqa: BLE001 - learner code may raise anything
                     out.error = error
+                if _forked_at >= out.started:  # the app called os.fork(): this is the copy
+                    os._exit(0)
                 if self.abandoned:
                     out._done.release()
                     return
@@ -154,13 +226,18 @@ class _MainRun:
     One instance, `_run`; its fields are written twice a run, and writing an
     instance's slot is cheaper than writing a class attribute."""
 
-    __slots__ = ("busy", "deadline", "sent", "taken")
+    __slots__ = ("busy", "deadline", "sent", "taken", "stopped", "escalated", "traced",
+                 "previous")
 
     def __init__(self):
         self.busy = False      # a run is in progress (runs may nest: an inner one goes to a worker)
         self.deadline = 0.0    # when its time is up (time.perf_counter()); new for every run
         self.sent = 0          # alarms the watchdog has sent ...
         self.taken = 0         # ... and alarms our handler has taken; the rest are someone else's
+        self.stopped = -1.0    # the deadline of the last run Stopped was raised in
+        self.escalated = False  # the escalation (see the module docstring) is on
+        self.traced = False    # ... with the trace function below
+        self.previous = None   # the trace function it replaced (a debugger's), put back after
 
 
 _run = _MainRun()
@@ -206,6 +283,14 @@ class _Watchdog(threading.Thread):
             _Watchdog.poke.clear()  # before the look: a poke from now on is not lost
             deadline, now = _run.deadline, _clock()
             if _run.busy and now >= _run.deadline:
+                if _run.sent - _run.taken >= 2 and now >= _run.deadline + 2 * REPEAT:
+                    # Our alarms are not being taken: the app blocked SIGALRM or put a
+                    # handler of its own in place.  An asynchronous exception needs neither
+                    # (call() takes one still pending when the run ends: see _untrace).
+                    with _forcing:
+                        if _run.busy and _run.deadline == deadline:
+                            _run.escalated = True
+                            raise_in(_MAIN_IDENT, Stopped)
                 _run.sent += 1
                 signal.pthread_kill(_MAIN_IDENT, _SIGALRM)
                 wait = REPEAT
@@ -234,25 +319,37 @@ class _Watchdog(threading.Thread):
             return False
 
 
+_forked_at = -1.0  # when this process was made by os.fork() (time.perf_counter()), if it was
+
+
 def _after_fork() -> None:
     # A forked child has only the thread that forked (its new main thread; threading's
     # own fork handler, registered before this one, has said so): no watchdog, no workers.
-    global _MAIN, _MAIN_IDENT
+    # A run in progress learns from `_forked_at` that it is now the copy (call()).
+    global _MAIN, _MAIN_IDENT, _forked_at
+    _forked_at = _clock()
     _MAIN = threading.main_thread()
     _MAIN_IDENT = _MAIN.ident
     _Watchdog.running = False
     _Watchdog.lock = threading.Lock()
     _Watchdog.poke = threading.Event()
     _run.busy = False
+    _run.escalated = _run.traced = False
     _pool.idle.clear()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
+leftovers.install()  # counts process starts, for call() (once per process)
 
 
 def call(fn, timeout: float, *args) -> Outcome:
-    """Run `fn(*args)` with a deadline of `timeout` seconds; see the module docstring."""
+    """Run `fn(*args)` with a deadline of `timeout` seconds; see the module docstring.
+
+    On the main thread `outcome.left` says what the run left behind (threads,
+    processes: leftovers.py).  Runs on other threads are not looked at: they share
+    the process with other runs going on at the same time, so what one of them
+    started cannot be told from what another did."""
     if not _HAS_ALARM or _run.busy or _get_ident() != _MAIN_IDENT:
         return _call_on_worker(fn, timeout, *args)
     handler = _signal.getsignal(_SIGALRM)
@@ -262,6 +359,11 @@ def call(fn, timeout: float, *args) -> Outcome:
         # Installed once and left in place (a system call less per run); a
         # SIGALRM that is not the watchdog's still gets the default action.
         _signal.signal(_SIGALRM, _on_alarm)
+    # What the run could leave behind, counted before it (leftovers.py): the number
+    # of threads, and of process starts (os.fork() among them) the audit hook saw.
+    threads, spawned = len(_threads), _counts.spawned
+    if threads != _counts.threads:
+        _seen.refresh()  # threads came or went since the last run: not this one's
     # Here, on the main thread: tell the watchdog when this run's time is up.
     out = Outcome()
     _run.deadline = deadline = _clock() + timeout
@@ -282,6 +384,26 @@ def call(fn, timeout: float, *args) -> Outcome:
         out.error = error
     finally:
         _run.busy = False
+        if _run.escalated:
+            try:
+                _untrace()
+            except Stopped:  # one the app's last instruction left pending: it is spent now
+                out.timed_out = True
+                _untrace()
+    if len(_threads) != threads or _counts.spawned != spawned:
+        out.started = deadline - timeout
+        return _after(out, threads, spawned)
+    return out
+
+
+def _after(out: Outcome, threads: int, spawned: int) -> Outcome:
+    """The end of a run whose counts changed: it may have left something behind."""
+    if _forked_at >= out.started:
+        # The app called os.fork() and this is the copy: it must not return into the
+        # caller's code (a notebook cell would go on in both processes, and print its
+        # output twice).  os._exit: no cleanup, no buffers flushed twice.
+        os._exit(0)
+    out.left = leftovers.look(leftovers.Mark(threads, spawned, out.started))
     return out
 
 
@@ -289,6 +411,9 @@ def _on_alarm(signum, frame):
     if _run.taken < _run.sent:  # the watchdog sent it (two sent at once arrive as one)
         _run.taken = _run.sent
         if _run.busy and _clock() >= _run.deadline:
+            if _run.stopped == _run.deadline:  # this run swallowed a Stopped already
+                _escalate(frame)
+            _run.stopped = _run.deadline
             raise Stopped()
         return  # it arrived after its run had ended: nothing to stop
     # Not ours (the program's own alarm): do what SIGALRM does without us.
@@ -296,9 +421,74 @@ def _on_alarm(signum, frame):
     os.kill(os.getpid(), _SIGALRM)
 
 
+# -- the escalation: code that swallowed Stopped, on the main thread ---------------------
+
+class _Tripwire:
+    """The escalation's trace function.  CPython calls a C-level trace function at
+    every line of every frame of this thread (PyEval_SetTrace); ours is
+    PyObject_Not(tripwire), which calls `bool(tripwire)`: True lets the line run,
+    Stopped raised here is raised *at that line* of the app.  Unlike a trace
+    function set with sys.settrace, which Python switches off the first time it
+    raises, a C-level one stays on, so nested handlers that swallow are passed one
+    after the other.  The lab's own frames and installed libraries are let through,
+    so Stopped unwinds the app and comes back to call() like any other."""
+
+    def __bool__(self) -> bool:
+        if _run.busy and not _is_library(sys._getframe(1).f_code.co_filename):
+            raise Stopped()
+        return True
+
+
+def _c_tracer():
+    """(PyEval_SetTrace, PyObject_Not's address), or None where ctypes cannot reach
+    them (not CPython).  PyObject_Not takes one argument of the four a trace function
+    gets; the C calling conventions CPython runs on ignore the rest."""
+    try:
+        api = ctypes.pythonapi
+        set_trace = api.PyEval_SetTrace
+        set_trace.argtypes = [ctypes.c_void_p, ctypes.py_object]
+        set_trace.restype = None
+        return set_trace, ctypes.cast(api.PyObject_Not, ctypes.c_void_p).value
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+_tripwire = _Tripwire()
+def _escalate(frame) -> None:
+    """From now until the run ends, every line of the app's own code raises Stopped
+    (see the module docstring and _Tripwire)."""
+    _run.escalated = True
+    if _run.traced:
+        return
+    tracer = _c_tracer()
+    if tracer is None:
+        return
+    _run.previous = sys.gettrace()  # a debugger's, put back when the run ends
+    _run.traced = True
+    tracer[0](tracer[1], _tripwire)
+
+
+_forcing = threading.Lock()  # held by the watchdog while it raises Stopped asynchronously
+
+
+def _untrace() -> None:
+    """The run is over (busy is False): the escalation ends, and nothing of it may
+    outlive the run.  A Stopped the watchdog left pending is raised here, where call()
+    catches it, not in the caller's code; call() then calls this again."""
+    if _run.traced:
+        sys.settrace(_run.previous)  # also removes the C-level trace function
+        _run.traced = False
+        _run.previous = None
+    with _forcing:  # the watchdog raises only holding it and seeing busy: no more now
+        pass
+    _noop()
+    _run.escalated = False
+
+
 def _call_on_worker(fn, timeout: float, *args) -> Outcome:
     """Run `fn(*args)` on a worker thread; give up on it after `timeout` seconds."""
     out = Outcome()
+    out.started = _clock()
     out._done = threading.Lock()
     out._done.acquire()  # released by the worker when the call is over
     worker = _pool.get()
@@ -328,15 +518,54 @@ def stop_thread(thread: threading.Thread, moved, grace: float = GRACE) -> bool:
                 return True
         return False
     finally:
-        raise_in(thread.ident, None)  # clear one that may still be pending
+        cancel_pending(thread.ident)  # one that may still be pending
 
 
 def stop(worker: threading.Thread, out: Outcome) -> None:
     """Stop the call running on `worker`; abandon the worker if it cannot be stopped."""
     if not stop_thread(worker, lambda seconds: out._done.acquire(timeout=seconds)):
         out.stuck = True
+        if spinning(worker):
+            out.why = SPINNING
         if isinstance(worker, _Worker):
             worker.abandoned = True
+
+
+def spinning(thread: threading.Thread, wait: float = 0.1) -> bool:
+    """True when `thread` keeps the CPU busy (it spins), False when it waits in a
+    call that blocks (a sleep, a read, a lock): its CPU time tells (POSIX), else
+    whether its current instruction moves."""
+    clock = _cpu_clock(thread)
+    if clock is not None:
+        used = time.clock_gettime(clock)
+        time.sleep(wait)
+        try:
+            # A thread blocked in a call uses next to no CPU; a spinning one takes its
+            # share even on a busy machine (a twentieth of the wait is a low bar).
+            return time.clock_gettime(clock) - used > wait / 20
+        except OSError:  # it has ended meanwhile
+            return False
+
+    def where():
+        frame = sys._current_frames().get(thread.ident)
+        return None if frame is None else (frame, frame.f_lasti)
+
+    first = where()
+    for _ in range(5):
+        time.sleep(wait / 5)
+        now = where()
+        if now is None:
+            return False
+        if now != first:
+            return True
+    return False
+
+
+def _cpu_clock(thread: threading.Thread):
+    try:
+        return time.pthread_getcpuclockid(thread.ident)
+    except (AttributeError, OSError, OverflowError, TypeError):
+        return None
 
 
 def lab_threads() -> list[threading.Thread]:

@@ -23,7 +23,11 @@ from urllib.parse import unquote_to_bytes
 from . import sandbox
 from .exchange import Exchange, Response, accept, received, respond
 from .findings import clip, describe_error, format_error
+from .leftovers import _counts
+from .leftovers import report as report_leftovers
+from .limits import MAX_BODY, TRACE_CLIP, check_max_body, kept, size_line
 from .request import HOP_BY_HOP, Request, header_fields, host_and_port
+from .stoppable import plain, swallowers
 from .trace import Step, Trace, now, snapshot
 
 DEFAULT_TIMEOUT = 5.0
@@ -59,8 +63,7 @@ def _as_dict(status_and_headers: tuple) -> dict:
     return {"status": status_and_headers[0], "headers": status_and_headers[1]}
 
 
-def _size_line(chunk: bytes) -> str:
-    return f"{len(chunk)} bytes"
+_size_line = size_line  # '5 bytes'; past a trace's clip, what it kept (limits.py)
 
 
 def _type_line(kind: type) -> str:
@@ -264,6 +267,10 @@ def _environ(request: Request, trace: Trace, options: tuple) -> tuple[dict, dict
     return environ, shown
 
 
+_PORTS = {80: "80", 443: "443"}
+_PROTOCOLS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
+
+
 def _request_variables(request: Request, options: tuple) -> tuple[dict, list[str]]:
     """The CGI-style variables and the wsgi.* keys, with the streams as the trace
     shows them; and the headers that had to be dropped."""
@@ -275,9 +282,10 @@ def _request_variables(request: Request, options: tuple) -> tuple[dict, list[str
     # PEP 3333 §Unicode Issues: "native strings" in environ hold bytes as Latin-1 (the
     # target is ASCII, so its str is its bytes).
     path = unquote_to_bytes(raw).decode("latin-1") if "%" in raw else raw
-    script_name = script_name.rstrip("/")
-    if script_name and (path == script_name or path.startswith(script_name + "/")):
-        path = path[len(script_name):]
+    if script_name:
+        script_name = script_name.rstrip("/")
+        if script_name and (path == script_name or path.startswith(script_name + "/")):
+            path = path[len(script_name):]
     fields = header_fields(parts.headers)
     host, port = host_and_port(fields.host, parts)
     environ = {
@@ -286,8 +294,8 @@ def _request_variables(request: Request, options: tuple) -> tuple[dict, list[str
         "PATH_INFO": path,
         "QUERY_STRING": query,
         "SERVER_NAME": host,
-        "SERVER_PORT": str(port),
-        "SERVER_PROTOCOL": "HTTP/" + parts.http_version,
+        "SERVER_PORT": _PORTS.get(port) or str(port),
+        "SERVER_PROTOCOL": _PROTOCOLS.get(parts.http_version) or "HTTP/" + parts.http_version,
         "REQUEST_URI": parts.target,
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": parts.scheme,
@@ -324,6 +332,8 @@ class _Call:
     length: str | None = None  # the Content-Length the app declared
     sent = False          # status line and headers on the wire?
     iterating = False
+    size = 0              # body bytes taken so far
+    max_body = MAX_BODY   # ... and at most (limits.py)
 
     def __init__(self, trace: Trace, head_request: bool):
         self.trace = trace
@@ -385,11 +395,13 @@ class _Call:
         has_type = False
         length = None
         for header in headers:
-            if not (isinstance(header, tuple) and len(header) == 2
-                    and isinstance(header[0], str) and isinstance(header[1], str)):
-                find("wsgi.headers.not_tuple", header=repr(header))
-                raise WSGIError(f"header {header!r} is not a tuple of two str")
-            name, value = header
+            if header.__class__ is tuple and len(header) == 2:
+                name, value = header
+                if name.__class__ is not str or value.__class__ is not str:
+                    self._check_pair(header)
+            else:
+                self._check_pair(header)
+                name, value = header
             kind = _NAME_KIND.get(name) if name.__class__ is str else None
             if kind is None:
                 kind = _name_kind(name)
@@ -424,6 +436,13 @@ class _Call:
             find("wsgi.headers.content_type_missing", status=repr(status))
         return clean, length
 
+    def _check_pair(self, header) -> None:
+        """A header that is not exactly a tuple of two str: a subclass will do."""
+        if not (isinstance(header, tuple) and len(header) == 2
+                and isinstance(header[0], str) and isinstance(header[1], str)):
+            self.trace.find("wsgi.headers.not_tuple", header=repr(header))
+            raise WSGIError(f"header {header!r} is not a tuple of two str")
+
     def _check_status(self, status) -> None:
         find = self.trace.find
         if not isinstance(status, str):
@@ -447,17 +466,30 @@ class _Call:
         if self.iterating:
             self.trace.find("wsgi.write.inside_iterable")
         data = bytes(data)
-        self.trace.step(WRITE, data)
+        self.trace.step(WRITE, kept(data, self.size))
         self._send(data)
 
     def _send(self, chunk: bytes) -> None:
         t = now()
+        if chunk:
+            self.size = size = self.size + len(chunk)
+            if size > self.max_body:
+                self._too_large(size)
         if not self.sent:
             self.sent = True
             self.trace.record((SEND_HEADERS, t, (self.status, self.headers)))
         if chunk:
             self.body.append(chunk)
-            self.trace.record((SEND_BODY, t, chunk))
+            # A trace keeps the first TRACE_CLIP bytes of a body, then sizes only.
+            self.trace.record((SEND_BODY, t, chunk if size <= TRACE_CLIP else
+                               kept(chunk, size - len(chunk))))
+
+    def _too_large(self, size: int) -> None:
+        """The server stops taking chunks past max_body (limits.py): the client gets a
+        500 if nothing was sent yet, a cut connection otherwise."""
+        self.trace.find("wsgi.body.too_large", actor="server", limit=self.max_body,
+                        size=size, sent="a cut connection" if self.sent else "a 500")
+        raise _Handled()
 
     def run(self, app, environ):
         """Call the app and drain its iterable (under the sandbox's deadline)."""
@@ -555,12 +587,17 @@ def _is_signature_error(error: TypeError, app) -> bool:
 
 def run_wsgi(app, request: Request | bytes | None = None, *, timeout: float = DEFAULT_TIMEOUT,
              script_name: str = "", multithread: bool = False, multiprocess: bool = False,
-             run_once: bool = False, coach: bool = True) -> Exchange:
+             run_once: bool = False, coach: bool = True, max_body: int = MAX_BODY,
+             isolate=None) -> Exchange:
     """Run one request through a WSGI app and return the Exchange.
 
     `request` is a Request or the raw bytes of one (refused with 400 if no
     server may accept them; the app is then never called).
     After `timeout` seconds the app is stopped and the client gets 504.
+    A response body past `max_body` bytes is cut off (limits.py).
+    `isolate=True` runs the app in a child process killed at the deadline
+    (isolate.py); by default only an app whose code would swallow the stop
+    runs there (stoppable.py), and `isolate=False` never.
     With `coach=False` the app is served the same way, but broken rules are
     not recorded as findings (the benchmark uses it to price the coach).
     """
@@ -568,6 +605,13 @@ def run_wsgi(app, request: Request | bytes | None = None, *, timeout: float = DE
         request, refused = accept("wsgi", request)
         if refused is not None:
             return refused
+    if isolate is not False and (isolate or (app is not plain.app or plain.changes !=
+                                             _counts.code_changes) and swallowers(app)):
+        from .isolate import run_isolated
+
+        return run_isolated("wsgi", app, request, timeout, isolate, {
+            "script_name": script_name, "multithread": multithread, "coach": coach,
+            "multiprocess": multiprocess, "run_once": run_once, "max_body": max_body})
     trace = Trace("wsgi", coach)
     received(trace, request)
     if not callable(app):
@@ -577,16 +621,25 @@ def run_wsgi(app, request: Request | bytes | None = None, *, timeout: float = DE
                               ("wsgi", script_name, multithread, multiprocess, run_once))
     trace.record((ENVIRON, now(), shown))
     call = _Call(trace, request.method == "HEAD")
+    if max_body != MAX_BODY:
+        call.max_body = check_max_body(max_body)
     outcome = sandbox.call(call.run, timeout, app, environ)
-    return respond("wsgi", request, trace, _response(call, outcome, timeout))
+    if outcome.left is not None:
+        report_leftovers(trace, outcome.left)
+    try:
+        response = _response(call, outcome, timeout)
+    except MemoryError:  # even with the body bounded, the process may be short of memory
+        call.body = []
+        trace.find("wsgi.app.out_of_memory", actor="server")
+        response = Response.error(500)
+    return respond("wsgi", request, trace, response)
 
 
 def _response(call: _Call, outcome, timeout: float) -> Response:
     """What the client gets, from how the call went."""
     trace = call.trace
     if outcome.timed_out:
-        how = (" and could not be stopped (it is blocked inside a C call)" if outcome.stuck
-               else "; it was stopped")
+        how = f" and could not be stopped {outcome.why}" if outcome.stuck else "; it was stopped"
         trace.find("wsgi.app.timeout", actor="server", timeout=timeout, how=how)
         if call.sent:
             return _cut(call)

@@ -10,6 +10,7 @@ imports pytest, hypothesis, starlette: a second or more per worker).  In
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import time
@@ -32,6 +33,8 @@ def app(environ, start_response):
             signal.signal(signal.SIGALRM, signal.SIG_IGN)
         while True:
             pass
+    if path == "/in_c":  # a loop inside one C call: no signal handler runs, only a kill
+        sum(itertools.repeat(1))
     if path == "/exit":  # the worker process dies under the request
         os._exit(3)
     if path == "/sleep":

@@ -24,5 +24,5 @@ def test_the_benchmark_runs_every_case_and_reports_every_goal(tmp_path):
     assert all(seconds > 0 for seconds in cases.values())
     goals = [g["goal"] for g in results["goals"]]
     assert len(goals) == 8 and all(isinstance(g["met"], bool) for g in results["goals"])
-    assert "Goals (issue 6):" in done.stdout and "wsgiref.validate" in done.stdout
+    assert "Goals (issue 13):" in done.stdout and "wsgiref.validate" in done.stdout
     assert done.stderr == "", done.stderr[-2000:]  # no warnings in the report

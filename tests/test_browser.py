@@ -152,7 +152,7 @@ def browser(lab):
 
 def _new_page(browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(90_000)  # a whole lesson runs first; a loaded machine is slow
     return page
 
 

@@ -355,7 +355,9 @@ def test_every_asgi_rule_has_a_case_or_a_reason():
                 "asgi.lifespan.shutdown_failed",      # the same path as startup_failed
                 "asgi.ws.protocol_header",            # below
                 "asgi.ws.raised",
-                "asgi.app.cancelled"}                 # tests/test_trace_truth.py
+                "asgi.app.cancelled",                 # tests/test_trace_truth.py
+                "asgi.http.body_too_large",           # tests/test_faults.py
+                "asgi.app.out_of_memory"}             # needs a process short of memory
     rules = {r for r in all_rules() if r.startswith("asgi.")}
     assert rules - covered == set()
 

@@ -207,7 +207,7 @@ def test_a_pickled_or_copied_request_leaves_its_memo_behind():
 
 # -- the loop of the lab's own ----------------------------------------------------------
 
-def test_an_app_that_stops_the_loop_is_served_and_noted():
+def test_an_app_that_stops_the_loop_gets_a_500_and_the_next_run_is_clean():
     async def stopper(scope, receive, send):
         await asyncio.sleep(0)
         asyncio.get_running_loop().stop()
@@ -216,10 +216,17 @@ def test_an_app_that_stops_the_loop_is_served_and_noted():
                     "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": b"still here"})
 
-    ex = gl.run_asgi(stopper, timeout=2)
-    assert ex.response.status == 200 and ex.response.body == b"still here"
-    assert any("loop.stop()" in e.detail for e in ex.trace if e.kind == "note")
-    assert gl.run_asgi(asgi_echo_header).response.status == 200  # the next run is clean
+    for app in (stopper, first_step_stopper):
+        ex = gl.run_asgi(app, timeout=2)
+        assert ex.response.status == 500
+        assert [f.rule for f in ex.findings] == ["asgi.app.raised"]
+        assert "belongs to the server" in ex.findings[0].message
+        assert any("loop.stop()" in e.detail for e in ex.trace if e.kind == "note")
+        assert gl.run_asgi(asgi_echo_header).response.status == 200  # the next run is clean
+
+
+async def first_step_stopper(scope, receive, send):
+    asyncio.get_running_loop().stop()  # before the app ever waits
 
 
 def test_tasks_left_running_are_cancelled_and_noted():

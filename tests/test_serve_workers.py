@@ -93,7 +93,7 @@ def notes(trace) -> list[str]:
 
 @needs_proc
 @pytest.mark.timeout(90)
-@pytest.mark.parametrize("gateway,spinners", [("wsgi", ["/spin", "/swallow", "/deaf"]),
+@pytest.mark.parametrize("gateway,spinners", [("wsgi", ["/spin", "/swallow", "/deaf", "/in_c"]),
                                               ("asgi", ["/spin", "/spin"])])
 def test_a_spinning_app_gets_504_its_worker_is_replaced_and_nothing_keeps_spinning(
         gateway, spinners):
@@ -108,7 +108,8 @@ def test_a_spinning_app_gets_504_its_worker_is_replaced_and_nothing_keeps_spinni
             assert fetch(srv, path)[0] == 504
             assert time.monotonic() - started < TIMEOUT + KILL_GRACE + 3
         # The last spinner could only be stopped by killing its worker; the trace says so
-        # (WSGI: `while True: pass` is stopped inside the worker by the lab's deadline).
+        # (WSGI: `while True: pass`, a swallowing loop and one that ignores SIGALRM are
+        # stopped inside the worker by the lab's deadline; a loop inside C is not).
         (killed,) = [n for n in notes(srv.traces[-1]) if "killed the worker" in n]
         assert f"(pid {served_by[-1]}) did not answer within 0.5 s" in killed, killed
         assert all(f.rule == f"{gateway}.app.timeout" for t in srv.traces for f in t.findings)
@@ -187,7 +188,7 @@ def test_the_trace_from_a_worker_is_the_in_process_trace():
         status, body = fetch(srv, "/x?y=1", "POST", b"data")
     assert status == 200 and int(body.split(b"pid=")[1].split()[0]) != os.getpid()
     (served,) = srv.traces
-    here = gl.run_wsgi(app, gl.Request("POST", "/x?y=1", body=b"data")).trace
+    here = gl.run_wsgi(app, gl.Request("POST", "/x?y=1", body=b"data"), isolate=False).trace
     assert [(e.actor, e.kind, e.spec) for e in served.events] == [
         (e.actor, e.kind, e.spec) for e in here.events]
     environ = next(e.data for e in served.events if e.kind == "environ")

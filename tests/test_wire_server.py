@@ -242,7 +242,7 @@ def test_an_app_that_cannot_be_stopped_gets_504_and_a_fresh_worker():
         first = server.pool.workers[0].pid
         started = time.monotonic()
         reply = uwsgi.decode_response(exchange(server.port, uwsgi.encode_request(
-            gl.Request("GET", "/deaf"))))
+            gl.Request("GET", "/in_c"))))
         assert reply.status == 504 and time.monotonic() - started < 0.5 + KILL_GRACE + 3
         notes = [e.detail for e in server.traces[-1].events if e.kind == "note"]
         assert any(f"(pid {first})" in n and "killed the worker" in n for n in notes)

@@ -37,6 +37,7 @@ from urllib.parse import unquote_to_bytes
 
 from .. import sandbox
 from ..findings import clip
+from ..limits import size_line
 from ..request import Request, host_and_port
 from ..trace import Step, Trace, now, snapshot
 
@@ -70,8 +71,8 @@ def _summary(message) -> str:
         return f"{kind}, status {message.get('status')!r}"
     if kind == "http.response.body":
         body = message.get("body", b"")
-        size = len(body) if hasattr(body, "__len__") else "?"
-        return f"{kind}, {size} bytes, more_body={bool(message.get('more_body', False))}"
+        size = size_line(body) if hasattr(body, "__len__") else "? bytes"  # see limits.py
+        return f"{kind}, {size}, more_body={bool(message.get('more_body', False))}"
     if kind == "websocket.send":
         data = message.get("text") if message.get("text") is not None else message.get("bytes")
         return f"{kind} {clip(data, 40)}"
@@ -210,7 +211,7 @@ def _scope_shown(recorded: tuple) -> dict:
 
 _ALLOWED = (bytes, str, int, float, list, dict, bool, type(None), tuple)
 _PLAIN = frozenset({bytes, str, int, bool, type(None), list, dict, tuple})  # no float: NaN
-_KEEP = frozenset({bytes, str, int, bool, type(None), float})  # snapshots of themselves
+_KEEP = frozenset({bytes, str, int, bool, type(None)})  # valid, and snapshots of themselves
 
 
 def _valid(message, trace: Trace) -> bool:
@@ -239,7 +240,7 @@ def message_now(message: dict) -> MappingProxyType:
     out = message.copy()
     for key, value in message.items():
         cls = value.__class__
-        if cls not in _KEEP:
+        if cls not in _KEEP and cls is not float:
             out[key] = _headers_now(value) if key == "headers" and cls is list else \
                 snapshot(value)
     return MappingProxyType(out)
@@ -422,7 +423,8 @@ class Connection(Watch):
     def overran(self) -> bool:
         """The app was still running at its deadline (it blocked the loop past it, or
         was stopped there)."""
-        return self.timed_out or self.late(self.ended_at)
+        return self.timed_out or self.ended_at is None or \
+            self.ended_at > self.started + self.timeout
 
     def where(self) -> str:
         """What the app was doing when its time ran out, for the timeout's finding."""
@@ -453,14 +455,29 @@ class Connection(Watch):
 
     def sent_event(self, message) -> str:
         """What every send() does first: check the message is one, and trace it."""
-        at = self.checkpoint()
-        if not _valid(message, self.trace):
-            raise _Handled("invalid message")
+        at = _clock()
+        if self.step_start is not None:  # a checkpoint (see Watch.checkpoint), inline
+            if at - self.mark > BLOCKED and not self.closed:
+                at = self.checkpoint()
+            self.mark = at
+        snap = None
+        if message.__class__ is dict and "type" in message:
+            # The usual message, in one look at each value: plain values that are their
+            # own snapshot need nothing more (see _valid and message_now).
+            for value in message.values():
+                if value.__class__ not in _KEEP:
+                    break
+            else:
+                snap = MappingProxyType(message.copy())
+        if snap is None:
+            if not _valid(message, self.trace):
+                raise _Handled("invalid message")
+            snap = message_now(message)
         kind = message["type"]
         step = self.sends.get(kind)
         if step is None:  # a type the spec does not have: send() says so next
             step = Step("app", "send", _summary, _spec_of(kind), self.sends_to)
-        self.trace.record((step, at, message_now(message)))
+        self.trace.record((step, at, snap))
         return kind
 
     def disconnected(self, why: str) -> Disconnected:

@@ -10,7 +10,11 @@ and turn how the app went into the Response the client saw.
 from __future__ import annotations
 
 from ..exchange import Exchange, Response, accept, received, respond
+from ..leftovers import _counts
+from ..leftovers import report as report_leftovers
+from ..limits import MAX_BODY, check_max_body
 from ..request import Request
+from ..stoppable import plain, swallowers
 from ..trace import now
 from . import http, websocket
 from .connection import DEFAULT_TIMEOUT, GRACE, Connection, _clock, _scope_for
@@ -51,13 +55,15 @@ def _finish(connection: Connection, response: Response) -> Exchange:
 
 
 def _conclude(connection: Connection, outcome) -> Exchange:
+    if outcome.left is not None:
+        report_leftovers(connection.trace, outcome.left)
     if outcome.timed_out:
         connection.timed_out = True
         connection.stuck = outcome.stuck
         if connection.step_start is not None and not connection.reported:
             # Still inside one step: the loop has been blocked since its last checkpoint.
             connection.found(_clock() - connection.mark,
-                             " and could not be stopped" if outcome.stuck else
+                             f" and could not be stopped {outcome.why}" if outcome.stuck else
                              " and was stopped there")
     elif outcome.error is not None:  # an error of the gateway itself, not of the app
         raise outcome.error
@@ -66,7 +72,8 @@ def _conclude(connection: Connection, outcome) -> Exchange:
 
 
 def run_asgi(app, request: Request | bytes | None = None, *, timeout: float = DEFAULT_TIMEOUT,
-             root_path: str = "", state: dict | None = None, coach: bool = True) -> Exchange:
+             root_path: str = "", state: dict | None = None, coach: bool = True,
+             max_body: int = MAX_BODY, isolate=None) -> Exchange:
     """Run one request (HTTP or a scripted WebSocket) through an ASGI app.
 
     Works from plain code and from inside a running event loop (a notebook
@@ -74,13 +81,35 @@ def run_asgi(app, request: Request | bytes | None = None, *, timeout: float = DE
     the server gives up (504, or a cut connection once the response started);
     an app that blocks the loop past it is stopped.
     `state` is the lifespan state, shallow-copied into the scope.
+    A response body past `max_body` bytes is cut off (limits.py).
+    `isolate=True` runs the app in a child process killed at the deadline
+    (isolate.py); by default only an app whose code would swallow the stop
+    runs there (stoppable.py), and `isolate=False` never.
     With `coach=False` the app is served the same way, but broken rules are
     not recorded as findings (the benchmark uses it to price the coach).
     """
+    if isolate is not False and (isolate or (app is not plain.app or plain.changes !=
+                                             _counts.code_changes) and swallowers(app)):
+        if type(request) is not Request:
+            request, refused = accept("asgi", request)
+            if refused is not None:
+                return refused
+        from ..isolate import run_isolated
+
+        return run_isolated("asgi", app, request, timeout, isolate, {
+            "root_path": root_path, "state": state, "coach": coach, "max_body": max_body})
     connection, refused = _prepare(app, request, timeout, root_path, state, coach)
     if refused is not None:
         return refused
-    return _conclude(connection, run_sync(connection.main, timeout + GRACE, connection.trace))
+    if max_body != MAX_BODY and connection.kind == "http":
+        connection.max_body = check_max_body(max_body)
+    outcome = run_sync(connection.main, timeout + GRACE, connection.trace)
+    try:
+        return _conclude(connection, outcome)
+    except MemoryError:  # even with the body bounded, the process may be short of memory
+        connection.body = []
+        connection.trace.find("asgi.app.out_of_memory", actor="server")
+        return _finish(connection, Response.error(500))
 
 
 async def run_asgi_async(app, request: Request | bytes | None = None, *,

@@ -28,6 +28,7 @@ import re
 
 from ..exchange import Response, reason_phrase
 from ..findings import clip, describe_error, format_error
+from ..limits import MAX_BODY, TRACE_CLIP, kept
 from ..trace import Step, now
 from .connection import (
     START_SPEC,
@@ -96,6 +97,8 @@ class HTTPConnection(Connection):
     over = False                           # the app has returned (or failed)
     told_disconnect = False
     noted_case = False
+    size = 0                               # body bytes taken so far ...
+    max_body = MAX_BODY                    # ... and at most (limits.py)
 
     def __init__(self, app, request, timeout, scope, coach=True):
         super().__init__(app, request, timeout, scope, coach)
@@ -162,19 +165,21 @@ class HTTPConnection(Connection):
     def _check_headers(self, headers) -> tuple[tuple, str | None]:
         """The headers as the client gets them (str pairs), once they are checked,
         and the Content-Length among them."""
-        try:
-            pairs = tuple(map(tuple, headers))
-        except TypeError:
-            self.trace.find("asgi.http.bad_headers", value=clip(headers),
-                            problem="it is not a list of pairs")
-            raise _Handled("bad headers") from None
         trace, out, length = self.trace, [], None
-        for pair in pairs:
-            if len(pair) != 2:
+        if headers.__class__ is not list and headers.__class__ is not tuple:
+            try:
+                headers = list(headers)
+            except TypeError:
+                trace.find("asgi.http.bad_headers", value=clip(headers),
+                           problem="it is not a list of pairs")
+                raise _Handled("bad headers") from None
+        for pair in headers:
+            try:
+                name, value = pair
+            except (TypeError, ValueError):
                 trace.find("asgi.http.bad_headers", value=clip(pair),
                            problem="each header must be a [name, value] pair")
-                raise _Handled("bad headers")
-            name, value = pair
+                raise _Handled("bad headers") from None
             # Exactly bytes (§HTTP Connection Scope: "byte strings"): a memoryview or
             # bytearray compares equal to bytes, but is not what the spec allows.
             if name.__class__ is not bytes or value.__class__ is not bytes:
@@ -212,9 +217,28 @@ class HTTPConnection(Connection):
             trace.find("asgi.http.body_not_bytes", vtype=type(body).__name__)
             raise _Handled("body not bytes")
         if body:
+            self.size = size = self.size + len(body)
+            if size > TRACE_CLIP:
+                self._clip_recorded(size - len(body))
+            if size > self.max_body:
+                # The server stops taking chunks (limits.py); the status line went out
+                # with http.response.start, so the client gets a cut connection.
+                trace.find("asgi.http.body_too_large", actor="server", limit=self.max_body,
+                           size=size)
+                raise _Handled("response body too large")
             self.body.append(bytes(body))
         if not message.get("more_body", False) and not self.trailers_expected:
             self._complete()
+
+    def _clip_recorded(self, before: int) -> None:
+        """A trace keeps the first TRACE_CLIP bytes of a body (limits.py): the send
+        step just recorded (sent_event) keeps this body's clip, not the whole of it."""
+        steps = self.trace._steps
+        if steps and steps[-1][0] is self.sends["http.response.body"]:
+            step, t, shown = steps[-1]
+            shown = dict(shown)
+            shown["body"] = kept(bytes(shown["body"]), before)
+            steps[-1] = (step, t, type(steps[-1][2])(shown))
 
     def _trailers(self, message: dict) -> None:
         if self.status is None:

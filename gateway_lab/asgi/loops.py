@@ -26,7 +26,7 @@ one of the lab's own, on the calling thread, under the sandbox's deadline
   gl.run_asgi_async(...)` (see gateway_lab/browser.py).
 
 Whatever the app does to the loop, the loop is the server's: an app that calls
-`loop.stop()` is noted and the run carries on; tasks it leaves running are
+`loop.stop()` or `loop.close()` gets an error (a 500, and a finding); tasks it leaves running are
 cancelled (they would otherwise wake up in the next, unrelated run); a run
 stopped mid-step (a blocked loop past its deadline) leaves a loop that is not
 to be trusted again, so it is closed.
@@ -35,6 +35,7 @@ to be trusted again, so it is closed.
 from __future__ import annotations
 
 import asyncio
+import os
 import selectors
 import sys
 import threading
@@ -69,12 +70,29 @@ class _LabLoop(asyncio.SelectorEventLoop):
     plain SelectorEventLoop (a subclass is asyncio's own way to change a loop)."""
 
     held: list | None = None
+    stepping = False    # the lab is taking a first step: the loop runs, as far as anyone asks
+    stopped_by_app = 0  # calls of stop() that were not the lab's
 
     def call_soon(self, callback, *args, context=None):
         if self.held is not None and not args:
             self.held.append((callback, context))
             return None
         return super().call_soon(callback, *args, context=context)
+
+    def is_running(self) -> bool:
+        # During a first step the loop is running, as it would be in a server: an app
+        # that tries loop.close() or loop.run_until_complete() is told so.
+        return self.stepping or super().is_running()
+
+    def stop(self) -> None:
+        """An app's loop.stop(): the server's loop is not the app's to stop.  The app gets
+        an error (the client a 500, like any error of the app), and the run is noted."""
+        self.stopped_by_app += 1
+        raise RuntimeError("loop.stop(): the event loop belongs to the server, not to the "
+                           "app; an ASGI app returns when it is done")
+
+    def stop_for_the_lab(self) -> None:
+        super().stop()
 
 
 class _NothingToWaitFor(selectors.BaseSelector):
@@ -165,7 +183,6 @@ class OwnLoop:
         self.loop = self.loop_class()
         self.loop.set_exception_handler(_quiet)
         self.tasks: list[asyncio.Task] = []
-        self.stopped_by_app = False
         self.loop.set_task_factory(self._task)
         # The loop's hooks for async generators, as run_forever() installs them.
         self.hooks = (self.loop._asyncgen_firstiter_hook, self.loop._asyncgen_finalizer_hook)
@@ -197,7 +214,8 @@ class OwnLoop:
 
     def _first_step(self, coro, outer) -> asyncio.Task:
         """A real Task for `coro`, its first step taken here and now, as the loop would
-        take it (this loop is the running one meanwhile, and owns async generators)."""
+        take it: this loop is the running one meanwhile (it says so: `stepping`), and
+        owns the async generators started."""
         loop = self.loop
         loop.held = held = []
         try:
@@ -207,23 +225,20 @@ class OwnLoop:
         hooks = sys.get_asyncgen_hooks()
         _set_running_loop(loop)
         sys.set_asyncgen_hooks(*self.hooks)
+        loop.stepping = True
         try:
             for callback, context in held:
                 context.run(callback)
         finally:
+            loop.stepping = False
             sys.set_asyncgen_hooks(*hooks)
             _set_running_loop(outer)
         return task
 
     def _until_done(self, task: asyncio.Task):
         loop = self.loop
-        task.add_done_callback(lambda _: loop.stop())
+        task.add_done_callback(lambda _: loop.stop_for_the_lab())
         loop.run_forever()
-        while not task.done():
-            # The app called loop.stop(): a server's loop is not the app's to
-            # stop. The run carries on (the deadline holds) and the trace says so.
-            self.stopped_by_app = True
-            loop.run_forever()
         return task.result()
 
     def leftovers(self) -> int:
@@ -267,6 +282,17 @@ if IN_BROWSER:
 _main_loop: OwnLoop | None = None
 
 
+def _after_fork() -> None:
+    # A forked child (an isolated run, a worker) shares the parent's loop's selector:
+    # it makes a loop of its own when it first needs one.
+    global _main_loop
+    _main_loop = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 def run_sync(make_coro, timeout: float, trace: Trace | None = None) -> sandbox.Outcome:
     """Run `make_coro()` to completion on a loop of the lab's own (see the module
     docstring), stopped after `timeout` seconds."""
@@ -276,8 +302,8 @@ def run_sync(make_coro, timeout: float, trace: Trace | None = None) -> sandbox.O
     if own is None or own.loop.is_closed():
         own = OwnLoop()
     outcome = sandbox.call(own.run, timeout, make_coro())
-    if own.stopped_by_app:
-        own.stopped_by_app = False
+    if own.loop.stopped_by_app:
+        own.loop.stopped_by_app = 0
         if trace is not None:
             trace.add("server", "note", "the app called loop.stop(); the loop belongs to "
                       "the server, which carried on", LOOP_SPEC, target="app")

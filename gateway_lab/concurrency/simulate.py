@@ -472,18 +472,28 @@ def _run(server: _Server, w: Workload, costs: Costs):
                 continue
             take_turn(group_queue[g].popleft(), g, t)
 
+    single = server.groups == 1  # one GIL or loop, one core: no group ever waits for a core
+
     def release(g: int, t: float) -> None:
         nonlocal cores_free
         running[g] = 0
         cores_free += 1
+        if single:  # the same as below, without the bookkeeping between groups
+            if group_queue[0]:
+                take_turn(group_queue[0].popleft(), 0, t)
+            return
         if group_queue[g] and not queued_group[g]:
             queued_group[g] = 1
             waiting_groups.append(g)
-        next_turns(t)
+        if waiting_groups:  # (next_turns' own test, made here: most releases need none)
+            next_turns(t)
+
+    group_of = None if server.groups == 1 else server.group_of  # one group: all are 0
 
     def begin(i: int, t: float) -> None:
         start[i] = t
-        group[i] = server.group_of(i, lane[i])
+        if group_of is not None:
+            group[i] = group_of(i, lane[i])
         if busy[i] > 0:
             left[i] = busy[i]
             want_cpu(i, t)
@@ -512,7 +522,7 @@ def _run(server: _Server, w: Workload, costs: Costs):
                 turn[i] = length
                 push(heap, (t + length, i * 3 + DONE_CPU))
             return
-        if i in slices:
+        if slices and i in slices:
             slices[i].append((turn_start[i], t))
         release(g, t)
         if resuming[i]:
@@ -548,7 +558,8 @@ def _run(server: _Server, w: Workload, costs: Costs):
     def arrive(i: int, t: float) -> None:
         arrival[i] = t
         if not limited:
-            lane[i] = server.group_of(i, 0)
+            if group_of is not None:
+                lane[i] = group_of(i, 0)
             begin(i, t)
         elif free_lanes:
             lane[i] = heapq.heappop(free_lanes)
@@ -561,7 +572,8 @@ def _run(server: _Server, w: Workload, costs: Costs):
         next_arrival = arrival[scheduled[k]] if k < n_sched else inf
         if heap and heap[0][0] <= next_arrival:
             t, code = pop(heap)
-            i, kind = divmod(code, 3)
+            i = code // 3
+            kind = code - 3 * i
             if kind == DONE_CPU:
                 done_cpu(i, t)
             elif kind == DONE_IO:

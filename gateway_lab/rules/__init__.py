@@ -16,10 +16,10 @@ def all_rules() -> dict[str, Rule]:
     """Every rule of every interface, by id (loaded on first use)."""
     global _RULES
     if _RULES is None:
-        from . import asgi, cgi, http, wsgi
+        from . import asgi, cgi, http, sandbox, wsgi
 
         rules: dict[str, Rule] = {}
-        for module in (http, wsgi, asgi, cgi):
+        for module in (http, wsgi, asgi, cgi, sandbox):
             for rule in module.RULES:
                 assert rule.id not in rules, f"duplicate rule id {rule.id}"
                 rules[rule.id] = rule

@@ -77,6 +77,10 @@ RULES = [
          "answered {status}",
          "look for an await that never returns, or a receive() that waits for a message "
          "that will not come."),
+    Rule("asgi.app.out_of_memory", ERRORS, ERRORS_URL,
+         "the server ran out of memory putting your app's response together; it answered 500",
+         "look for a body built in memory without bound (a list that only grows, a loop of "
+         "more_body=True that never ends)."),
     Rule("asgi.message.not_dict", EVENTS, EVENTS_URL,
          "your app sent {value}; every ASGI message is a dict with a 'type' key",
          "send dicts such as {{'type': 'http.response.start', 'status': 200, 'headers': []}}."),
@@ -105,6 +109,12 @@ RULES = [
     Rule("asgi.http.start_twice", START, START_URL,
          "your app sent http.response.start a second time; a response has one status line",
          "send http.response.start once, then only http.response.body messages."),
+    Rule("asgi.http.body_too_large", BODY, BODY_URL,
+         "your app's response body passed {limit} bytes ({size} so far), the most this "
+         "server takes (its max_body setting); send() raised, and the client, which had "
+         "the status line already, got a cut connection",
+         "stream a big file in chunks from disk, or raise max_body= if the body really is "
+         "that big; a loop of more_body=True that never ends is never a response."),
     Rule("asgi.http.after_complete", BODY, BODY_URL,
          "your app sent {type!s} after the response was complete (more_body was False); the "
          "server ignores it",

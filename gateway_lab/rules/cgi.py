@@ -68,7 +68,7 @@ RULES = [
          "fine while debugging; the response itself must go to stdout."),
     Rule("cgi.script.left_processes", *_at("3.4"),
          "your script exited but a process it started was still running (or was never waited "
-         "for); the server killed it",
+         "for){which!s}; the server killed it",
          "wait for the processes you start (subprocess.run waits); a CGI request ends when "
          "the script's process does."),
     # -- what the script printed (§6) ----------------------------------------------

@@ -42,6 +42,10 @@ RULES = [
          "your app did not finish within {timeout:g} s{how}; the server gave up and answered 504",
          "look for a loop that never ends or a call that waits forever (e.g. reading "
          "wsgi.input past CONTENT_LENGTH)."),
+    Rule("wsgi.app.out_of_memory", SERVER, SERVER_URL,
+         "the server ran out of memory putting your app's response together; it answered 500",
+         "look for a body built in memory without bound (a list that only grows, a "
+         "generator that never ends)."),
     Rule("wsgi.app.not_callable", APP, APP_URL,
          "the app is a {type}, not a callable taking (environ, start_response)",
          "pass the function (or object with __call__) itself, e.g. `app`, not `app()`."),
@@ -112,6 +116,12 @@ RULES = [
     Rule("wsgi.len.wrong", BUFFER, BUFFER_URL,
          "len() of your iterable is {declared} but it yielded {actual} items",
          "only implement __len__ when it is exact."),
+    Rule("wsgi.body.too_large", BUFFER, BUFFER_URL,
+         "your app's response body passed {limit} bytes ({size} so far), the most this "
+         "server takes (its max_body setting); it stopped taking chunks, closed your "
+         "iterable, and the client got {sent}",
+         "stream a big file with wsgi.file_wrapper from disk, or raise max_body= if the "
+         "body really is that big; a generator that never ends is never a response."),
     # -- write() ----------------------------------------------------------
     Rule("wsgi.write.not_bytes", WRITE, WRITE_URL,
          "your app passed a {type} to write(); it takes bytes", "write(text.encode('utf-8'))."),

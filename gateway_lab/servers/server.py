@@ -175,8 +175,8 @@ def start(server, app=None, *, workers: int = 1, threads: int = 1,
             if guessed in catalog.SERVERS.get(server, ((),))[0]:
                 interface = guessed
         setup = Setup(server, workers, threads, worker_class, interface)
+    ref = app_ref(app, setup.interface)  # the learner's mistake first, then what to install
     catalog.require(setup.server, setup.worker_class)
-    ref = app_ref(app, setup.interface)
     raise_fd_limit()
     environment = child_env(ref.path, env)
     last_error = None

@@ -88,9 +88,11 @@ def build_request(method: str = "GET", target: str = "/", headers="", body="") -
         raise InputError(f"no server would accept this request: {error}") from None
 
 
-def run_through(gateway: str, app, request: Request, *, timeout: float = 5.0):
+def run_through(gateway: str, app, request: Request, *, timeout: float = 5.0,
+                isolate=None):
     """Run `request` through the named gateway: `app` is a callable (WSGI/ASGI) or,
-    for CGI, the path of a script."""
+    for CGI, the path of a script.  `isolate` is run_wsgi's and run_asgi's (a CGI
+    script always runs in a process of its own)."""
     gateway = gateway.lower()
     if gateway not in GATEWAYS:
         raise InputError(f"unknown gateway {gateway!r}; choose one of {', '.join(GATEWAYS)}")
@@ -106,7 +108,7 @@ def run_through(gateway: str, app, request: Request, *, timeout: float = 5.0):
     if gateway == "wsgi":
         from ..wsgi import run_wsgi
 
-        return run_wsgi(app, request, timeout=timeout)
+        return run_wsgi(app, request, timeout=timeout, isolate=isolate)
     from ..asgi import run_asgi
 
-    return run_asgi(app, request, timeout=timeout)
+    return run_asgi(app, request, timeout=timeout, isolate=isolate)

@@ -129,5 +129,6 @@ def _serve_wsgi(app, channel: Channel, timeout: float, keep_body: int) -> None:
         if message[0] != "http":
             return  # "stop"
         _, job_id, request, options = message
-        ex = run_wsgi(app, request, timeout=timeout, **options)
+        # isolate=False: this worker is already what the server kills at the deadline.
+        ex = run_wsgi(app, request, timeout=timeout, isolate=False, **options)
         channel.send(("done", job_id, ex.response, clip_trace(ex.trace, keep_body)))

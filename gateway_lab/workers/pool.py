@@ -94,7 +94,9 @@ class InProcess:
     def run(self, request: Request, **options) -> Exchange:
         from ..wsgi import run_wsgi
 
-        return run_wsgi(self.app, request, timeout=self.timeout, multithread=True, **options)
+        # isolate=False: workers=0 asked for this process, where nothing stops a runaway app.
+        return run_wsgi(self.app, request, timeout=self.timeout, multithread=True, isolate=False,
+                        **options)
 
     def submit(self, request: Request, on_done=None, **options) -> Job:
         import concurrent.futures

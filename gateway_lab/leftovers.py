@@ -1,0 +1,433 @@
+"""Threads and processes that learner code starts and leaves running after its run.
+
+A request ends when the app returns.  A thread the app started and left
+running, or a child process it did not wait for, outlives it: in a notebook
+kernel it runs on (a copy of the kernel that prints every cell twice, a
+`sleep 1000`, a thread at 100% of a core) until the kernel restarts.  At the
+end of every run the lab looks, says what it found in a finding, and kills
+the processes.  Threads cannot be killed (Python has no way to end another
+thread), so they are named, not stopped.
+
+The lab looks after runs on the main thread (a notebook cell, a script, the
+CLI, an exercise check): there one run happens at a time.  Runs on other
+threads (the concurrency lab's workers, a server's) share the process with
+other runs going on at the same time, and what one of them started cannot be
+told from what another did, so they are not looked at.  A thread counts as the
+app's if it was started on a function of the learner's own or is running one
+(an installed library's idle pool thread, such as AnyIO's worker behind a
+FastAPI sync route, is not).
+
+Looking costs nothing on the common path:
+
+* threads: the run compares how many threads Python knows before and after
+  (the length of one dict); only if the number changed does it list them and
+  compare with the threads it had seen;
+* processes: an audit hook (PEP 578, installed once) counts the events that
+  start a process (subprocess.Popen, os.fork, os.posix_spawn, os.spawn*); only
+  if one happened during the run does it list this process's children.  A
+  process it started during the run (by its start time) is killed with every
+  process it started in turn.
+
+`os.fork()` inside an app is also stopped at the gateway's boundary: the
+copy must not return into the caller's code (sandbox.py).
+
+CGI scripts run in a process group of their own, which one killpg() ends;
+a grandchild that left the group (setsid and a double fork, or
+`start_new_session=True`) is out of its reach.  On Linux the lab makes itself
+a "child subreaper" (prctl(PR_SET_CHILD_SUBREAPER), man 2 PR_SET_CHILD_SUBREAPER)
+while a script runs: such an orphan is then handed to the lab instead of to
+init, and `run_cgi` finds it among its children (by the environment it
+inherited from the script, which is the run's own) and kills it.  Elsewhere
+there is no such attribute, and those grandchildren survive the run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from typing import NamedTuple
+
+LINUX = sys.platform.startswith("linux")
+_SPAWNS = frozenset({"subprocess.Popen", "os.fork", "os.forkpty", "os.posix_spawn",
+                     "os.spawn", "os.startfile"})
+REAP_WAIT = 1.0   # s to wait for killed processes to be gone
+
+
+# -- counting what could leave something behind -------------------------------------------
+
+# The dict of running threads: its length is threading.active_count() without the lock.
+_threads = getattr(threading, "_active", None)
+if _threads is None:  # not CPython's threading: count the slow way
+    class _Count:
+        def __len__(self) -> int:
+            return threading.active_count()
+
+    _threads = _Count()
+_hooked = False
+
+
+class _Counts:
+    __slots__ = ("code_changes", "spawned", "threads")
+
+    def __init__(self):
+        self.spawned = 0       # process-starting events seen by the audit hook
+        self.threads = -1      # threads running when the lab last listed them (_Seen)
+        self.code_changes = 0  # assignments to a function's __code__ (stoppable's cache)
+
+
+_counts = _Counts()
+
+
+def _hook(event: str, args) -> None:
+    # Runs at every audited event of the process (opening files, imports, ...): one
+    # set lookup, and nothing more unless a process is being started.
+    if event in _SPAWNS:
+        _counts.spawned += 1
+    elif event == "object.__setattr__" and args[1] == "__code__":
+        _counts.code_changes += 1  # func.__code__ = ...: the only way a function changes code
+
+
+def install() -> None:
+    """Start counting process starts (once per process: audit hooks cannot be removed)."""
+    global _hooked
+    if not _hooked:
+        _hooked = True
+        sys.addaudithook(_hook)
+
+
+class Mark(NamedTuple):
+    """The counts at the start of a run, and when it started (time.perf_counter())."""
+
+    threads: int
+    spawned: int
+    t0: float
+
+
+def mark() -> Mark:
+    install()
+    if len(_threads) != _counts.threads:
+        _seen.refresh()
+    return Mark(len(_threads), _counts.spawned, time.perf_counter())
+
+
+def changed(m: Mark) -> bool:
+    """Cheap: could the run have left something behind?"""
+    return len(_threads) != m.threads or _counts.spawned != m.spawned
+
+
+# -- threads --------------------------------------------------------------------------------
+
+class _Seen:
+    """The threads the lab has already accounted for (by ident); how many ran then is
+    `_counts.threads` (read at every run, so kept where it is cheapest to read)."""
+
+    def __init__(self):
+        self.idents: set[int] = set()
+
+    def refresh(self) -> None:
+        self.idents = {t.ident for t in threading.enumerate()}
+        _counts.threads = len(_threads)
+
+
+_seen = _Seen()
+
+
+def _runs_learner_code(thread: threading.Thread, frames: dict) -> bool:
+    """Is `thread` the app's: started on a function of the learner's own, or running
+    one right now?  The lab's threads and the idle pool threads of libraries (an event
+    loop's executor, AnyIO's workers for FastAPI's sync routes: they wait for work,
+    in installed code) are not."""
+    if (thread.name or "").startswith("gateway-lab"):
+        return False
+    from .origin import is_library as _is_library
+
+    target = getattr(thread, "_target", None)
+    code = getattr(target, "__code__", None)
+    if code is None:
+        code = getattr(getattr(type(thread), "run", None), "__code__", None)
+    if code is not None and not _is_library(code.co_filename):
+        return True
+    frame = frames.get(thread.ident)
+    while frame is not None:
+        if not _is_library(frame.f_code.co_filename):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def new_threads() -> list[threading.Thread]:
+    """Threads started since the lab last looked that are still running the app's code."""
+    frames = sys._current_frames()
+    found = [t for t in threading.enumerate()
+             if t.ident not in _seen.idents and t.is_alive() and _runs_learner_code(t, frames)]
+    _seen.refresh()  # each is reported once
+    return found
+
+
+# -- processes ------------------------------------------------------------------------------
+
+class Proc(NamedTuple):
+    pid: int
+    command: str
+    started: float   # seconds, on the clock of _now()
+
+
+def _now() -> float:
+    """Now, on the clock processes' start times are read on."""
+    if LINUX:
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
+    return time.time()
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, start time in seconds since boot) from /proc, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(b")") + 2:].split()  # the name may hold spaces and ')'
+    return int(fields[1]), int(fields[19]) / _TICKS
+
+
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            words = f.read().rstrip(b"\0").split(b"\0")
+    except OSError:
+        return "?"
+    return " ".join(w.decode("utf-8", "replace") for w in words)[:200] or "?"
+
+
+def children(pid: int | None = None) -> list[Proc]:
+    """The child processes of `pid` (default: this process); [] where they cannot be
+    listed (not Linux, and psutil is not installed)."""
+    pid = os.getpid() if pid is None else pid
+    if LINUX:
+        out = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                stat = _proc_stat(int(entry))
+                if stat is not None and stat[0] == pid:
+                    out.append(Proc(int(entry), _command(int(entry)), stat[1]))
+        return out
+    try:
+        import psutil
+    except ImportError:
+        return []
+    try:
+        return [Proc(p.pid, " ".join(p.cmdline())[:200] or p.name(), p.create_time())
+                for p in psutil.Process(pid).children()]
+    except psutil.Error:
+        return []
+
+
+def can_list_children() -> bool:
+    if LINUX:
+        return True
+    try:
+        import psutil  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children first)."""
+    out, todo = [], [pid]
+    while todo:
+        for child in children(todo.pop()):
+            out.append(child.pid)
+            todo.append(child.pid)
+    return out
+
+
+def kill(pids) -> None:
+    """SIGKILL each process and everything below it, then reap the ones that are ours."""
+    everyone = []
+    for pid in pids:
+        everyone += [pid] + descendants(pid)
+    for pid in everyone:
+        try:
+            os.kill(pid, signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM)
+        except OSError:
+            pass
+    _reap(everyone)
+
+
+def _reap(pids) -> None:
+    """Collect the exit status of the killed processes that are (or become) our
+    children: a killed child stays a zombie until its parent waits for it, and a
+    grandchild whose parent was killed too becomes ours (as a subreaper) a moment
+    later.  Waits until each is reaped or gone, at most REAP_WAIT seconds."""
+    if not hasattr(os, "waitpid") or os.name == "nt":
+        return
+    pending = set(pids)
+    deadline = time.monotonic() + REAP_WAIT
+    while pending and time.monotonic() < deadline:
+        for pid in list(pending):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # not ours (yet), or reaped by its Popen object
+                done = pid if not _exists(pid) else 0
+            if done:
+                pending.discard(pid)
+        if pending:
+            time.sleep(0.002)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def new_processes(t0: float) -> list[Proc]:
+    """Children of this process started since `t0` (time.perf_counter()), running or
+    exited and never waited for (a zombie: its command line is gone, "?")."""
+    since = _now() - (time.perf_counter() - t0) - 1.5 / _TICKS  # start times are in ticks
+    return [p for p in children() if p.started >= since]
+
+
+# -- the end of a run ------------------------------------------------------------------------
+
+class Left(NamedTuple):
+    threads: tuple[str, ...]     # "name (daemon)"
+    processes: tuple[str, ...]   # "pid 1234: sleep 1000"
+
+
+def look(m: Mark) -> Left | None:
+    """What the run that started at `m` left behind; its processes are killed.  None
+    when nothing is left (the common case returns before listing anything)."""
+    threads = ()
+    if len(_threads) != m.threads:
+        threads = tuple(f"{t.name!r}" + (" (daemon)" if t.daemon else "")
+                        for t in new_threads())
+    procs = ()
+    if _counts.spawned != m.spawned:
+        found = new_processes(m.t0)
+        if found:
+            kill([p.pid for p in found])
+            procs = tuple(f"pid {p.pid}: {p.command}" if p.command != "?" else
+                          f"pid {p.pid}, which had exited without being waited for (an "
+                          "os.fork() copy ends at the gateway)" for p in found)
+    if threads or procs:
+        return Left(threads, procs)
+    return None
+
+
+def report(trace, left: Left) -> None:
+    """The findings for what a run left behind (see rules/sandbox.py)."""
+    if left.threads:
+        trace.find("sandbox.left_threads", actor="server", n=len(left.threads),
+                   names=", ".join(left.threads), s="" if len(left.threads) == 1 else "s")
+    if left.processes:
+        one = len(left.processes) == 1
+        trace.find("sandbox.left_processes", actor="server", n=len(left.processes),
+                   which="; ".join(left.processes), es="" if one else "es",
+                   them="it" if one else "them", they="it" if one else "they")
+
+
+# -- CGI: grandchildren that left the script's process group (Linux) -------------------------
+
+PR_SET_CHILD_SUBREAPER = 36
+_reaper_lock = threading.Lock()
+_reaper_users = 0
+_prctl = None
+
+
+def _set_subreaper(on: bool) -> bool:
+    global _prctl
+    if not LINUX:
+        return False
+    if _prctl is None:
+        import ctypes
+
+        try:
+            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            _prctl = False
+    if not _prctl:
+        return False
+    return _prctl(PR_SET_CHILD_SUBREAPER, 1 if on else 0, 0, 0, 0) == 0
+
+
+class Subreaper:
+    """While any CGI script runs, this process adopts the orphans among its descendants
+    (Linux; elsewhere `active` is False and nothing changes)."""
+
+    active = False
+
+    def __enter__(self) -> Subreaper:
+        global _reaper_users
+        with _reaper_lock:
+            if _reaper_users or _set_subreaper(True):
+                _reaper_users += 1
+                self.active = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        global _reaper_users
+        if not self.active:
+            return
+        with _reaper_lock:
+            _reaper_users -= 1
+            if not _reaper_users:
+                _set_subreaper(False)
+
+
+def _environ_of(pid: int) -> bytes | None:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def environ_block(env: dict) -> set[bytes]:
+    """The entries of `env` as /proc/PID/environ shows them."""
+    return {os.fsencode(f"{k}={v}") for k, v in env.items()}
+
+
+def escaped(script_pid: int, env: dict, t0: float) -> list[Proc]:
+    """Processes that came from the script run with `env` (started at `t0`,
+    time.perf_counter()) and were handed to this process as orphans: its children,
+    started since, whose environment holds the script's (a process keeps the one it
+    was started with, and a script's is its run's own: the request's variables)."""
+    want = environ_block(env)
+    out = []
+    for proc in new_processes(t0):
+        if proc.pid == script_pid:
+            continue
+        block = _environ_of(proc.pid)
+        # All of the run's variables (Python may add one: LC_CTYPE, PEP 538).
+        if block and want <= set(block.rstrip(b"\0").split(b"\0")):
+            out.append(proc)
+    return out
+
+
+def reap_group(pgid: int) -> None:
+    """Collect the children of ours in process group `pgid` (killed with killpg(); as
+    a subreaper the lab may have adopted some of them)."""
+    if not hasattr(os, "waitpid") or os.name == "nt":
+        return
+    deadline = time.monotonic() + REAP_WAIT
+    while True:
+        try:
+            pid, _ = os.waitpid(-pgid, os.WNOHANG)
+        except ChildProcessError:
+            return  # none left in that group
+        if pid == 0:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.002)
