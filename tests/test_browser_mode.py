@@ -21,7 +21,7 @@ MONITORING = hasattr(sys, "monitoring")
 @pytest.fixture
 def in_browser(monkeypatch):
     """Every switch the lab makes at import when sys.platform == "emscripten"."""
-    from gateway_lab import exercises, serving
+    from gateway_lab import exercises, isolate, serving
     from gateway_lab.concurrency import real
     from gateway_lab.exercises import core
     from gateway_lab.servers import broker, catalog, loadgen
@@ -33,7 +33,8 @@ def in_browser(monkeypatch):
     monkeypatch.setattr(loops, "_main_loop", None)
     monkeypatch.setattr(cgi, "_execute", cgi._simulate)
     monkeypatch.setattr(cgi, "_command", cgi._command_in_browser)
-    for module in (real, serving, wire_server, catalog, broker, loadgen, exercises, core):
+    for module in (real, serving, wire_server, catalog, broker, loadgen, exercises, core,
+                   isolate):
         monkeypatch.setattr(module, "IN_BROWSER", True)
     yield
     loops._main_loop = None
@@ -88,6 +89,26 @@ def test_a_bare_except_does_not_keep_code_alive_past_its_deadline(in_browser):
     started = time.perf_counter()
     assert sandbox.call(stubborn, 0.3).timed_out
     assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.skipif(not MONITORING, reason="sys.monitoring is Python 3.12+")
+def test_an_app_that_swallows_the_stop_runs_here_and_is_stopped_all_the_same(in_browser):
+    # On the desktop such an app runs in a process of its own (isolate.py); a page has none.
+    def app(environ, start_response):
+        while True:
+            try:
+                _spin()
+            except:  # noqa: E722 - the bare except beginners write
+                pass
+
+    started = time.perf_counter()
+    ex = gl.run_wsgi(app, gl.Request("GET", "/"), timeout=0.3)
+    assert time.perf_counter() - started < 3.0
+    assert ex.response.status == 504
+    said = " ".join(str(f) for f in ex.trace.findings)
+    assert "cannot start processes" in said and "ran in this one" in said
+    with pytest.raises(Exception, match="cannot start processes"):
+        gl.run_wsgi(app, gl.Request("GET", "/"), timeout=0.3, isolate=True)
 
 
 def test_a_watchdog_that_cannot_start_leaves_nothing_behind(monkeypatch):
