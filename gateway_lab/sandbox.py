@@ -626,13 +626,23 @@ else:  # Python 3.10, 3.11: a trace function (a raise from it ends the tracing, 
         sys.settrace(_global if on else _before[0])
 
 
+# Pyodide's time.sleep is Python code that awaits asyncio.sleep on the kernel's loop
+# (stack switching, JSPI); the C function is its __wrapped__.  A Stopped raised inside that
+# machinery leaves it stuck (the next sleep never returns), so during a run time.sleep is
+# the plain one, as on a desktop: it blocks, and the deadline falls on the code after it.
+_PLAIN_SLEEP = getattr(time.sleep, "__wrapped__", None) if IN_BROWSER else None
+
+
 def _call_inline(fn, timeout: float, *args) -> Outcome:
     """Run `fn(*args)` on this thread, stopped by the interpreter past `timeout` seconds."""
     out = Outcome()
     deadline = _clock() + timeout
     outer = _deadlines[-1] if _deadlines else None
     _deadlines.append(deadline if outer is None else min(deadline, outer))
+    sleep = time.sleep
     if outer is None:
+        if _PLAIN_SLEEP is not None:
+            time.sleep = _PLAIN_SLEEP
         _watch(True)
     try:
         out.value = fn(*args)
@@ -646,6 +656,7 @@ def _call_inline(fn, timeout: float, *args) -> Outcome:
         _deadlines.pop()
         if outer is None:
             _watch(False)
+            time.sleep = sleep
         elif not hasattr(sys, "monitoring"):
             _watch(True)  # a raise may have ended the tracing; the outer run still needs it
     return out

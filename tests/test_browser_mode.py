@@ -111,6 +111,34 @@ def test_an_app_that_swallows_the_stop_runs_here_and_is_stopped_all_the_same(in_
         gl.run_wsgi(app, gl.Request("GET", "/"), timeout=0.3, isolate=True)
 
 
+@pytest.mark.skipif(not MONITORING, reason="sys.monitoring is Python 3.12+")
+def test_a_sleep_that_is_python_code_is_the_plain_one_during_a_run(in_browser, monkeypatch):
+    # Pyodide's time.sleep awaits on the kernel's loop; a stop raised inside it left the
+    # next sleep stuck (lesson 03 hung in chromium).  During a run it is the C function.
+    plain = time.sleep
+    used = []
+
+    def pyodide_like_sleep(seconds):
+        used.append(seconds)
+        plain(seconds)
+
+    pyodide_like_sleep.__wrapped__ = plain
+    monkeypatch.setattr(time, "sleep", pyodide_like_sleep)
+    monkeypatch.setattr(sandbox, "_PLAIN_SLEEP", plain)
+
+    def stubborn(environ, start_response):
+        while True:
+            try:
+                time.sleep(0.01)
+            except:  # noqa: E722
+                pass
+
+    ex = gl.run_wsgi(stubborn, gl.Request("GET", "/"), timeout=0.3)
+    assert ex.response.status == 504
+    assert used == []                       # the plain sleep ran, not the wrapper
+    assert time.sleep is pyodide_like_sleep  # and the kernel's is back afterwards
+
+
 def test_a_watchdog_that_cannot_start_leaves_nothing_behind(monkeypatch):
     if not sandbox._HAS_ALARM or threading.current_thread() is not threading.main_thread():
         pytest.skip("the watchdog runs on POSIX main threads only")

@@ -265,16 +265,15 @@ if IN_BROWSER:
     # Chromium) it awaits asyncio.sleep on the *running* loop.  While the lab's loop runs,
     # that loop is the lab's, busy in this very call, and the sleep would never end.  For
     # the run, time.sleep is the plain one again: it blocks, as it does on a desktop.
-    _pyodide_sleep = time.sleep
     _plain_sleep = getattr(time.sleep, "__wrapped__", time.sleep)
     _run_anywhere = OwnLoop.run
 
     def _run_in_browser(self, coro):
-        time.sleep = _plain_sleep
+        sleep, time.sleep = time.sleep, _plain_sleep
         try:
             return _run_anywhere(self, coro)
         finally:
-            time.sleep = _pyodide_sleep
+            time.sleep = sleep
 
     OwnLoop.run = _run_in_browser
 
