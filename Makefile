@@ -7,12 +7,12 @@ BIN    := $(VENV)/Scripts
 endif
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab demo test bench clean
+.PHONY: lab demo test test-lite bench lite clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[lab,serve,servers,test]"
+	$(BIN)/python -m pip install --quiet -e ".[lab,serve,servers,test,lite]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (gateway-lab)" >/dev/null
 	touch $(STAMP)
 
@@ -25,12 +25,23 @@ lab: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/gateway-lab demo
 
+# The whole suite but the browser site's (make test-lite: a Pyodide kernel per lesson
+# takes minutes).  .ci/run runs both.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m "not lite" $(PYTEST_ARGS)
+
+test-lite: $(STAMP)
+	$(BIN)/python -m pytest -q -m lite $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/servers.py
+	$(BIN)/python bench/lite.py
+
+# The lessons in the browser: a JupyterLite site in build/lite (Pyodide from npm, wheels
+# from PyPI; needs node and npm), then `gateway-lab lite --serve` serves it on 127.0.0.1.
+lite: $(STAMP)
+	$(BIN)/gateway-lab lite --build build/lite
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

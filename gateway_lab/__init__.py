@@ -9,6 +9,7 @@ concurrency lab, the widgets, serving on a socket) load on first use, so
 `import gateway_lab` stays fast and never imports Jupyter or matplotlib.
 """
 
+from .browser import IN_BROWSER
 from .exchange import Exchange, Response
 from .findings import Finding
 from .request import BadRequest, Close, Request
@@ -43,7 +44,7 @@ _LAZY = {
 _PACKAGES = ("servers",)
 
 __all__ = ["Request", "Response", "Exchange", "Trace", "Event", "Finding", "BadRequest",
-           "Close", *_LAZY, *_PACKAGES]
+           "Close", "IN_BROWSER", *_LAZY, *_PACKAGES]
 
 
 def __getattr__(name: str):

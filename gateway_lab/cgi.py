@@ -16,6 +16,12 @@ A web server runs a CGI script in five steps, each recorded in the trace:
    of response it is: a document (§6.2.1), a local redirect that the server
    follows itself (§6.2.2), or a redirect for the client (§6.2.3, §6.2.4).
 
+In a browser (JupyterLite: no processes) a Python script runs in the lab's own
+process instead, as a simulation the trace says it is: its meta-variables become
+os.environ, the body its stdin, its stdout is captured, all under the sandbox's
+deadline, and everything is put back afterwards (see _simulate).  Any other
+script is refused with a finding that says why.
+
 An NPH script (§5; by Apache's convention its file name starts with "nph-")
 skips step 5: it prints a whole HTTP response, status line included, and the
 server forwards it unmodified.
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import io
 import os
 import re
 import select
@@ -41,6 +48,7 @@ import time
 from urllib.parse import unquote_to_bytes
 
 from . import leftovers
+from .browser import IN_BROWSER
 from .exchange import Exchange, Response, accept, received, respond
 from .request import HOP_BY_HOP as _HOP_BY_HOP
 from .request import BadRequest, Request
@@ -291,6 +299,8 @@ class _Run:
         self.pid = 0
         self.left_behind = False     # processes still running after the script exited
         self.escaped: list[str] = []  # ... that had left its process group ("pid: command")
+
+    simulated = False                # True: run in this process (a browser), see _simulate
 
     @property
     def elapsed(self) -> float:
@@ -837,6 +847,9 @@ def _one_run(path: str, argv: list[str], request: Request, mount: str, trace: Tr
     env.update(_system_variables())
     try:
         run = _execute(argv, env, cwd, request.body, deadline, max_output)
+    except _NoProcess:
+        trace.find("cgi.browser.no_process", actor="server", path=path)
+        return Response.error(500)
     except OSError as error:
         trace.find("cgi.script.not_executable", actor="server", path=path,
                    error=_spawn_error(error, argv, path))
@@ -857,8 +870,15 @@ def _record(run: _Run, argv: list[str], path: str, request: Request, trace: Trac
     def at(when: float, *args, **kw):
         steps.append((when, args, kw))
 
-    at(run.t_spawn, "server", "spawn", f"{_show(argv, path)} (pid {run.pid})", f"{RFC} §3.4",
-       target="app", data={"argv": argv, "pid": run.pid, "cwd": os.path.dirname(path)})
+    if run.simulated:
+        at(run.t_spawn, "server", "spawn", f"{_show(argv, path)}: SIMULATED in the lab's own "
+           "process (a browser cannot start one); meta-variables as os.environ",
+           f"{RFC} §3.4", target="app", data={"argv": argv, "pid": None, "simulated": True,
+                                               "cwd": os.path.dirname(path)})
+    else:
+        at(run.t_spawn, "server", "spawn", f"{_show(argv, path)} (pid {run.pid})",
+           f"{RFC} §3.4", target="app", data={"argv": argv, "pid": run.pid,
+                                              "cwd": os.path.dirname(path)})
     body = len(request.body)
     if not body:
         detail = "no body: end-of-file at once"
@@ -895,3 +915,97 @@ def _record(run: _Run, argv: list[str], path: str, request: Request, trace: Trac
     # A script may print before it has read all its input: keep the times in order.
     for when, args, kw in sorted(steps, key=lambda step: step[0]):
         trace.add(*args, at=when, **kw)
+
+
+# -- in a browser: the script in this process, as a labelled simulation ----------------
+
+class _NoProcess(OSError):
+    """A browser cannot start the script's process (and it is not Python to simulate)."""
+
+
+class _SimulatedRun(_Run):
+    __slots__ = ()
+    simulated = True
+
+
+def _simulate(argv: list[str], env: dict, cwd: str, body: bytes, deadline: float,
+              max_output: int) -> _Run:
+    """What _execute does, for a Python script, without a process: the script runs as
+    __main__ in this interpreter with os.environ = the meta-variables (§4.1), stdin =
+    the body then end-of-file (§4.2), stdout and stderr captured, its directory as the
+    current one and argv as a child's (§7.2); sys.exit(n) is its exit status.  All of
+    it is put back afterwards.  Unlike a process, it shares this interpreter: modules
+    it imports stay imported, and a blocking call cannot be cut short."""
+    import runpy
+
+    from . import sandbox
+
+    script = argv[1] if len(argv) > 1 and argv[0] == sys.executable else None
+    if script is None or not script.lower().endswith(".py"):
+        raise _NoProcess(errno.ENOSYS, "a web page cannot start processes")
+    run = _SimulatedRun()
+    stdout, stderr = io.BytesIO(), io.BytesIO()
+    saved = (dict(os.environ), sys.stdin, sys.stdout, sys.stderr, sys.argv, list(sys.path),
+             os.getcwd())
+    streams = [io.TextIOWrapper(io.BytesIO(body), encoding="utf-8", newline="\n"),
+               io.TextIOWrapper(stdout, encoding="utf-8", newline="\n", write_through=True),
+               io.TextIOWrapper(stderr, encoding="utf-8", errors="backslashreplace",
+                                newline="\n", write_through=True)]
+
+    def main() -> int:
+        try:
+            runpy.run_path(script, run_name="__main__")
+        except SystemExit as done:  # sys.exit(n): the status a process would exit with
+            if done.code is None or isinstance(done.code, int):
+                return done.code or 0
+            print(done.code, file=sys.stderr)
+            return 1
+        return 0
+
+    run.t_spawn = run.t_stdin = time.perf_counter()
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        sys.stdin, sys.stdout, sys.stderr = streams
+        sys.argv = [script, *argv[2:]]
+        sys.path.insert(0, cwd)
+        os.chdir(cwd)
+        outcome = sandbox.call(main, max(deadline - time.monotonic(), 0.001))
+    finally:
+        environ, sys.stdin, sys.stdout, sys.stderr, sys.argv, sys.path[:], here = saved
+        os.environ.clear()
+        os.environ.update(environ)
+        os.chdir(here)
+        for stream in streams:
+            stream.flush()
+            stream.detach()  # keep the BytesIO open to read it
+    if outcome.timed_out:
+        run.outcome, run.code = "timeout", -9
+    elif outcome.error is not None:  # an uncaught exception: Python prints it, exits 1
+        import traceback
+
+        stderr.write("".join(traceback.format_exception(outcome.error)).encode())
+        run.code = 1
+    else:
+        run.code = outcome.value
+    run.stdout, run.stderr = stdout.getvalue(), stderr.getvalue()
+    run.written = len(body)
+    if len(run.stdout) + len(run.stderr) > max_output:
+        run.outcome = "too_large"
+    run.t_exit = run.t_stdout = time.perf_counter()
+    return run
+
+
+def _command_in_browser(path: str, interpreter) -> tuple[list[str] | None, str | None]:
+    """_command without the desktop's questions (execute bits, #! lines): only a
+    Python script can run, and _simulate says why anything else cannot."""
+    if os.path.isdir(path):
+        return None, "it is a directory"
+    argv, _ = _command_on_desktop(path, interpreter) if interpreter is not None else (None, None)
+    return argv or ([sys.executable, path] if path.lower().endswith(".py") else [path]), None
+
+
+_command_on_desktop = _command
+if IN_BROWSER:
+    _execute = _simulate
+    _command = _command_in_browser  # noqa: F811 - the browser's, chosen once at import

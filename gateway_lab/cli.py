@@ -20,6 +20,8 @@ COMMANDS = {
     "check": ("gateway_lab.exercises:main", "check an exercise (or all of them) and get hints"),
     "loadtest": ("gateway_lab.servers.cli:main", "a real server (gunicorn, uvicorn, ...) "
                  "under wrk"),
+    "lite": ("gateway_lab.lite:main", "the lessons in the browser: build and serve a "
+             "JupyterLite site"),
 }
 
 

@@ -43,6 +43,7 @@ import time
 import warnings
 from pathlib import Path
 
+from .browser import IN_BROWSER, NO_PROCESSES, why
 from .exchange import Exchange, Response, received, respond
 from .findings import format_error
 from .request import Request
@@ -87,6 +88,8 @@ def _get(module, dotted: str):
 
 def method(app, how=True) -> tuple[str, str | None]:
     """("fork", None) or ("spawn", "module:attr") for `app`; `how` may ask for one."""
+    if IN_BROWSER:  # no processes: the default runs the app here (its deadline, sandbox.py)
+        raise IsolationError(why("a separate process", NO_PROCESSES, "it runs in this one"))
     can_fork = hasattr(os, "fork")
     if how == "fork" or (how is True and can_fork and sys.platform.startswith("linux")):
         if not can_fork:

@@ -22,6 +22,13 @@ timeout)` picks one of two ways to put a deadline on `fn`:
   next bytecode.  Code blocked in C (a long `time.sleep`, a socket read)
   cannot be interrupted: that worker is abandoned, marked, and exits as soon
   as the C call returns; it is never reused.
+* In a browser (Pyodide: no threads, no signals) `fn` runs right there, and the
+  interpreter itself watches the clock: `sys.monitoring` (Python 3.12+; else
+  `sys.settrace`) calls the lab at every function start and every backward jump
+  of a loop, and past the deadline the lab raises `Stopped` there.  With
+  sys.monitoring it is raised again at each later step, so a bare `except:` does
+  not keep the code alive; a blocking `time.sleep` cannot be cut short.  (See the
+  end of this file; the choice is made once, at import.)
 
 Code that catches every exception (`while True: try: ... except: pass`)
 swallows `Stopped` too.  The gateways look for such code before the run and
@@ -65,6 +72,7 @@ import threading
 import time
 
 from . import leftovers
+from .browser import IN_BROWSER
 from .leftovers import _counts, _seen, _threads
 from .origin import is_library as _is_library
 
@@ -261,7 +269,13 @@ class _Watchdog(threading.Thread):
         with cls.lock:
             if not cls.running:
                 cls.running = True
-                cls().start()
+                try:
+                    cls().start()
+                except BaseException:
+                    # No thread (a browser, a process out of threads): say no watchdog
+                    # runs, or every later run would count on one that never started.
+                    cls.running = False
+                    raise
 
     def run(self) -> None:
         seen = -1.0  # _run.deadline at the last look: another one means another run
@@ -355,7 +369,11 @@ def call(fn, timeout: float, *args) -> Outcome:
     _run.deadline = deadline = _clock() + timeout
     _run.busy = True
     if not _Watchdog.running:
-        _Watchdog.ensure()
+        try:
+            _Watchdog.ensure()
+        except BaseException:
+            _run.busy = False  # no run after all: the next call must not wait for this one
+            raise
     elif deadline < _Watchdog.wake_at:
         _Watchdog.poke.set()  # it sleeps past this run's deadline: wake it
     try:
@@ -557,3 +575,95 @@ def lab_threads() -> list[threading.Thread]:
             if t.name.startswith("gateway-lab") and t.is_alive() and t not in idle
             and not getattr(t, "lab_idle", False)]
 
+
+# -- in a browser: the interpreter watches the clock ----------------------------------
+
+_deadlines: list[float] = []   # the runs in progress, innermost last (each its own or
+                               # the outer one's, whichever comes first)
+
+
+def _past_deadline(*_args):
+    """Called by the interpreter at each function start and loop jump while a run is on."""
+    if _deadlines and _clock() >= _deadlines[-1]:
+        raise Stopped()
+
+
+if hasattr(sys, "monitoring"):
+    _EVENTS = 0
+
+    def _on_event(code, *_args):
+        """sys.monitoring's callback: PY_START (code, offset), JUMP (code, from, to)."""
+        if code is _HOME:  # the run's own bookkeeping (its finally:) is not learner code
+            return sys.monitoring.DISABLE
+        if _deadlines and _clock() >= _deadlines[-1]:
+            raise Stopped()
+
+    def _watch(on: bool) -> None:
+        global _EVENTS, _TOOL
+        monitoring = sys.monitoring
+        if not _EVENTS:
+            # A tool id no one else holds (0-5; debuggers and coverage take the low ones).
+            _TOOL = next(i for i in (4, 3, 2, 5) if monitoring.get_tool(i) is None)
+            monitoring.use_tool_id(_TOOL, "gateway-lab deadline")
+            _EVENTS = monitoring.events.PY_START | monitoring.events.JUMP
+            for event in (monitoring.events.PY_START, monitoring.events.JUMP):
+                monitoring.register_callback(_TOOL, event, _on_event)
+        monitoring.set_events(_TOOL, _EVENTS if on else 0)
+else:  # Python 3.10, 3.11: a trace function (a raise from it ends the tracing, see above)
+    def _local(frame, event, arg):
+        _past_deadline()
+        return _local
+
+    def _global(frame, event, arg):
+        _past_deadline()
+        return _local
+
+    _before = [None]  # a tracer that was there before the run (a debugger): put back after
+
+    def _watch(on: bool) -> None:
+        if on and sys.gettrace() is not _global:
+            _before[0] = sys.gettrace()
+        sys.settrace(_global if on else _before[0])
+
+
+# Pyodide's time.sleep is Python code that awaits asyncio.sleep on the kernel's loop
+# (stack switching, JSPI); the C function is its __wrapped__.  A Stopped raised inside that
+# machinery leaves it stuck (the next sleep never returns), so during a run time.sleep is
+# the plain one, as on a desktop: it blocks, and the deadline falls on the code after it.
+_PLAIN_SLEEP = getattr(time.sleep, "__wrapped__", None) if IN_BROWSER else None
+
+
+def _call_inline(fn, timeout: float, *args) -> Outcome:
+    """Run `fn(*args)` on this thread, stopped by the interpreter past `timeout` seconds."""
+    out = Outcome()
+    deadline = _clock() + timeout
+    outer = _deadlines[-1] if _deadlines else None
+    _deadlines.append(deadline if outer is None else min(deadline, outer))
+    sleep = time.sleep
+    if outer is None:
+        if _PLAIN_SLEEP is not None:
+            time.sleep = _PLAIN_SLEEP
+        _watch(True)
+    try:
+        out.value = fn(*args)
+    except Stopped:
+        if _clock() < deadline:
+            raise  # an outer run's time is up, not this one's: it is theirs to catch
+        out.timed_out = True
+    except BaseException as error:  # noqa: BLE001 - learner code may raise anything
+        out.error = error
+    finally:
+        _deadlines.pop()
+        if outer is None:
+            _watch(False)
+            time.sleep = sleep
+        elif not hasattr(sys, "monitoring"):
+            _watch(True)  # a raise may have ended the tracing; the outer run still needs it
+    return out
+
+
+_HOME = _call_inline.__code__
+
+if IN_BROWSER:
+    call = _call_inline
+    _call_on_worker = _call_inline

@@ -65,6 +65,7 @@ import warnings
 from pathlib import Path
 from urllib.parse import quote
 
+from .browser import IN_BROWSER, NO_SOCKETS, refuse
 from .exchange import Response, reason_phrase, received, respond
 from .listening import (
     KEEP_BODY,
@@ -435,6 +436,9 @@ def serve(app, *, gateway: str | None = None, host: str = "127.0.0.1", port: int
     silences the start-up line and the access log.  A `host` other than
     loopback gets an ExposedWarning.
     """
+    if IN_BROWSER:
+        raise refuse("gl.serve", NO_SOCKETS, "gl.run_wsgi / gl.run_asgi run the same app "
+                     "in the lab without a socket")
     gateway = gateway or guess_gateway(app)
     if gateway not in GATEWAYS:
         raise ServeError(f"unknown gateway {gateway!r}; use one of {', '.join(GATEWAYS)}")

@@ -18,6 +18,12 @@ one of the lab's own, on the calling thread, under the sandbox's deadline
   kernel's own loop can be re-entered; lesson 07 compares the two.)
 * On any other thread, the sandbox runs the app on one of its worker threads,
   which has no loop of its own: the same code path, with a loop made for it.
+* In a browser (Pyodide) the kernel's loop is the browser's own: it cannot be
+  run from a cell, and there are no threads and no sockets.  The lab's loop there
+  has no selector: it runs what is ready and sleeps until its next timer, so an
+  app that awaits a timer works; an app that waits for something only the
+  kernel's loop could deliver gets a clear error pointing to `await
+  gl.run_asgi_async(...)` (see gateway_lab/browser.py).
 
 Whatever the app does to the loop, the loop is the server's: an app that calls
 `loop.stop()` or `loop.close()` gets an error (a 500, and a finding); tasks it leaves running are
@@ -30,10 +36,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import selectors
 import sys
 import threading
+import time
 
 from .. import sandbox
+from ..browser import IN_BROWSER, BrowserLimit
 from ..trace import Trace
 from .connection import GRACE
 
@@ -86,13 +95,92 @@ class _LabLoop(asyncio.SelectorEventLoop):
         super().stop()
 
 
+class _NothingToWaitFor(selectors.BaseSelector):
+    """The browser's stand-in for a selector: there are no sockets to watch, so
+    waiting means sleeping until the next timer (the interpreter's deadline, in
+    sandbox.py, still stops a run that sleeps too long: the sleep is cut in slices)."""
+
+    def register(self, fileobj, events, data=None):
+        raise OSError("the browser has no sockets to watch")
+
+    def unregister(self, fileobj):
+        raise KeyError(fileobj)
+
+    def select(self, timeout=None):
+        if timeout is None:  # nothing ready and no timer: only the kernel's loop could help
+            raise BrowserLimit(STUCK)
+        end = time.perf_counter() + timeout
+        while (left := end - time.perf_counter()) > 0:
+            time.sleep(min(left, 0.05))
+        return []
+
+    def get_map(self):
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+STUCK = ("In the browser (JupyterLite), gl.run_asgi cannot wait here: the app is waiting for "
+         "something only the notebook's own event loop can deliver, and that loop cannot run "
+         "while a cell waits for it. Await the app on the notebook's loop instead: "
+         "`ex = await gl.run_asgi_async(app, request)`")
+
+
+class _BrowserLoop(_LabLoop):
+    """The lab's loop in a browser: no self-pipe (a socket pair) and no sockets; it
+    waits for its timers by sleeping (see _NothingToWaitFor)."""
+
+    def __init__(self):
+        super().__init__(selector=_NothingToWaitFor())
+
+    def _make_self_pipe(self) -> None:
+        pass
+
+    def _close_self_pipe(self) -> None:
+        pass
+
+    def _write_to_self(self) -> None:
+        pass
+
+
+# Python 3.14 keeps the running *task* per thread, not per loop: a cell that runs inside
+# a task of the kernel's loop (Pyodide's kernel does; so may ipykernel) would make every
+# task of the lab's loop fail with "Cannot enter into task ... while another task ... is
+# being executed".  The caller's task is set aside for the run, as its loop is, with the
+# hook asyncio's eager tasks use (asyncio.tasks._swap_current_task, 3.12+).
+_swap_task = asyncio.tasks._swap_current_task if sys.version_info >= (3, 14) else None
+
+
+def _set_aside_task(loop):
+    """Clear this thread's running task (swapped while `loop` runs); returns it."""
+    outer = _get_running_loop()
+    _set_running_loop(loop)
+    try:
+        return _swap_task(loop, None)
+    finally:
+        _set_running_loop(outer)
+
+
+def _put_back_task(loop, task) -> None:
+    outer = _get_running_loop()
+    _set_running_loop(loop)
+    try:
+        _swap_task(loop, task)
+    finally:
+        _set_running_loop(outer)
+
+
 class OwnLoop:
     """A loop of the lab's own for sync callers, which keeps a list of the tasks
     started on it: asking asyncio for them (all_tasks) walks every task of
     every loop, which cost more than a whole hello-world run."""
 
+    # The browser's stands in for the desktop's, chosen once, at import.
+    loop_class = _BrowserLoop if IN_BROWSER else _LabLoop
+
     def __init__(self):
-        self.loop = _LabLoop()
+        self.loop = self.loop_class()
         self.loop.set_exception_handler(_quiet)
         self.tasks: list[asyncio.Task] = []
         self.loop.set_task_factory(self._task)
@@ -106,17 +194,34 @@ class OwnLoop:
 
     def run(self, coro):
         """loop.run_until_complete(coro), with the caller's running loop (if any) set
-        aside; an app that answers without waiting never turns the loop at all.
+        aside; an app that answers without waiting never turns the loop at all."""
+        outer = _get_running_loop()
+        caller = _set_aside_task(self.loop) if outer is not None and _swap_task else None
+        try:
+            task = self._first_step(coro, outer)
+            if task.done():
+                return task.result()
+            if outer is not None:
+                _set_running_loop(None)
+            try:
+                return self._until_done(task)
+            finally:
+                if outer is not None:
+                    _set_running_loop(outer)
+        finally:
+            if caller is not None:
+                _put_back_task(self.loop, caller)
 
-        The task's first step is taken here and now, as the loop would take it: this
-        loop is the running one meanwhile, and owns the async generators started."""
+    def _first_step(self, coro, outer) -> asyncio.Task:
+        """A real Task for `coro`, its first step taken here and now, as the loop would
+        take it: this loop is the running one meanwhile (it says so: `stepping`), and
+        owns the async generators started."""
         loop = self.loop
         loop.held = held = []
         try:
             task = asyncio.Task(coro, loop=loop)
         finally:
             loop.held = None
-        outer = _get_running_loop()
         hooks = sys.get_asyncgen_hooks()
         _set_running_loop(loop)
         sys.set_asyncgen_hooks(*self.hooks)
@@ -128,15 +233,7 @@ class OwnLoop:
             loop.stepping = False
             sys.set_asyncgen_hooks(*hooks)
             _set_running_loop(outer)
-        if task.done():
-            return task.result()
-        if outer is not None:
-            _set_running_loop(None)
-        try:
-            return self._until_done(task)
-        finally:
-            if outer is not None:
-                _set_running_loop(outer)
+        return task
 
     def _until_done(self, task: asyncio.Task):
         loop = self.loop
@@ -161,6 +258,24 @@ class OwnLoop:
             except BaseException:  # noqa: BLE001 - a task that will not die is abandoned
                 pass
         self.tasks = []
+
+
+if IN_BROWSER:
+    # Pyodide replaces time.sleep: where the browser can switch stacks (JSPI, as in
+    # Chromium) it awaits asyncio.sleep on the *running* loop.  While the lab's loop runs,
+    # that loop is the lab's, busy in this very call, and the sleep would never end.  For
+    # the run, time.sleep is the plain one again: it blocks, as it does on a desktop.
+    _plain_sleep = getattr(time.sleep, "__wrapped__", time.sleep)
+    _run_anywhere = OwnLoop.run
+
+    def _run_in_browser(self, coro):
+        sleep, time.sleep = time.sleep, _plain_sleep
+        try:
+            return _run_anywhere(self, coro)
+        finally:
+            time.sleep = sleep
+
+    OwnLoop.run = _run_in_browser
 
 
 _main_loop: OwnLoop | None = None

@@ -31,6 +31,8 @@ import asyncio
 import contextvars
 import time
 
+from ..browser import IN_BROWSER
+
 # The kinds a span's phases can have (a contract with the views).  BLOCKED is a
 # blocking wait (gl.io_sync, time.sleep) made by a request that runs *on* an event
 # loop: it waits like IO but holds the loop, so no other request runs meanwhile.
@@ -136,6 +138,11 @@ class _Spent:
         pass
 
 
+# In a browser there is one thread, which nothing else shares, so its wall clock is its
+# CPU time (and Pyodide's time module has no thread_time: every gl.cpu() raised there).
+_cpu_clock = time.perf_counter if IN_BROWSER else time.thread_time
+
+
 def burn(seconds: float) -> None:
     """Compute for `seconds` of *this thread's CPU time* (not wall time).
 
@@ -144,9 +151,9 @@ def burn(seconds: float) -> None:
     each would finish together in 50 ms.  `time.thread_time()` only advances
     while this thread really runs, so the work is the same on any model.
     """
-    end = time.thread_time() + seconds
+    end = _cpu_clock() + seconds
     x = 0
-    while time.thread_time() < end:
+    while _cpu_clock() < end:
         for i in range(200):  # a little arithmetic between clock reads
             x += i * i
 

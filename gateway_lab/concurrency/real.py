@@ -43,6 +43,7 @@ from pathlib import Path
 
 from .. import sandbox
 from ..asgi import BLOCKED
+from ..browser import IN_BROWSER, NO_THREADS, WHERE, refuse
 from ..request import Request
 from . import phases as _phases
 from .models import (
@@ -659,6 +660,8 @@ def run_many(app, requests, model=None, *, timeout: float = 5.0,
         if isinstance(model, Processes):
             raise RunError("a CGI script already runs as a new process per request: use "
                            "gl.ProcessPerRequest() (or Threads(n) for n at once)")
+    if IN_BROWSER and not isinstance(model, Sequential):
+        return _simulated_instead(obj, _requests(requests), model)
     run = _Run(obj, kind, ref, _requests(requests), model, float(timeout), float(deadline))
     _import_gateway(kind)  # now, so the first request does not pay for the import
     if isinstance(model, Sequential):
@@ -672,6 +675,39 @@ def run_many(app, requests, model=None, *, timeout: float = 5.0,
     else:
         _event_loop(run, model)
     return run.timeline()
+
+
+def _simulated_instead(app, requests: list[Request], model) -> Timeline:
+    """In a browser (no threads, no processes): the same workload in virtual time.
+
+    Only for the race apps (apps.wsgi_app, apps.asgi_app), whose requests say in
+    their query string what each one costs, so the simulator gets the same workload;
+    what a learner's own app costs is not known without running it for real."""
+    from . import apps
+    from .simulate import Workload, simulate
+
+    what = f"gl.run_many with {model.label}"
+    costs = {tuple(sorted((k, v) for k, v in apps._costs(r.query_string).items()
+                          if k in ("io", "cpu", "block", "hold"))) for r in requests}
+    if app not in (apps.wsgi_app, apps.asgi_app) or len(costs) != 1 or any(
+            r.is_websocket for r in requests):
+        raise refuse(what, f"{NO_THREADS} or processes", "gl.simulate(model, gl.Workload(...)) "
+                     "races the same models in virtual time, and model=gl.Sequential() runs "
+                     "for real")
+    cost = dict(costs.pop())
+    if app is apps.wsgi_app:
+        style, io = "sync", cost.get("io", 0) + cost.get("block", 0) + cost.get("hold", 0)
+    elif cost.get("block") and cost.get("io"):
+        raise refuse(what, "the simulator has no app that both blocks and awaits",
+                     "try one of the two")
+    else:
+        style = "blocking" if cost.get("block") else "async"
+        io = cost.get("block", 0) or cost.get("io", 0)
+    timeline = simulate(model, Workload(requests=len(requests), io=io, cpu=cost.get("cpu", 0),
+                                        style=style))
+    timeline.notes.append(f"{WHERE} there are no threads or processes: this is the same "
+                          "workload in virtual time (gl.simulate), not a real run")
+    return timeline
 
 
 def measure_overhead(interface: str = "wsgi", n: int = 100) -> float:

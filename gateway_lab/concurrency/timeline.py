@@ -57,6 +57,9 @@ class Span:
                 f"status {self.status}>")
 
 
+_gantt = None  # the chart Timeline.plot() draws, chosen at its first use
+
+
 class Timeline:
     """The spans of one run (real or simulated) of one worker model."""
 
@@ -160,10 +163,17 @@ class Timeline:
         return self._summary
 
     def plot(self, **kw):
-        """A Gantt chart of this run (matplotlib; see gateway_lab.concurrency.chart)."""
-        from .chart import gantt
+        """A Gantt chart of this run (matplotlib, see gateway_lab.concurrency.chart; where
+        matplotlib cannot be imported, as in a browser, the same chart in SVG: svgchart)."""
+        global _gantt
+        if _gantt is None:
+            try:
+                import matplotlib  # noqa: F401 - only whether it is there
 
-        return gantt(self, **kw)
+                from .chart import gantt as _gantt
+            except ImportError:
+                from .svgchart import gantt as _gantt
+        return _gantt(self, **kw)
 
     def __repr__(self) -> str:
         s = self.summary()

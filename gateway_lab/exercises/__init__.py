@@ -31,6 +31,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..browser import IN_BROWSER
 from .core import (
     EXERCISES,
     Report,
@@ -68,11 +69,12 @@ def check(name: str, file: str | Path | None = None, hint: int = 0, *,
 
     `hint` > 0 adds the first `hint` hints to the report.  The checks run in a
     child process that is killed if your code will not stop; `isolate=False`
-    runs them in this process instead (faster; for code you trust to stop).
+    runs them in this process instead (faster; for code you trust to stop).  In a
+    browser there are no processes: they run in this one, under the sandbox's deadline.
     """
     name = _resolve(name)
     path = Path(file) if file is not None else find_file(name)
-    if not isolate:
+    if not isolate or IN_BROWSER:
         return run_checks(EXERCISES[name], path, hint)
     path = path.resolve()
     if not path.is_file():
@@ -110,7 +112,7 @@ def overview(folder: str | Path | None = None, *, isolate: bool = True) -> list[
                       "status": status, "failed_check": None, "message": ""}
         if status is None:
             jobs.append((name, path))
-    if isolate:
+    if isolate and not IN_BROWSER:
         from .child import run_isolated
 
         reports = run_isolated(jobs)

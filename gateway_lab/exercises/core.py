@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..browser import IN_BROWSER
+
 IMPORT_TIMEOUT = 5.0   # seconds a learner's module may take to import
 CALL_TIMEOUT = 5.0     # seconds for one direct call into learner code
 RUN_TIMEOUT = 3.0      # seconds for one request through a gateway
@@ -428,6 +430,10 @@ def call_async(make_coroutine, *, timeout: float = CALL_TIMEOUT, what: str = "")
 
     label = what or getattr(make_coroutine, "__name__", "your code")
     doing(label, timeout)
+    if IN_BROWSER:  # no worker thread there: the lab's own loop (asgi/loops.py)
+        from ..asgi.loops import run_sync
+
+        return _value(run_sync(make_coroutine, timeout), label, timeout)
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -46,6 +46,12 @@ RULES = [
          "the server could not run {path!s}: {error!s}; it answered 500",
          "name a Python script *.py (it runs with this Python), or give any other file a "
          "'#!' first line and the execute bit (chmod +x), or pass interpreter=[...]."),
+    Rule("cgi.browser.no_process", *_at("3.4"),
+         "a web page cannot start a process, so the server could not run {path!s} as CGI "
+         "does; it answered 500",
+         "in the browser (JupyterLite) the lab runs only Python scripts (*.py), in its own "
+         "process as a labelled simulation; run other scripts on your computer "
+         "(gateway-lab lab)."),
     Rule("cgi.script.timeout", *_at("6.1"),
          "your script did not finish within {timeout:g} s; the server killed it and every "
          "process it started, and answered 504",

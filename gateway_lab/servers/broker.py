@@ -19,6 +19,7 @@ import socket
 import tempfile
 import time
 
+from ..browser import IN_BROWSER, NO_PROCESSES, why
 from .catalog import NotInstalled
 from .process import ProcessGroup, ServerError, free_port
 
@@ -48,6 +49,8 @@ class RedisServer:
 
 
 def redis_path() -> str:
+    if IN_BROWSER:
+        raise NotInstalled(why("redis-server", NO_PROCESSES))
     path = shutil.which("redis-server")
     if path is None:
         raise NotInstalled("redis-server is not installed here: `apt install redis-server` "

@@ -38,6 +38,7 @@ import shutil
 import sys
 from dataclasses import dataclass, replace
 
+from ..browser import IN_BROWSER, NO_PROCESSES, why
 from ..concurrency import apps as work
 from ..concurrency.models import EventLoop, Processes, Threads
 from ..concurrency.simulate import simulate
@@ -88,6 +89,8 @@ def installed(server: str) -> bool:
     """Whether `server` can be started here (its Python package is importable)."""
     if server not in SERVERS:
         raise ValueError(f"unknown server {server!r}; choose one of {', '.join(SERVERS)}")
+    if IN_BROWSER:
+        return False  # a real server is a process of its own (see require)
     if server == "uwsgi" and importlib.util.find_spec("pyuwsgi") is None:
         return _uwsgi_binary() is not None
     if server in ("gunicorn", "uwsgi") and os.name == "nt":
@@ -103,6 +106,8 @@ def _uwsgi_binary() -> str | None:
 
 def require(server: str, worker_class: str | None = None) -> None:
     """Raise NotInstalled with the command that installs what is missing."""
+    if IN_BROWSER:
+        raise NotInstalled(why(f"{server}", NO_PROCESSES))
     if not installed(server):
         raise NotInstalled(f"{server} is not installed here: {install_hint(server)}")
     if worker_class == "gevent" and importlib.util.find_spec("gevent") is None:

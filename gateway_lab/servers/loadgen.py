@@ -32,6 +32,7 @@ import subprocess
 import tempfile
 from urllib.parse import urlsplit
 
+from ..browser import IN_BROWSER, NO_PROCESSES, why
 from ..concurrency.timeline import Summary, _fmt
 from .catalog import NotInstalled
 
@@ -67,6 +68,8 @@ end
 
 
 def wrk_path() -> str:
+    if IN_BROWSER:
+        raise NotInstalled(why("wrk", NO_PROCESSES))
     path = shutil.which("wrk")
     if path is None:
         raise NotInstalled("wrk is not installed here: `apt install wrk` (Debian, Ubuntu), "

@@ -57,6 +57,7 @@ import threading
 import time
 from functools import partial
 
+from ..browser import IN_BROWSER, NO_SOCKETS, refuse
 from ..exchange import Exchange, Response, reason_phrase
 from ..listening import (
     KEEP_BODY,
@@ -169,6 +170,9 @@ class WireServer(Server):
     def start(self) -> WireServer:
         """Start the workers and serve in a background thread (once; later calls do
         nothing).  ServeError if the workers cannot load the app."""
+        if IN_BROWSER:
+            raise refuse(f"a {self.protocol.upper()} server", NO_SOCKETS, "the lab's "
+                         "parsers and encoders (gateway_lab.wire) run without a socket")
         if self._thread.ident is None and not self._stopped:
             self.pool = start_workers(self.app, "wsgi", workers=self.workers,
                                       timeout=self.timeout, keep_body=self.keep_body,
