@@ -251,6 +251,33 @@ def test_errors_are_counted_as_failed_not_as_throughput():
 
 @needs_posix
 @pytest.mark.timeout(60)
+def test_waits_that_wrks_percentiles_do_not_see_are_said():
+    # uWSGI's two threads kept answering the same few connections: wrk's mean was the app's
+    # 50 ms while most connections waited the whole run, unanswered and so uncounted.
+    # gunicorn's one sync worker took connections in turn: the two means agree.
+    need_tool("wrk", "apt install wrk")
+    for setup in (Setup("uwsgi", 1, 2), Setup("gunicorn", 1)):
+        need(setup)
+    from gateway_lab.servers.loadgen import loadtest
+    from gateway_lab.servers.showdown import Point, Showdown
+
+    points = []
+    for setup, connections in ((Setup("uwsgi", 1, 2), 16), (Setup("gunicorn", 1), 8)):
+        with start(setup) as srv:
+            measured = loadtest(srv.url + "?io=0.05", connections=connections, duration=2,
+                                label=setup.label, workload="io")
+        points.append(Point(setup, "io", connections, measured, None))
+    starved, fair = points
+    assert starved.mean_wait_of_all() > 1.5 * starved.measured.summary().mean
+    assert starved.unseen_waits() and not fair.unseen_waits()
+    run = Showdown([p.setup for p in points], ("io",), (16, 8), 2, points=points)
+    note = run.unseen_note()
+    assert "uwsgi 1x2, io, 16 connections" in note and "gunicorn" not in note
+    assert "mean wait (all)" in str(run) and note in str(run)
+
+
+@needs_posix
+@pytest.mark.timeout(60)
 def test_idle_streams_a_worker_per_request_server_holds_few_an_event_loop_all():
     need(Setup("uvicorn"))
     need(Setup("gunicorn"))

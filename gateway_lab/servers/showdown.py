@@ -63,9 +63,23 @@ class Point:
         return {"server": self.setup.label, "interface": self.setup.interface,
                 "workload": self.workload, "connections": self.connections,
                 "requests": m.requests, "failed": m.failed, "throughput": m.throughput,
-                "p50": m.p50, "p99": m.p99,
+                "p50": m.p50, "p99": m.p99, "mean wait (all)": self.mean_wait_of_all(),
                 "predicted throughput": p.throughput if p else math.nan,
                 "predicted p99": p.p99 if p else math.nan}
+
+    def mean_wait_of_all(self) -> float:
+        """The mean wait of every request sent, answered or not: in a closed loop each
+        connection always has one request out, so by Little's law (L = X W) the mean
+        wait is connections / throughput.  wrk's percentiles count only the requests
+        it saw answered: a connection that waited the whole run is in neither."""
+        throughput = self.measured.summary().throughput
+        return self.connections / throughput if throughput > 0 else math.nan
+
+    def unseen_waits(self) -> bool:
+        """True when the mean wait of all is well above wrk's mean of the answered: some
+        connections waited for an answer for much of the run, unseen by the percentiles."""
+        mean = self.measured.summary().mean
+        return mean > 0 and self.mean_wait_of_all() > 1.5 * mean
 
 
 @dataclass
@@ -113,8 +127,22 @@ class Showdown:
 
     def table(self) -> Table:
         cols = ("server", "workload", "connections", "requests", "failed", "throughput",
-                "predicted throughput", "p50", "p99", "predicted p99")
+                "predicted throughput", "p50", "p99", "predicted p99", "mean wait (all)")
         return Table(cols, self.rows())
+
+    def unseen_note(self) -> str:
+        """Where wrk's percentiles leave out requests that waited long (made from the run)."""
+        hidden = [p for p in self.points if p.unseen_waits()]
+        if not hidden:
+            return ""
+        where = "; ".join(
+            f"{p.setup.label}, {p.workload}, {p.connections} connections: "
+            f"{_fmt('p50', p.mean_wait_of_all())} against wrk's "
+            f"{_fmt('p50', p.measured.summary().mean)}" for p in hidden)
+        return ("p50 and p99 are wrk's, over the requests it saw answered. \"mean wait "
+                "(all)\" is connections / throughput (Little's law), the mean over every "
+                "request sent, answered or not. Where it is well above wrk's mean, some "
+                f"connections waited for an answer for much of the run: {where}.")
 
     def idle_table(self) -> Table:
         rows = []
@@ -235,6 +263,8 @@ class Showdown:
 
     def __str__(self) -> str:
         parts = [str(self.table())]
+        if self.unseen_note():
+            parts.append(self.unseen_note())
         if self.idle:
             parts.append(str(self.idle_table()))
         parts += [str(v) for v in self.verdicts()]
@@ -245,6 +275,8 @@ class Showdown:
         import html
 
         out = self.table()._repr_html_()
+        if self.unseen_note():
+            out += f"<p>{html.escape(self.unseen_note())}</p>"
         if self.idle:
             out += self.idle_table()._repr_html_()
         out += "".join(f"<p><b>{html.escape(v.claim)}</b>: {html.escape(v.verdict)}. "
@@ -256,7 +288,7 @@ class Table:
     """Rows of numbers with the lab's units (str for a terminal, HTML for Jupyter)."""
 
     UNITS = {"throughput": "throughput", "predicted throughput": "throughput",
-             "p50": "p50", "p99": "p99", "predicted p99": "p99"}
+             "p50": "p50", "p99": "p99", "predicted p99": "p99", "mean wait (all)": "p50"}
 
     def __init__(self, columns, rows):
         self.columns, self.rows = tuple(columns), list(rows)
