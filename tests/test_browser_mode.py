@@ -384,3 +384,53 @@ def test_gateway_lab_lite_without_an_action_prints_its_usage(capsys):
 
     assert main([]) == 2
     assert "--build" in capsys.readouterr().out
+
+
+# -- exercise checks in the browser ---------------------------------------------------------
+
+def test_every_reference_solution_passes_in_the_browser_or_is_not_checked_there(in_browser):
+    # A check that needs threads cannot run in a page; a red mark there would blame the
+    # learner for the browser.  It says so instead, and every other check runs and passes.
+    from pathlib import Path
+
+    from gateway_lab.exercises import EXERCISES, exercise_names
+
+    root = Path(__file__).resolve().parents[1]
+    not_here = set()
+    for name in exercise_names():
+        report = gl.check(name, root / "solutions" / f"{name}.py")
+        if report.status == "not checked here":
+            not_here.add(name)
+            assert not report.passed and report.results == []
+            assert "cannot start threads" in report.summary()
+            assert f"gateway-lab check {name}` on your computer" in report.summary()
+            assert report.to_dict()["status"] == "not checked here"
+        else:
+            assert report.passed, str(report)
+    assert not_here == {n for n, ex in EXERCISES.items() if ex.needs_threads}
+    assert not_here == {"11_asgi_blocking", "12_wsgi_to_asgi", "18_thread_safe"}
+
+
+def test_every_stub_and_wrong_solution_fails_in_the_browser_on_behaviour(in_browser):
+    # In-process CGI included: the server that sends no end-of-file (exercise 02) is
+    # simulated too, and a script that reads past the body ends with a message, not with
+    # the kernel (its wrapper exits the process on a desktop).
+    from pathlib import Path
+
+    from gateway_lab.exercises import EXERCISES, exercise_names
+
+    root = Path(__file__).resolve().parents[1]
+    files = [(name, root / "exercises" / f"{name}.py") for name in exercise_names()]
+    files += [(p.parent.name, p) for p in sorted((root / "tests" / "wrong_solutions").glob(
+        "*/*.py"))]
+    checked = 0
+    for name, path in files:
+        if EXERCISES[name].needs_threads:
+            continue
+        report = gl.check(name, path)
+        assert not report.passed, f"{path.name} passed in the browser:\n{report}"
+        assert not report.results[0].title.startswith("load "), str(report)
+        assert not any("checker itself failed" in r.message for r in report.failed), \
+            str(report)
+        checked += 1
+    assert checked > 80

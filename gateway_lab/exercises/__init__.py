@@ -126,7 +126,7 @@ def overview(folder: str | Path | None = None, *, isolate: bool = True) -> list[
 
 def _print_overview(rows: list[dict], root: str) -> None:
     marks = {"passed": "✓ passed", "failed": "✗ failed", "not started": "· not started",
-             "missing": "? missing"}
+             "missing": "? missing", "not checked here": "- not checked here"}
     print(f"exercises in {root}:")
     for row in rows:
         line = f"  {row['name']:24} {marks[row['status']]:15}"
@@ -136,6 +136,8 @@ def _print_overview(rows: list[dict], root: str) -> None:
     counts = {s: sum(r["status"] == s for r in rows) for s in marks}
     print(f"\n{counts['passed']} passed, {counts['failed']} failed, {counts['not started']} "
           f"not started" + (f", {counts['missing']} missing" if counts["missing"] else "")
+          + (f", {counts['not checked here']} not checked here"
+             if counts["not checked here"] else "")
           + ". Details: gateway-lab check NN_name")
 
 

@@ -468,7 +468,9 @@ SERVICE_DELAY = 0.2  # what the stub's price service takes; the checks hold it t
 
 
 @exercise("11_asgi_blocking", "unblock an ASGI app: 20 requests in about the time of one",
-          LESSON_LOOP, timed=True, hints=[
+          LESSON_LOOP, timed=True,
+          needs_threads="gl.run_many races the 20 requests on an event loop in a thread",
+          hints=[
     "time.sleep (and every blocking client) holds the event loop: while one request "
     "waits, no other request can even start. Under an event loop the 20 requests run one "
     "after another.",

@@ -117,7 +117,9 @@ CLOSE_HINT = "result = wsgi_app(...); try: for chunk in result: ... finally: res
 
 
 @exercise("12_wsgi_to_asgi", "your own WSGI-to-ASGI adapter: streaming, in a thread, "
-          "closing, mounted", LESSON_BRIDGES, hints=[
+          "closing, mounted", LESSON_BRIDGES,
+          needs_threads="your adapter runs the WSGI app in a thread, off the event loop",
+          hints=[
     "wsgi_to_asgi(wsgi_app) returns `async def app(scope, receive, send)`. For an http scope: "
     "read the whole request body first (loop on receive() while message.get('more_body', "
     "False)), then build an environ: method, SCRIPT_NAME = root_path, PATH_INFO = path with "

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..browser import IN_BROWSER
+from ..browser import IN_BROWSER, NO_THREADS, why
 
 IMPORT_TIMEOUT = 5.0   # seconds a learner's module may take to import
 CALL_TIMEOUT = 5.0     # seconds for one direct call into learner code
@@ -71,7 +71,7 @@ class CheckResult:
         return "\n".join(lines)
 
     def html(self) -> str:
-        color = "#2ca02c" if self.passed else "#b00020"
+        color = "#2ca02c" if self.passed else "#555555" if self.not_here else "#b00020"
         mark = "✓ PASS" if self.passed else "✗ FAIL"
         parts = [f"<div style='margin:4px 0'><b style='color:{color}'>{mark}</b> "
                  f"{html.escape(self.title)}"]
@@ -124,16 +124,17 @@ class Exercise:
     hints: list[str]
     run: Callable[..., Iterator[CheckResult]]
     timed: bool = False            # about time: its checks wait on purpose
+    needs_threads: str = ""        # why its checks need threads (a browser has none)
 
 
 EXERCISES: dict[str, Exercise] = {}
 
 
 def exercise(name: str, title: str, lesson: str, hints: list[str], kind: str = "module",
-             timed: bool = False):
+             timed: bool = False, needs_threads: str = ""):
     """Register the decorated generator of CheckResults as exercise `name`'s checks."""
     def register(fn):
-        EXERCISES[name] = Exercise(name, title, lesson, kind, hints, fn, timed)
+        EXERCISES[name] = Exercise(name, title, lesson, kind, hints, fn, timed, needs_threads)
         return fn
     return register
 
@@ -147,10 +148,16 @@ class Report:
     results: list[CheckResult]
     hint_level: int = 0
     output: str = ""               # what the learner's code printed while it was checked
+    not_here: str = ""             # why the checks cannot run here (a browser): not a fail
 
     @property
     def passed(self) -> bool:
         return bool(self.results) and all(r.passed for r in self.results)
+
+    @property
+    def status(self) -> str:
+        return "not checked here" if self.not_here else \
+            "passed" if self.passed else "failed"
 
     @property
     def failed(self) -> list[CheckResult]:
@@ -163,6 +170,8 @@ class Report:
         return self.exercise.hints[:max(0, self.hint_level)]
 
     def summary(self) -> str:
+        if self.not_here:
+            return self.not_here
         n = len(self.results)
         ok = n - len(self.failed)
         if self.passed:
@@ -176,7 +185,7 @@ class Report:
     def to_dict(self) -> dict:
         first = self.failed[0] if self.failed else None
         return {"name": self.exercise.name, "title": self.exercise.title,
-                "file": str(self.file), "status": "passed" if self.passed else "failed",
+                "file": str(self.file), "status": self.status,
                 "failed_check": first.title if first else None,
                 "message": first.message if first else "",
                 "checks": [r.to_dict() for r in self.results]}
@@ -200,7 +209,7 @@ class Report:
 
     def _repr_html_(self) -> str:
         ex = self.exercise
-        color = "#2ca02c" if self.passed else "#b00020"
+        color = "#2ca02c" if self.passed else "#555555" if self.not_here else "#b00020"
         hints = "".join(f"<p><b>hint {i} of {len(ex.hints)}:</b> {html.escape(h)}</p>"
                         for i, h in enumerate(self._hints(), 1))
         output = (f"<p>your code printed:</p><pre>{html.escape(self.output.rstrip())}</pre>"
@@ -343,6 +352,11 @@ def run_checks(ex: Exercise, path: Path, hint: int = 0) -> Report:
     path = path.resolve() if path.exists() else path
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
+    if IN_BROWSER and ex.needs_threads:  # a red mark here would be about the page, not you
+        return Report(ex, path, [], hint, not_here=why(
+            f"exercise {ex.name}'s check", f"{NO_THREADS} ({ex.needs_threads})",
+            f"run `gateway-lab check {ex.name}` on your computer "
+            "(pip install 'gateway-lab[lab]')"))
     return Report(ex, path, list(iter_checks(ex, path)), hint)
 
 

@@ -176,7 +176,8 @@ THREADS, HITS = 8, 160
 
 
 @exercise("18_thread_safe", "a hit counter that survives 8 threads", LESSON_SERVERS,
-          timed=True, hints=[
+          timed=True, needs_threads="they serve your app from 8 threads at once, gl.Threads(8)",
+          hints=[
     "POST /hit reads the count from STORE, adds one and writes it back: two threads can both "
     "read 41 and both write 42, and a hit is lost. Only one thread at a time may do that "
     "read-modify-write: guard it with one threading.Lock() made at module level.",
