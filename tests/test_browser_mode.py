@@ -405,6 +405,7 @@ def test_every_reference_solution_passes_in_the_browser_or_is_not_checked_there(
             assert "cannot start threads" in report.summary()
             assert f"gateway-lab check {name}` on your computer" in report.summary()
             assert report.to_dict()["status"] == "not checked here"
+            assert "cannot start threads" in report._repr_html_()  # as a notebook shows it
         else:
             assert report.passed, str(report)
     assert not_here == {n for n, ex in EXERCISES.items() if ex.needs_threads}

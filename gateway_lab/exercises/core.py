@@ -71,7 +71,7 @@ class CheckResult:
         return "\n".join(lines)
 
     def html(self) -> str:
-        color = "#2ca02c" if self.passed else "#555555" if self.not_here else "#b00020"
+        color = "#2ca02c" if self.passed else "#b00020"
         mark = "✓ PASS" if self.passed else "✗ FAIL"
         parts = [f"<div style='margin:4px 0'><b style='color:{color}'>{mark}</b> "
                  f"{html.escape(self.title)}"]
