@@ -225,7 +225,10 @@ def down(n):
 def app(environ, start_response):
     sys.setrecursionlimit(10 ** 6)
     return down(0)
-""", timeout=2.0, status=(500, 504), isolated=True, rules=("sandbox.recursion_limit",)),
+""", timeout=2.0, isolated=True, rules=("sandbox.recursion_limit",),
+         # Before 3.11 each Python call also takes C stack: a million frames overflow it,
+         # the isolated child dies of SIGSEGV, and the client gets a 502 (a dead upstream).
+         status=(500, 504) if sys.version_info >= (3, 11) else (502,)),
     Case("asgi_cancels_its_own_task", "asgi", """
 import asyncio
 async def app(scope, receive, send):
