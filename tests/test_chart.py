@@ -71,6 +71,14 @@ def test_a_blocking_wait_in_a_thread_is_plain_waiting():
     assert [k for s in tl for k, _, _ in s.phases] == ["io", "io"]
 
 
+def test_only_requests_that_found_every_worker_busy_are_drawn_queued():
+    # Two threads, four requests: two start at once (a thread was waiting for each, even
+    # if it took a moment to wake and get the GIL); two wait for a thread, about 50 ms.
+    tl = gl.run_many(wsgi_app, [gl.Request("GET", "/?io=0.05")] * 4, model=gl.Threads(2))
+    queued = sorted(e - s for span in tl for k, s, e in span.phases if k == "queued")
+    assert len(queued) == 2 and all(0.04 < q < 0.5 for q in queued), queued
+
+
 def _imports(path: Path) -> set[str]:
     """The concurrency modules `path` imports, at module level or inside a function."""
     found = set()
