@@ -25,10 +25,12 @@ timeout)` picks one of two ways to put a deadline on `fn`:
 * In a browser (Pyodide: no threads, no signals) `fn` runs right there, and the
   interpreter itself watches the clock: `sys.monitoring` (Python 3.12+; else
   `sys.settrace`) calls the lab at every function start and every backward jump
-  of a loop, and past the deadline the lab raises `Stopped` there.  With
-  sys.monitoring it is raised again at each later step, so a bare `except:` does
-  not keep the code alive; a blocking `time.sleep` cannot be cut short.  (See the
-  end of this file; the choice is made once, at import.)
+  of a loop in the learner's own code, and past the deadline the lab raises
+  `Stopped` there.  With sys.monitoring it is raised again at each later step of
+  that code, so a bare `except:` does not keep it alive; installed code (asyncio,
+  the lab) is never interrupted, so its clean-up runs.  A blocking `time.sleep`
+  cannot be cut short.  (See the end of this file; the choice is made once, at
+  import.)
 
 Code that catches every exception (`while True: try: ... except: pass`)
 swallows `Stopped` too.  The gateways look for such code before the run and
@@ -593,7 +595,10 @@ if hasattr(sys, "monitoring"):
 
     def _on_event(code, *_args):
         """sys.monitoring's callback: PY_START (code, offset), JUMP (code, from, to)."""
-        if code is _HOME:  # the run's own bookkeeping (its finally:) is not learner code
+        if code is _HOME or _is_library(code.co_filename):
+            # Only the learner's own code is stopped.  Raised in installed code (asyncio's
+            # run_forever cleanup, the lab's finally: blocks) the stop would cut that
+            # code's own clean-up short: a loop left "running" broke every later run.
             return sys.monitoring.DISABLE
         if _deadlines and _clock() >= _deadlines[-1]:
             raise Stopped()
@@ -615,6 +620,8 @@ else:  # Python 3.10, 3.11: a trace function (a raise from it ends the tracing, 
         return _local
 
     def _global(frame, event, arg):
+        if _is_library(frame.f_code.co_filename):
+            return None  # only the learner's own code is stopped (see _on_event)
         _past_deadline()
         return _local
 
