@@ -38,6 +38,11 @@ def is_library(filename: str) -> bool:
     if known is None:
         if _ROOTS is None:
             _ROOTS = _library_roots()
-        real = os.path.realpath(filename) if filename and not filename.startswith("<") else ""
-        known = _ROOT_OF[filename] = real.startswith(_ROOTS)
+        if filename.startswith("<frozen "):  # the standard library's frozen modules
+            known = True                      # (runpy, os, codecs, importlib: 3.11+)
+        else:
+            real = os.path.realpath(filename) if filename and not filename.startswith("<") \
+                else ""
+            known = real.startswith(_ROOTS)
+        _ROOT_OF[filename] = known
     return known

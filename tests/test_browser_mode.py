@@ -37,7 +37,11 @@ def in_browser(monkeypatch):
     for module in (real, serving, wire_server, catalog, broker, loadgen, exercises, core,
                    isolate):
         monkeypatch.setattr(module, "IN_BROWSER", True)
+    main = sys.modules["__main__"]
     yield
+    # A simulated CGI script runs as __main__ (runpy): a stopped one must put it back,
+    # or worker processes, which re-import __main__, no longer start.
+    assert sys.modules["__main__"] is main
     loops._main_loop = None
     # Nothing a run stopped is left half done: a loop left "running" here made every later
     # asyncio.run() fail (the stop was once raised inside asyncio's own clean-up).
@@ -440,3 +444,12 @@ def test_every_stub_and_wrong_solution_fails_in_the_browser_on_behaviour(in_brow
             str(report)
         checked += 1
     assert checked > 80
+
+
+def test_the_frozen_standard_library_is_not_learner_code():
+    # runpy, os, codecs... are frozen in 3.11+: their code says "<frozen runpy>".  The
+    # deadline must not cut their clean-up short (it once left a script as __main__).
+    from gateway_lab.origin import is_library
+
+    assert is_library("<frozen runpy>") and is_library(os.__file__)
+    assert not is_library("<ipython-input-3-5f2e>") and not is_library("<string>")
