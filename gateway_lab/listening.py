@@ -29,6 +29,7 @@ import threading
 import warnings
 
 from .exchange import Response
+from .limits import Clipped  # a kept head of bytes that knows the whole size
 from .request import Request
 from .trace import Trace
 
@@ -120,23 +121,6 @@ def warn_if_exposed(host: str, stacklevel: int = 3) -> None:
 
 
 # -- keeping traces, bounded -------------------------------------------------------------
-
-class Clipped(bytes):
-    """The first bytes of a body a server did not keep whole; `size` is the whole size."""
-
-    size: int
-
-    def __new__(cls, head: bytes, size: int):
-        self = super().__new__(cls, head)
-        self.size = size
-        return self
-
-    def __reduce__(self):  # pickled to and from worker processes, with its size
-        return (Clipped, (bytes(self), self.size))
-
-    def __repr__(self) -> str:
-        return f"{bytes.__repr__(self)}... ({self.size} bytes, {len(self)} kept)"
-
 
 _ATOMS = frozenset({str, int, float, bool, type(None)})
 _BYTES = frozenset({bytes, bytearray, memoryview})

@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..leftovers import _exists as _alive  # is a process (or group leader) still there
+
 POSIX = os.name == "posix"
 START_TIMEOUT = 30.0    # seconds a server may take to answer its first request
 STOP_TIMEOUT = 5.0      # seconds between SIGTERM and SIGKILL
@@ -103,16 +105,6 @@ def group_pids(pgid: int, *, running_only: bool = True) -> list[int]:
         except psutil.Error:
             continue
     return sorted(out)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def rss_of(pids) -> int:
