@@ -185,24 +185,43 @@ def _now() -> float:
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _proc_stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, start time in seconds since boot) from /proc, or None if it is gone."""
+def _proc_stat(pid: int) -> tuple[int, float, str] | None:
+    """(parent pid, start time in seconds since boot, state letter) from /proc, or None
+    if it is gone.  State "Z" is a zombie: exited, not yet waited for."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             raw = f.read()
     except OSError:
         return None
     fields = raw[raw.rindex(b")") + 2:].split()  # the name may hold spaces and ')'
-    return int(fields[1]), int(fields[19]) / _TICKS
+    return int(fields[1]), int(fields[19]) / _TICKS, fields[0].decode("ascii", "replace")
 
 
-def _command(pid: int) -> str:
+def _name(pid: int) -> str:
+    """The program's short name (the kernel's comm), e.g. "sleep"."""
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            words = f.read().rstrip(b"\0").split(b"\0")
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            return f.read().strip().decode("utf-8", "replace") or "?"
     except OSError:
         return "?"
-    return " ".join(w.decode("utf-8", "replace") for w in words)[:200] or "?"
+
+
+def _command(pid: int, state: str) -> str:
+    """The command line; "?" for a zombie (it has none left).  A process caught in the
+    middle of exec() shows an empty command line for a moment (the new program's
+    arguments are not in place yet), so an empty one is read again before giving up."""
+    if state == "Z":
+        return "?"
+    for _ in range(20):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                raw = f.read().rstrip(b"\0")
+        except OSError:
+            return "?"
+        if raw:
+            return " ".join(w.decode("utf-8", "replace") for w in raw.split(b"\0"))[:200]
+        time.sleep(0.005)
+    return f"[{_name(pid)}]"
 
 
 def children(pid: int | None = None) -> list[Proc]:
@@ -215,17 +234,29 @@ def children(pid: int | None = None) -> list[Proc]:
             if entry.isdigit():
                 stat = _proc_stat(int(entry))
                 if stat is not None and stat[0] == pid:
-                    out.append(Proc(int(entry), _command(int(entry)), stat[1]))
+                    out.append(Proc(int(entry), _command(int(entry), stat[2]), stat[1]))
         return out
     try:
         import psutil
     except ImportError:
         return []
     try:
-        return [Proc(p.pid, " ".join(p.cmdline())[:200] or p.name(), p.create_time())
-                for p in psutil.Process(pid).children()]
+        found = psutil.Process(pid).children()
     except psutil.Error:
         return []
+    out = []
+    for child in found:
+        try:
+            started = child.create_time()
+        except psutil.Error:
+            continue  # gone (and reaped) already
+        try:
+            zombie = child.status() == psutil.STATUS_ZOMBIE
+            command = "?" if zombie else (" ".join(child.cmdline())[:200] or child.name())
+        except psutil.Error:  # a zombie's command line cannot be read on some systems
+            command = "?"
+        out.append(Proc(child.pid, command, started))
+    return out
 
 
 def can_list_children() -> bool:
