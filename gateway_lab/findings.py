@@ -16,6 +16,8 @@ import traceback
 import types
 from dataclasses import dataclass
 
+from .origin import is_library
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -51,30 +53,44 @@ class Facts(dict):
 
 def clip(value, limit: int = 40) -> str:
     """repr(value), cut to `limit` characters: what the app passed, in a message."""
-    if isinstance(value, memoryview):  # its repr is an address; show what it holds
-        text = f"memoryview({bytes(value[:limit])!r})"
-    else:
-        text = repr(value)
+    try:
+        if isinstance(value, memoryview):  # its repr is an address; show what it holds
+            text = f"memoryview({bytes(value[:limit])!r})"
+        else:
+            text = repr(value)
+    except BaseException:  # noqa: BLE001 - the learner's __repr__ runs here, and may fail
+        text = f"<a {type(value).__name__} whose repr() failed>"
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _said(error: BaseException) -> str:
     try:
-        return str(error)
-    except Exception:  # noqa: BLE001 - an exception whose __str__ fails
-        return "(its message could not be read)"
+        said = str(error)
+        if isinstance(said, str):
+            return said
+    except BaseException:  # noqa: BLE001 - the learner's __str__ runs here: it may even
+        pass                # raise SystemExit, which must not end the caller's program
+    return "(its message could not be read)"
 
 
 def describe_error(error: BaseException) -> str:
     """'ZeroDivisionError: division by zero (app.py line 3)' for a learner.
 
-    Only the innermost frame is looked at: a runaway recursion leaves a traceback of
-    a million frames, and formatting them all took longer than any deadline."""
+    The place is the innermost line of the learner's own code (an error raised inside
+    json or asyncio is the learner's call's), else the innermost line.  Only file
+    names are read: a runaway recursion leaves a traceback of a million frames, and
+    formatting them all took longer than any deadline."""
     where = ""
     tb = error.__traceback__
     if tb is not None:
-        while tb.tb_next is not None:
+        own = None
+        while True:
+            if not is_library(tb.tb_frame.f_code.co_filename):
+                own = tb
+            if tb.tb_next is None:
+                break
             tb = tb.tb_next
+        tb = own or tb
         where = f" ({os.path.basename(tb.tb_frame.f_code.co_filename)} line {tb.tb_lineno})"
     said = _said(error)
     return f"{type(error).__name__}: {said}{where}" if said else f"{type(error).__name__}{where}"
@@ -104,6 +120,6 @@ def format_error(error: BaseException) -> str:
         lines = traceback.format_exception(type(error), error,
                                            _innermost(error.__traceback__, LOGGED_FRAMES),
                                            limit=-LOGGED_FRAMES)
-    except Exception:  # noqa: BLE001 - an exception that cannot even be formatted
-        return f"{type(error).__name__}: {_said(error)}"
+    except BaseException:  # noqa: BLE001 - one that cannot be formatted (its __str__
+        return f"{type(error).__name__}: {_said(error)}"  # raises, even SystemExit)
     return "".join(lines).rstrip()

@@ -68,3 +68,26 @@ def check_max_body(max_body) -> int:
     if not (isinstance(max_body, int) and not isinstance(max_body, bool) and max_body > 0):
         raise ValueError(f"max_body must be a positive number of bytes, not {max_body!r}")
     return max_body
+
+
+LENGTH_DIGITS = 18  # a Content-Length longer than this is past any body (10**18 bytes)
+
+
+def declared_length(value: str) -> int | None:
+    """The number a Content-Length value states, or None if it states none.
+
+    RFC 9110 §8.6: Content-Length = 1*DIGIT, ASCII digits only ('²'.isdigit() is
+    True, and int('²') fails).  Past LENGTH_DIGITS digits the value is more than any
+    body could hold: it counts as that much (int() of a 5,000-digit str raises
+    ValueError, sys.set_int_max_str_digits)."""
+    value = value.strip(" \t")
+    if not (value.isascii() and value.isdigit()):
+        return None
+    digits = value.lstrip("0") or "0"
+    return int(digits) if len(digits) <= LENGTH_DIGITS else 10 ** LENGTH_DIGITS
+
+
+def length_text(value: str) -> str:
+    """A declared Content-Length as a finding quotes it: cut if it is absurdly long."""
+    value = value.strip(" \t")
+    return value if len(value) <= 24 else value[:21] + "..."

@@ -25,7 +25,15 @@ from .exchange import Exchange, Response, accept, received, respond
 from .findings import clip, describe_error, format_error
 from .leftovers import _counts
 from .leftovers import report as report_leftovers
-from .limits import MAX_BODY, TRACE_CLIP, check_max_body, kept, size_line
+from .limits import (
+    MAX_BODY,
+    TRACE_CLIP,
+    check_max_body,
+    declared_length,
+    kept,
+    length_text,
+    size_line,
+)
 from .request import HOP_BY_HOP, Request, header_fields, host_and_port
 from .stoppable import plain, swallowers
 from .trace import Step, Trace, now, snapshot
@@ -103,7 +111,8 @@ def _headers_now(headers):
 # A header name: a letter, then letters, digits, '-' or '_', not ending in '-' or '_'.
 _HEADER_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9\-_]*[A-Za-z0-9])?$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_STATUS = re.compile(r"^[1-9][0-9]{2} [^\r\n]*$")
+_STATUS = re.compile(r"^[1-5][0-9]{2} [^\x00-\x1f\x7f\u0100-\U0010ffff]*$")
+_SENDABLE_STATUS = re.compile(r"^[1-5][0-9]{2}(?:[ \t][^\x00-\x1f\x7f\u0100-\U0010ffff]*)?$")
 
 # What the checks make of a header name or a status are pure functions of an exact
 # str, so the ones seen are remembered (bounded): a remembered answer is the one
@@ -376,7 +385,13 @@ class _Call:
             trace.step(START_RESPONSE, (status, _headers_now(headers), headers.__class__))
             return
         try:
-            if self.sent:
+            if len(exc_info) != 3 or not isinstance(exc_info[1], BaseException):
+                # sys.exc_info() outside an except block is (None, None, None): there is
+                # no error to report, and nothing to re-raise once the headers are out.
+                trace.find("wsgi.start_response.exc_info_no_error", value=clip(exc_info, 60))
+                if self.sent:
+                    raise WSGIError("exc_info holds no exception, and the headers were sent")
+            elif self.sent:
                 trace.find("wsgi.start_response.exc_info_after_headers",
                            error=describe_error(exc_info[1]))
                 raise exc_info[1].with_traceback(exc_info[2])
@@ -449,9 +464,13 @@ class _Call:
             find("wsgi.status.not_str", type=type(status).__name__, status=repr(status))
             raise WSGIError(f"status must be a str, not {type(status).__name__}")
         if not _STATUS.match(status):
-            find("wsgi.status.malformed", status=repr(status))
-            if not status[:3].isdigit():
-                raise WSGIError(f"status {status!r} does not start with a 3-digit code")
+            find("wsgi.status.malformed", status=clip(status, 60))
+            # Passed on only when a server could still write a status line from it:
+            # '200' without a reason.  A code outside 100..599 (RFC 9110 §15), digits
+            # that are not ASCII ('２００'), a CR or LF (a status line split in two) or
+            # a character Latin-1 cannot encode (§Unicode Issues) is never sent.
+            if not _SENDABLE_STATUS.match(status):
+                raise WSGIError(f"status {clip(status, 60)} cannot be sent as a status line")
         elif status.__class__ is str and len(_GOOD_STATUS) < 1024:
             _GOOD_STATUS.add(status)
 
@@ -515,7 +534,9 @@ class _Call:
                 record((CLOSE, now(), None))
                 try:
                     close()
-                except Exception as error:
+                except sandbox.Stopped:
+                    raise
+                except BaseException as error:  # noqa: BLE001 - SystemExit from close()
                     self.trace.find("wsgi.close.raised", error=describe_error(error))
 
     def _check_result(self, result) -> None:
@@ -662,26 +683,32 @@ def _response(call: _Call, outcome, timeout: float) -> Response:
         body = b""
     elif call.length is not None:
         body, complete = _content_length_check(call, body)
-    code, _, reason = call.status.partition(" ")
-    return Response(int(code), call.headers, body, reason, complete)
+    code, reason = _code_and_reason(call.status)
+    return Response(code, call.headers, body, reason, complete)
+
+
+def _code_and_reason(status: str) -> tuple[int, str]:
+    """'404 Not Found' -> (404, 'Not Found'); start_response let through only statuses
+    that begin with three ASCII digits (_SENDABLE_STATUS), the reason maybe after a tab."""
+    return int(status[:3]), status[4:]
 
 
 def _content_length_check(call: _Call, body: bytes) -> tuple[bytes, bool]:
     """A declared Content-Length the body disagrees with (PEP 3333 §Other HTTP Features).
     More bytes than declared are cut; fewer leave the client waiting, i.e. truncated."""
-    declared = call.length.strip()
-    if not declared.isdigit():
+    n = declared_length(call.length)
+    if n is None:
         return body, True
-    n = int(declared)
     if n != len(body):
-        call.trace.find("wsgi.content_length.mismatch", declared=n, actual=len(body))
+        call.trace.find("wsgi.content_length.mismatch", declared=length_text(call.length),
+                        actual=len(body))
         return body[:n], len(body) >= n
     return body, True
 
 
 def _cut(call: _Call) -> Response:
     """The status line already went out: all the server can do is close."""
-    code, _, reason = call.status.partition(" ")
+    code, reason = _code_and_reason(call.status)
     call.trace.step(CUT)
-    return Response(int(code), call.headers, b"".join(call.body), reason=reason,
+    return Response(code, call.headers, b"".join(call.body), reason=reason,
                     complete=False)

@@ -186,6 +186,14 @@ def exc_info_exception(environ, start_response):
     return [b"x"]
 
 
+def exc_info_outside_except(environ, start_response):
+    ok(start_response)
+    yield b"first"
+    # Not inside `except`: sys.exc_info() is (None, None, None), nothing to re-raise.
+    start_response("500 Oops", TEXT, sys.exc_info())
+    yield b"never sent"
+
+
 class WrongLen(list):
     def __len__(self):
         return 5
@@ -238,6 +246,8 @@ CATALOG = {
     "errors_bytes": (errors_bytes, "wsgi.errors.not_str", 200),
     "start_response_kwargs": (start_response_kwargs, "wsgi.start_response.arguments", 500),
     "exc_info_exception": (exc_info_exception, "wsgi.start_response.exc_info_not_tuple", 500),
+    "exc_info_outside_except": (exc_info_outside_except,
+                                "wsgi.start_response.exc_info_no_error", 200),
     "wrong_len": (wrong_len, "wsgi.len.wrong", 200),
     "not_callable": (not_callable_app(), "wsgi.app.not_callable", 500),
     "one_parameter": (two_params_missing, "wsgi.app.signature", 500),
@@ -424,3 +434,90 @@ def test_underscore_headers_are_dropped_like_nginx_does():
     assert ex.findings == []
     notes = [e for e in ex.trace.events if e.kind == "note"]
     assert [e.actor for e in notes] == ["server"] and "X_User" in notes[0].detail
+
+
+# -- hostile and odd inputs: a server's answer, never a traceback from the lab -----------
+
+def app_with_status(status):
+    def app(environ, start_response):
+        start_response(status, TEXT)
+        return [b"x"]
+    return app
+
+
+@pytest.mark.parametrize("status", ["200 OK\r\nSet-Cookie: session=evil",  # splits the line
+                                    "\uff12\uff10\uff10 OK",  # fullwidth digits: '２００'
+                                    "1000 Too Long", "999 Out Of Range", "200 Caf\u00e9 \u20ac"])
+def test_a_status_no_server_could_send_gets_a_500(status):
+    ex = gl.run_wsgi(app_with_status(status))
+    assert ex.response.status == 500
+    assert [f.rule for f in ex.findings] == ["wsgi.status.malformed"]
+    assert not any("evil" in str(v) for _, v in ex.response.headers)
+
+
+def test_a_status_without_its_reason_is_passed_on_with_a_finding():
+    ex = gl.run_wsgi(app_with_status("404"))
+    assert (ex.response.status, ex.response.body) == (404, b"x")
+    assert [f.rule for f in ex.findings] == ["wsgi.status.malformed"]
+    ex = gl.run_wsgi(app_with_status("404\tNot Found"))  # a tab for the space: int() of it failed
+    assert (ex.response.status, ex.response.reason) == (404, "Not Found")
+
+
+@pytest.mark.parametrize("length", ["9" * 5000, "\u00b2", "0" * 5000 + "1"])
+def test_an_absurd_content_length_is_judged_not_raised(length):
+    # int() of 5,000 digits raises ValueError, and so does int('²'), which isdigit() passes.
+    ex = gl.run_wsgi(lambda environ, start_response: (
+        start_response("200 OK", TEXT + [("Content-Length", length)]), [b"x"])[1])
+    assert ex.response.status == 200
+    if length == "\u00b2":
+        assert ex.findings == [] and ex.response.complete
+    elif length.startswith("9"):
+        finding = next(f for f in ex.findings if f.rule == "wsgi.content_length.mismatch")
+        assert len(finding.message) < 300 and ex.response.complete is False
+    else:
+        assert ex.findings == [] and ex.response.body == b"x"
+
+
+class Unreadable(Exception):
+    def __str__(self):
+        raise SystemExit("from __str__")  # the learner's code, run when the lab words it
+
+
+def test_an_error_whose_str_raises_systemexit_is_reported_not_raised():
+    def app(environ, start_response):
+        raise Unreadable()
+
+    ex = gl.run_wsgi(app)
+    assert ex.response.status == 500
+    assert "Unreadable: (its message could not be read)" in ex.findings[0].message
+
+
+def test_close_that_raises_systemexit_is_a_close_finding():
+    class Body:
+        def __iter__(self):
+            return iter([b"x"])
+
+        def close(self):
+            sys.exit(1)
+
+    def app(environ, start_response):
+        ok(start_response)
+        return Body()
+
+    ex = gl.run_wsgi(app)
+    assert (ex.response.status, ex.response.body, ex.response.complete) == (200, b"x", True)
+    assert [f.rule for f in ex.findings] == ["wsgi.close.raised"]
+
+
+def test_an_error_inside_the_standard_library_names_the_apps_line():
+    import json
+
+    def app(environ, start_response):
+        json.loads("{not json")  # the error is raised inside json.decoder
+        ok(start_response)
+        return [b"x"]
+
+    ex = gl.run_wsgi(app)
+    message = ex.findings[0].message
+    line = inspect.getsourcelines(app)[1] + 1  # the json.loads line
+    assert f"test_coach_wsgi.py line {line}" in message, message

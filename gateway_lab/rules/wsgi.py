@@ -67,7 +67,8 @@ RULES = [
     Rule("wsgi.status.not_str", SR, SR_URL,
          "the status is {type}, not str: {status!s}", "pass a str such as '200 OK'."),
     Rule("wsgi.status.malformed", SR, SR_URL,
-         "the status {status!s} is not 'NNN Reason phrase'",
+         "the status {status!s} is not 'NNN Reason phrase' (a code from 100 to 599, a "
+         "space, a reason of Latin-1 text without control characters)",
          "three digits, one space, then the reason phrase: '404 Not Found'."),
     Rule("wsgi.headers.not_list", SR, SR_URL,
          "the headers are a {type}, not a list of (name, value) tuples",
@@ -155,6 +156,12 @@ RULES += [
          "your app called start_response with {given}; it takes (status, headers) or "
          "(status, headers, exc_info), positionally",
          "call start_response('200 OK', headers), with exc_info only from an error handler."),
+    Rule("wsgi.start_response.exc_info_no_error", ERR, ERR_URL,
+         "exc_info is {value!s}, which holds no exception (sys.exc_info() outside an "
+         "except block returns (None, None, None)); once the headers are sent the server "
+         "has nothing to re-raise",
+         "call start_response(status, headers, sys.exc_info()) only inside `except ...:`, "
+         "where sys.exc_info() holds the error being handled."),
     Rule("wsgi.start_response.exc_info_not_tuple", SR, SR_URL,
          "exc_info is a {type}; it must be None or the tuple sys.exc_info() returns",
          "pass sys.exc_info(), not the exception object itself."),
