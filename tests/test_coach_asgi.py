@@ -371,3 +371,130 @@ def test_protocol_header_in_accept():
 
     ex = gl.run_asgi(app, gl.Request.websocket("/ws", subprotocols=["chat"]))
     assert [f.rule for f in ex.findings] == ["asgi.ws.protocol_header"]
+
+
+# -- hostile and odd inputs: a server's answer, never a traceback from the lab -----------
+
+async def type_is_a_list(scope, receive, send):
+    await send({"type": ["http.response.start"]})  # a list cannot even be looked up
+
+
+@pytest.mark.parametrize("request_", [gl.Request("GET", "/"), gl.Request.websocket("/ws")])
+def test_a_message_type_that_is_not_a_str_is_an_unknown_message(request_):
+    ex = gl.run_asgi(type_is_a_list, request_, timeout=TIMEOUT)
+    assert ex.response.status == 500
+    rules = [f.rule for f in ex.findings]
+    assert rules in (["asgi.http.unknown_message"], ["asgi.ws.unknown_message"]), rules
+
+
+@pytest.mark.parametrize("length", [b"9" * 5000, "\u00b2".encode("latin-1")])
+def test_an_absurd_content_length_is_judged_not_raised(length):
+    async def app(scope, receive, send):
+        await send({**START, "headers": [(b"content-type", b"text/plain"),
+                                          (b"content-length", length)]})
+        await send(body(b"x"))
+
+    ex = gl.run_asgi(app, timeout=TIMEOUT)
+    assert ex.response.status == 200
+    mismatch = [f for f in ex.findings if f.rule == "asgi.http.content_length_mismatch"]
+    assert bool(mismatch) is (length[:1] == b"9")  # '²' states no number at all
+    assert all(len(f.message) < 300 for f in mismatch)
+
+
+def test_trailers_are_checked_like_headers():
+    async def app(scope, receive, send):
+        await send({**START, "trailers": True})
+        await send(body(b"x"))
+        await send({"type": "http.response.trailers",
+                    "headers": [(b"x-checksum", b"1\r\nset-cookie: evil")]})
+
+    ex = gl.run_asgi(app, timeout=TIMEOUT)
+    assert [f.rule for f in ex.findings] == ["asgi.http.header_control_chars"]
+    assert ex.response.trailers == [] and ex.response.complete
+
+    async def str_trailers(scope, receive, send):
+        await send({**START, "trailers": True})
+        await send(body(b"x"))
+        await send({"type": "http.response.trailers", "headers": [("x-checksum", "1")]})
+
+    ex = gl.run_asgi(str_trailers, timeout=TIMEOUT)
+    assert "asgi.http.header_not_bytes" in [f.rule for f in ex.findings]
+    assert not any("http.py" in f.message for f in ex.findings)  # the lab's own line
+
+
+@pytest.mark.parametrize("headers, rule", [
+    ([(b"x-room", b"1\r\nset-cookie: evil")], "asgi.http.header_control_chars"),
+    ([("x-room", "1")], "asgi.http.header_not_bytes")])
+def test_websocket_accept_headers_are_checked_like_a_responses(headers, rule):
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept", "headers": headers})
+        await send({"type": "websocket.close"})
+
+    ex = gl.run_asgi(app, gl.Request.websocket("/ws"), timeout=TIMEOUT)
+    assert rule in [f.rule for f in ex.findings]
+    assert not any("evil" in value for _, value in ex.response.headers)
+    assert not any("websocket.py" in f.message for f in ex.findings)
+
+
+def test_what_an_app_changes_of_the_servers_loop_is_put_back():
+    async def app(scope, receive, send):
+        loop = asyncio.get_running_loop()
+        loop.set_task_factory(None)  # its tasks are off the lab's list from now on
+        loop.set_exception_handler(lambda loop, context: None)
+        loop.set_debug(True)
+        asyncio.ensure_future(asyncio.sleep(30))
+        await send(START)
+        await send(body())
+
+    ex = gl.run_asgi(app, timeout=TIMEOUT)
+    assert ex.response.status == 200
+    notes = [e.detail for e in ex.trace if e.kind == "note"]
+    assert any("task factory and exception handler and debug mode" in n for n in notes), notes
+    assert any("1 task(s)" in n for n in notes), notes  # the sleeper was found and cancelled
+
+    async def looks(scope, receive, send):
+        loop = asyncio.get_running_loop()
+        body_ = f"{len(asyncio.all_tasks(loop))} {loop.get_debug()}".encode()
+        await send(START)
+        await send(body(body_))
+
+    assert gl.run_asgi(looks, timeout=TIMEOUT).response.body == b"1 False"
+
+
+def test_an_app_cannot_end_the_servers_executor():
+    async def ends_it(scope, receive, send):
+        await asyncio.get_running_loop().shutdown_default_executor()
+
+    async def uses_it(scope, receive, send):
+        total = await asyncio.to_thread(sum, [1, 2])
+        await send(START)
+        await send(body(str(total).encode()))
+
+    assert gl.run_asgi(ends_it, timeout=TIMEOUT).response.status == 500
+    assert gl.run_asgi(uses_it, timeout=TIMEOUT).response.body == b"3"
+
+
+def test_a_stopped_app_leaves_no_asyncio_noise_on_stderr(caplog):
+    import gc
+
+    async def sleeps_in_finally(scope, receive, send):
+        try:
+            await asyncio.sleep(10)
+        finally:
+            await asyncio.sleep(10)  # cancelled again by the clean-up, and again...
+
+    async def uncancels(scope, receive, send):
+        while True:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                asyncio.current_task().uncancel() if hasattr(asyncio.Task, "uncancel") \
+                    else None
+
+    for app in (sleeps_in_finally, uncancels):
+        ex = gl.run_asgi(app, timeout=0.2)
+        assert ex.response.status == 504
+        gc.collect()
+    # asyncio logs it (to stderr, in a kernel) when the abandoned task is collected.
+    assert not [r for r in caplog.records if "Task was destroyed" in r.getMessage()]

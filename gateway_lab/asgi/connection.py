@@ -60,8 +60,10 @@ _SPEC_OF = {
 }
 
 
-def _spec_of(kind: str) -> str:
-    return _SPEC_OF.get(kind, "ASGI spec §Events")
+def _spec_of(kind) -> str:
+    # A type that is not a str (even a list, which cannot be a dict key) is no message.
+    return _SPEC_OF.get(kind, "ASGI spec §Events") if kind.__class__ is str else \
+        "ASGI spec §Events"
 
 
 def _summary(message) -> str:
@@ -358,6 +360,7 @@ class Connection(Watch):
     waiting = ""    # what the app was awaiting, for a timeout's message
     timer: asyncio.TimerHandle | None = None  # the deadline, once the app waits
     owns_task = True  # False when the caller's own task runs the app (run_asgi_async)
+    noted_case = False  # a header name that is not lower-case was noted (http.check_headers)
     started = 0.0
     ended_at: float | None = None
 
@@ -474,7 +477,7 @@ class Connection(Watch):
                 raise _Handled("invalid message")
             snap = message_now(message)
         kind = message["type"]
-        step = self.sends.get(kind)
+        step = self.sends.get(kind) if kind.__class__ is str else None
         if step is None:  # a type the spec does not have: send() says so next
             step = Step("app", "send", _summary, _spec_of(kind), self.sends_to)
         self.trace.record((step, at, snap))

@@ -28,7 +28,7 @@ import re
 
 from ..exchange import Response, reason_phrase
 from ..findings import clip, describe_error, format_error
-from ..limits import MAX_BODY, TRACE_CLIP, kept
+from ..limits import MAX_BODY, TRACE_CLIP, declared_length, kept, length_text
 from ..trace import Step, now
 from .connection import (
     START_SPEC,
@@ -96,7 +96,6 @@ class HTTPConnection(Connection):
     finished: asyncio.Event | None = None  # set when the response is over
     over = False                           # the app has returned (or failed)
     told_disconnect = False
-    noted_case = False
     size = 0                               # body bytes taken so far ...
     max_body = MAX_BODY                    # ... and at most (limits.py)
 
@@ -157,55 +156,10 @@ class HTTPConnection(Connection):
         if type(status) is not int or not 100 <= status <= 599:
             trace.find("asgi.http.bad_status", value=clip(status))
             raise _Handled("bad status")
-        self.headers, self.length = self._check_headers(message.get("headers", ()))
+        self.headers, self.length = check_headers(self, message.get("headers", ()))
         self.trailers_expected = bool(message.get("trailers", False))
         self.status = status
         self.start_at = _clock()
-
-    def _check_headers(self, headers) -> tuple[tuple, str | None]:
-        """The headers as the client gets them (str pairs), once they are checked,
-        and the Content-Length among them."""
-        trace, out, length = self.trace, [], None
-        if headers.__class__ is not list and headers.__class__ is not tuple:
-            try:
-                headers = list(headers)
-            except TypeError:
-                trace.find("asgi.http.bad_headers", value=clip(headers),
-                           problem="it is not a list of pairs")
-                raise _Handled("bad headers") from None
-        for pair in headers:
-            try:
-                name, value = pair
-            except (TypeError, ValueError):
-                trace.find("asgi.http.bad_headers", value=clip(pair),
-                           problem="each header must be a [name, value] pair")
-                raise _Handled("bad headers") from None
-            # Exactly bytes (§HTTP Connection Scope: "byte strings"): a memoryview or
-            # bytearray compares equal to bytes, but is not what the spec allows.
-            if name.__class__ is not bytes or value.__class__ is not bytes:
-                bad = value if name.__class__ is bytes else name
-                trace.find("asgi.http.header_not_bytes", name=clip(name),
-                           vtype=type(bad).__name__)
-                raise _Handled("header not bytes")
-            known = _NAMES.get(name)
-            if known is None:
-                known = _name_info(name)
-            text, lower, is_length = known
-            if not lower and not self.noted_case:
-                # The spec asks for lower-case names; servers accept any case (HTTP
-                # names are case-insensitive) and Django sends b"Content-Type": a
-                # note, not a finding.
-                self.noted_case = True
-                trace.add("server", "note", f"header name {clip(name)} is not lower-case "
-                          "as the spec asks; servers accept it", START_SPEC, target="app")
-            if text is None or _SPLITS_VALUE.search(value):
-                trace.find("asgi.http.header_control_chars", name=clip(name))
-                continue  # never sent
-            value = value.decode("latin-1")
-            if is_length and length is None:
-                length = value
-            out.append((text, value))
-        return tuple(out), length
 
     def _body(self, message: dict) -> None:
         trace = self.trace
@@ -247,8 +201,10 @@ class HTTPConnection(Connection):
         if not self.trailers_expected:
             self.trace.find("asgi.http.trailers_not_announced")
             raise _Handled("trailers not announced")
-        self.trailers.extend((bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
-                             for k, v in message.get("headers", ()))
+        # Trailers are header fields like any others (§Response Trailers): the same
+        # checks, and CR or LF in one is never sent.
+        self.trailers.extend(check_headers(self, message.get("headers", ()),
+                                           "http.response.trailers")[0])
         if not message.get("more_trailers", False):
             self._complete()
 
@@ -314,12 +270,13 @@ class HTTPConnection(Connection):
         complete = True
         if self.request.method == "HEAD":
             body = b""  # RFC 9110 §9.3.2: no body, and Content-Length is a GET's
-        elif declared is not None and declared.strip().isdigit():
-            if int(declared) != len(body):
-                self.trace.find("asgi.http.content_length_mismatch", declared=int(declared),
-                                actual=len(body))
-                complete = len(body) >= int(declared)
-                body = body[:int(declared)]
+        elif declared is not None:
+            n = declared_length(declared)
+            if n is not None and n != len(body):
+                self.trace.find("asgi.http.content_length_mismatch",
+                                declared=length_text(declared), actual=len(body))
+                complete = len(body) >= n
+                body = body[:n]
         return Response(self.status, self.headers, body, reason_phrase(self.status), complete,
                         self.trailers)
 
@@ -328,3 +285,51 @@ class HTTPConnection(Connection):
         return Response(self.status, self.headers, b"".join(self.body),
                         reason=reason_phrase(self.status), complete=False)
 
+
+def check_headers(connection, headers, kind: str = "http.response.start"
+                  ) -> tuple[tuple, str | None]:
+    """The headers as the client gets them (str pairs), once they are checked, and the
+    Content-Length among them: a response's, its trailers' and a WebSocket accept's
+    alike (§Response Start, §Response Trailers, WebSocket §Accept: [bytes, bytes]
+    pairs), `kind` says which.  `connection` notes a name that is not lower-case, once."""
+    trace, out, length = connection.trace, [], None
+    if headers.__class__ is not list and headers.__class__ is not tuple:
+        try:
+            headers = list(headers)
+        except TypeError:
+            trace.find("asgi.http.bad_headers", type=kind, value=clip(headers),
+                       problem="it is not a list of pairs")
+            raise _Handled("bad headers") from None
+    for pair in headers:
+        try:
+            name, value = pair
+        except (TypeError, ValueError):
+            trace.find("asgi.http.bad_headers", type=kind, value=clip(pair),
+                       problem="each header must be a [name, value] pair")
+            raise _Handled("bad headers") from None
+        # Exactly bytes (§HTTP Connection Scope: "byte strings"): a memoryview or
+        # bytearray compares equal to bytes, but is not what the spec allows.
+        if name.__class__ is not bytes or value.__class__ is not bytes:
+            bad = value if name.__class__ is bytes else name
+            trace.find("asgi.http.header_not_bytes", name=clip(name),
+                       vtype=type(bad).__name__)
+            raise _Handled("header not bytes")
+        known = _NAMES.get(name)
+        if known is None:
+            known = _name_info(name)
+        text, lower, is_length = known
+        if not lower and not connection.noted_case:
+            # The spec asks for lower-case names; servers accept any case (HTTP
+            # names are case-insensitive) and Django sends b"Content-Type": a
+            # note, not a finding.
+            connection.noted_case = True
+            trace.add("server", "note", f"header name {clip(name)} is not lower-case "
+                      "as the spec asks; servers accept it", START_SPEC, target="app")
+        if text is None or _SPLITS_VALUE.search(value):
+            trace.find("asgi.http.header_control_chars", name=clip(name))
+            continue  # never sent
+        value = value.decode("latin-1")
+        if is_length and length is None:
+            length = value
+        out.append((text, value))
+    return tuple(out), length

@@ -91,6 +91,13 @@ class _LabLoop(asyncio.SelectorEventLoop):
         raise RuntimeError("loop.stop(): the event loop belongs to the server, not to the "
                            "app; an ASGI app returns when it is done")
 
+    async def shutdown_default_executor(self, *args, **kwargs) -> None:
+        """Ended, the default executor would stay ended for every later run on this loop
+        (run_in_executor and asyncio.to_thread raise 'Executor shutdown has been
+        called'): like stop(), it is the server's to end, at its own shutdown."""
+        raise RuntimeError("loop.shutdown_default_executor(): the event loop and its "
+                           "executor belong to the server, not to the app")
+
     def stop_for_the_lab(self) -> None:
         super().stop()
 
@@ -184,6 +191,7 @@ class OwnLoop:
         self.loop.set_exception_handler(_quiet)
         self.tasks: list[asyncio.Task] = []
         self.loop.set_task_factory(self._task)
+        self.debug = self.loop.get_debug()  # as the environment set it (PYTHONASYNCIODEBUG)
         # The loop's hooks for async generators, as run_forever() installs them.
         self.hooks = (self.loop._asyncgen_firstiter_hook, self.loop._asyncgen_finalizer_hook)
 
@@ -237,8 +245,17 @@ class OwnLoop:
 
     def _until_done(self, task: asyncio.Task):
         loop = self.loop
-        task.add_done_callback(lambda _: loop.stop_for_the_lab())
-        loop.run_forever()
+
+        def stop(_):
+            loop.stop_for_the_lab()
+
+        task.add_done_callback(stop)
+        try:
+            loop.run_forever()
+        finally:
+            # A run stopped at its deadline leaves `task` pending: when it ends later
+            # (during the clean-up's own run) it must not stop that run halfway.
+            task.remove_done_callback(stop)
         return task.result()
 
     def leftovers(self) -> int:
@@ -257,7 +274,28 @@ class OwnLoop:
                 self.run(asyncio.wait(tasks, timeout=GRACE))
             except BaseException:  # noqa: BLE001 - a task that will not die is abandoned
                 pass
+            for task in tasks:
+                if not task.done():
+                    # Abandoned, and said so by the run's finding: asyncio's "Task was
+                    # destroyed but it is pending!" on stderr would only repeat it later,
+                    # somewhere else (the attribute asyncio's own Task checks first).
+                    task._log_destroy_pending = False
         self.tasks = []
+
+    def put_back(self) -> str:
+        """The loop is the server's: what an app changed of it (its task factory, its
+        exception handler, debug mode) is put back; returns what was, for a note."""
+        loop, changed = self.loop, []
+        if loop.get_task_factory() != self._task:
+            changed.append("task factory")
+            loop.set_task_factory(self._task)
+        if loop.get_exception_handler() is not _quiet:
+            changed.append("exception handler")
+            loop.set_exception_handler(_quiet)
+        if loop.get_debug() != self.debug:
+            changed.append("debug mode")
+            loop.set_debug(self.debug)
+        return " and ".join(changed)
 
 
 if IN_BROWSER:
@@ -306,6 +344,14 @@ def run_sync(make_coro, timeout: float, trace: Trace | None = None) -> sandbox.O
         if trace is not None:
             trace.add("server", "note", "the app called loop.stop(); the loop belongs to "
                       "the server, which carried on", LOOP_SPEC, target="app")
+    changed = own.put_back()
+    if changed:
+        if trace is not None:
+            trace.add("server", "note", f"the app changed the event loop's {changed}; the "
+                      "loop belongs to the server, which put it back", LOOP_SPEC,
+                      target="app")
+        # Tasks made by the app's own factory are not on the lab's list: look at all.
+        own.tasks.extend(t for t in asyncio.all_tasks(own.loop) if t not in own.tasks)
     interrupted = outcome.timed_out or outcome.stuck
     left = own.leftovers()
     if left and not interrupted:

@@ -39,6 +39,7 @@ from ..findings import clip, describe_error
 from ..request import Close
 from ..trace import Step
 from .connection import WS, Connection, _Handled, _scope_line, _scope_shown, _sends
+from .http import check_headers
 
 SCOPE = Step("server", "scope", _scope_line, f"{WS} §Websocket Connection Scope", "gateway",
              shown=_scope_shown)
@@ -184,11 +185,14 @@ class WebSocketConnection(Connection):
             trace.find("asgi.ws.subprotocol_not_offered", value=subprotocol,
                        offered=list(offered) or "none")
         headers = []
-        for name, value in message.get("headers", ()) or ():
-            if bytes(name).lower() == b"sec-websocket-protocol":
+        # The 101 response's headers: checked as any response's are (§Accept: [bytes,
+        # bytes] pairs; CR or LF in one would split the handshake's response).
+        for name, value in check_headers(self, message.get("headers", ()) or (),
+                                         "websocket.accept")[0]:
+            if name.lower() == "sec-websocket-protocol":
                 trace.find("asgi.ws.protocol_header")
                 continue
-            headers.append((bytes(name).decode("latin-1"), bytes(value).decode("latin-1")))
+            headers.append((name, value))
         if subprotocol is not None:
             headers.append(("sec-websocket-protocol", str(subprotocol)))
         self.accept_headers, self.subprotocol = headers, subprotocol

@@ -126,7 +126,7 @@ RULES = [
          "http.response.start has status {value}; it must be an int from 100 to 599",
          "use an int such as 200 or 404, not a str like '200 OK'."),
     Rule("asgi.http.bad_headers", START, START_URL,
-         "http.response.start has headers {value}: {problem}",
+         "{type} has headers {value}: {problem}",
          "headers are a list of [name, value] pairs of bytes, e.g. "
          "[(b'content-type', b'text/plain')]."),
     Rule("asgi.http.header_not_bytes", START, START_URL,
