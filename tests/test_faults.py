@@ -270,6 +270,15 @@ async def app(scope, receive, send):
         except BaseException:
             pass
 """, rules=("sandbox.swallows_stop", "asgi.app.timeout"), isolated=True),
+    # The lab words every error for the learner: str() of it runs the learner's __str__,
+    # which may raise anything, SystemExit included (it ended the cell once).
+    Case("error_whose_str_raises_systemexit", "asgi", """
+class Unreadable(Exception):
+    def __str__(self):
+        raise SystemExit("from __str__")
+async def app(scope, receive, send):
+    raise Unreadable()
+""", status=(500,), rules=("asgi.app.raised",)),
     Case("isolate_true_for_an_ordinary_app", "wsgi", """
 def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
