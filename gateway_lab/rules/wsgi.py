@@ -72,6 +72,11 @@ RULES = [
     Rule("wsgi.headers.not_list", SR, SR_URL,
          "the headers are a {type}, not a list of (name, value) tuples",
          "pass a list: [('Content-Type', 'text/plain')]."),
+    Rule("wsgi.headers.list_subclass", SR, SR_URL,
+         "the headers are a {type}, a subclass of list; PEP 3333 asks for a list itself "
+         "(type(response_headers) is list): wsgiref refuses anything else, other servers "
+         "may read only the list's items",
+         "pass a plain list, e.g. list(headers)."),
     Rule("wsgi.headers.not_tuple", SR, SR_URL,
          "header {header!s} is not a (name, value) tuple of two str",
          "each header is a 2-tuple of str: ('Content-Type', 'text/html')."),
@@ -207,7 +212,7 @@ VALIDATE_MAP = {
     "check_status: len(status_code) == 3": "wsgi.status.malformed",
     "check_status: status_int >= 100": "wsgi.status.malformed",
     "check_status: warn": "wsgi.status.malformed",
-    "check_headers: type(headers) is list": "wsgi.headers.not_list",
+    "check_headers: type(headers) is list": "wsgi.headers.not_list|wsgi.headers.list_subclass",
     "check_headers: type(item) is tuple": "wsgi.headers.not_tuple",
     "check_headers: len(item) == 2": "wsgi.headers.not_tuple",
     "check_headers: 'Header name' is str": "wsgi.headers.not_tuple",
