@@ -680,14 +680,24 @@ def _response(call: _Call, outcome, timeout: float) -> Response:
         # RFC 9110 §9.3.2: the server never sends a body for HEAD, and the
         # Content-Length describes the body a GET would get.
         body = b""
+    elif _no_content(call.status[:3]):
+        if body:
+            trace.find("wsgi.body.not_allowed", status=repr(call.status), size=len(body))
+            body = b""
     elif call.length is not None:
         body, complete = _content_length_check(call, body)
     code, _, reason = call.status.partition(" ")
     return Response(int(code), call.headers, body, reason, complete)
 
 
+def _no_content(code: str) -> bool:
+    """A status whose response ends with its headers (RFC 9112 §6.3): 1xx, 204, 304."""
+    return code in ("204", "304") or code[:1] == "1"
+
+
 def _content_length_check(call: _Call, body: bytes) -> tuple[bytes, bool]:
-    """A declared Content-Length the body disagrees with (PEP 3333 §Other HTTP Features).
+    """A declared Content-Length the body disagrees with (PEP 3333 §Handling the
+    Content-Length Header).
     More bytes than declared are cut; fewer leave the client waiting, i.e. truncated."""
     declared = call.length.strip()
     if not declared.isdigit():

@@ -536,3 +536,63 @@ def test_the_environ_memo_gives_each_run_what_a_fresh_request_would():
     fresh = gl.run_wsgi(flags, gl.Request(), multithread=True, run_once=False)
     assert again.response.body == fresh.response.body == b"(True, False)"
     assert [r[:5] for r in rows(again)] == [r[:5] for r in rows(fresh)]
+
+
+# -- a finding is raised when its rule is broken, and cites where the rule is --------
+
+@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified"])
+def test_a_body_on_a_response_that_cannot_have_one_is_dropped_and_reported(status):
+    def app(environ, start_response):
+        start_response(status, [])
+        return [b"stray"]
+
+    ex = gl.run_wsgi(app)
+    assert ex.response.body == b""
+    [finding] = ex.findings
+    assert finding.rule == "wsgi.body.not_allowed" and finding.spec == "RFC 9112 §6.3"
+    assert "5 bytes" in finding.message
+
+    async def asgi_app(scope, receive, send):
+        await send({"type": "http.response.start", "status": int(status[:3]), "headers": []})
+        await send({"type": "http.response.body", "body": b"stray"})
+
+    ex = gl.run_asgi(asgi_app)
+    assert ex.response.body == b""
+    assert [f.rule for f in ex.findings] == ["asgi.http.body_not_allowed"]
+
+
+def test_an_empty_204_and_a_head_answer_are_not_reported():
+    def app(environ, start_response):
+        start_response("204 No Content", [])
+        return [b""]
+
+    assert gl.run_wsgi(app).ok
+    assert gl.run_wsgi(hello, gl.Request("HEAD", "/")).ok  # the server drops HEAD's body
+
+
+def test_a_wrong_content_length_cites_the_section_that_states_the_rule():
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "3")])
+        return [b"hello"]
+
+    [finding] = gl.run_wsgi(app).findings
+    assert finding.spec == "PEP 3333 §Handling the Content-Length Header"
+    assert finding.url.endswith("#handling-the-content-length-header")
+
+
+@pytest.mark.parametrize("trailer, rule", [
+    ((5, b"x"), "asgi.http.header_not_bytes"),           # bytes(5) would be five NULs
+    (("x-sum", "abc"), "asgi.http.header_not_bytes"),    # was a TypeError from the lab
+    ((b"x-sum", b"a\r\nInjected: 1"), "asgi.http.header_control_chars"),
+])
+def test_trailers_are_checked_like_headers(trailer, rule):
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "trailers": True,
+                    "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"ok", "more_body": False})
+        await send({"type": "http.response.trailers", "headers": [trailer]})
+
+    ex = gl.run_asgi(app, gl.Request("GET", "/", {"TE": "trailers"}))
+    assert rule in [f.rule for f in ex.findings]
+    assert "asgi.app.raised_after_start" not in [f.rule for f in ex.findings]
+    assert all("\r" not in v and "\x00" not in k for k, v in ex.response.trailers)

@@ -162,22 +162,23 @@ class HTTPConnection(Connection):
         self.status = status
         self.start_at = _clock()
 
-    def _check_headers(self, headers) -> tuple[tuple, str | None]:
+    def _check_headers(self, headers, where: str = "http.response.start"
+                       ) -> tuple[tuple, str | None]:
         """The headers as the client gets them (str pairs), once they are checked,
-        and the Content-Length among them."""
+        and the Content-Length among them; `where` is the message they came in."""
         trace, out, length = self.trace, [], None
         if headers.__class__ is not list and headers.__class__ is not tuple:
             try:
                 headers = list(headers)
             except TypeError:
-                trace.find("asgi.http.bad_headers", value=clip(headers),
+                trace.find("asgi.http.bad_headers", where=where, value=clip(headers),
                            problem="it is not a list of pairs")
                 raise _Handled("bad headers") from None
         for pair in headers:
             try:
                 name, value = pair
             except (TypeError, ValueError):
-                trace.find("asgi.http.bad_headers", value=clip(pair),
+                trace.find("asgi.http.bad_headers", where=where, value=clip(pair),
                            problem="each header must be a [name, value] pair")
                 raise _Handled("bad headers") from None
             # Exactly bytes (§HTTP Connection Scope: "byte strings"): a memoryview or
@@ -247,8 +248,10 @@ class HTTPConnection(Connection):
         if not self.trailers_expected:
             self.trace.find("asgi.http.trailers_not_announced")
             raise _Handled("trailers not announced")
-        self.trailers.extend((bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
-                             for k, v in message.get("headers", ()))
+        # Trailers are header fields (§Response Trailers - send event): checked the same
+        # way, so a name that is not bytes or a CR/LF in a value never goes out.
+        self.trailers.extend(self._check_headers(message.get("headers", ()),
+                                                 "http.response.trailers")[0])
         if not message.get("more_trailers", False):
             self._complete()
 
@@ -314,6 +317,11 @@ class HTTPConnection(Connection):
         complete = True
         if self.request.method == "HEAD":
             body = b""  # RFC 9110 §9.3.2: no body, and Content-Length is a GET's
+        elif self.status in (204, 304) or self.status < 200:
+            if body:  # RFC 9112 §6.3: the response ends with its headers
+                self.trace.find("asgi.http.body_not_allowed", status=self.status,
+                                size=len(body))
+                body = b""
         elif declared is not None and declared.strip().isdigit():
             if int(declared) != len(body):
                 self.trace.find("asgi.http.content_length_mismatch", declared=int(declared),

@@ -24,10 +24,16 @@ BUFFER = "PEP 3333 §Buffering and Streaming"
 BUFFER_URL = PEP + "#buffering-and-streaming"
 HOP = "PEP 3333 §Other HTTP Features"
 HOP_URL = PEP + "#other-http-features"
+LENGTH = "PEP 3333 §Handling the Content-Length Header"
+LENGTH_URL = PEP + "#handling-the-content-length-header"
 WRITE = "PEP 3333 §The write() Callable"
 WRITE_URL = PEP + "#the-write-callable"
 ERR = "PEP 3333 §Error Handling"
 ERR_URL = PEP + "#error-handling"
+
+# RFC 9112 §6.3 (1): a 1xx, 204 or 304 response ends with its header section.
+NO_CONTENT = "RFC 9112 §6.3"
+NO_CONTENT_URL = "https://www.rfc-editor.org/rfc/rfc9112#section-6.3"
 
 RULES = [
     # -- the app as a whole ------------------------------------------------
@@ -102,7 +108,12 @@ RULES = [
     Rule("wsgi.headers.content_type_forbidden", SR, SR_URL,
          "a {status!s} response must not have a Content-Type (it has no body)",
          "drop Content-Type from 204 and 304 responses."),
-    Rule("wsgi.content_length.mismatch", HOP, HOP_URL,
+    Rule("wsgi.body.not_allowed", NO_CONTENT, NO_CONTENT_URL,
+         "a {status!s} response cannot carry a body, but your app sent {size} bytes; the "
+         "server dropped them (a client reads no body after this status, so they would "
+         "be taken for the start of the next response)",
+         "send no body with 1xx, 204 and 304 responses."),
+    Rule("wsgi.content_length.mismatch", LENGTH, LENGTH_URL,
          "Content-Length says {declared} bytes but your app produced {actual}",
          "compute Content-Length from the bytes you send, or leave it out."),
     # -- the body ---------------------------------------------------------
