@@ -38,6 +38,12 @@ class Response:
         self.complete = complete
         self.trailers: list[tuple[str, str]] = list(trailers) if trailers else []
 
+    def _snapshot(self) -> Response:
+        """A copy for a trace (trace.snapshot): the Response a gateway returns is the
+        caller's to change, and the step that recorded it must not change with it."""
+        return Response(self.status, tuple(self.headers), self.body, self.reason,
+                        self.complete, tuple(self.trailers))
+
     @classmethod
     def error(cls, status: int) -> Response:
         """The short plain-text answer a server gives when it cannot give the app's."""

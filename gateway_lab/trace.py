@@ -49,7 +49,8 @@ def snapshot(value):
     """An immutable copy of `value` as it is now, for a trace to keep.
 
     dicts become read-only mappings, lists and tuples tuples, bytearray and
-    memoryview bytes; other objects are kept as they are (a trace shows them by
+    memoryview bytes; an object whose class has `_snapshot` (the lab's Response)
+    is copied by it; other objects are kept as they are (a trace shows them by
     type or repr only).  Made for the data of one step, so it is recursive.
     """
     cls = value.__class__
@@ -61,6 +62,9 @@ def snapshot(value):
         return tuple([snapshot(item) for item in value])
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
+    copy = getattr(cls, "_snapshot", None)
+    if copy is not None:
+        return copy(value)
     return value
 
 

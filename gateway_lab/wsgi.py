@@ -96,6 +96,15 @@ CLOSE = Step("gateway", "close", "result.close()", f"{PEP} §Specification Detai
 CUT = Step("server", "close connection", "response cut short", f"{PEP} §Error Handling",
            "client")
 
+def _given(status, headers) -> tuple:
+    """start_response's data: the status and headers as they are now, and the headers'
+    type.  A status that is not a str (a bytearray, a list) is copied too: the
+    app may change it after start_response refused it."""
+    if status.__class__ is not str:
+        status = snapshot(status)
+    return status, _headers_now(headers), headers.__class__
+
+
 def _headers_now(headers):
     """The headers as start_response got them, as they are now (trace.snapshot): the
     app may change its list afterwards, or reuse it for the next response."""
@@ -267,6 +276,14 @@ def _environ(request: Request, trace: Trace, options: tuple) -> tuple[dict, dict
     unchanged, by the trace of every call; each call gets its own copy, with
     streams of its own.
     """
+    _, script_name, multithread, multiprocess, run_once = options
+    if not (multithread.__class__ is bool and multiprocess.__class__ is bool
+            and run_once.__class__ is bool):
+        # The memo's key compares by ==, and 1 == True: the flags go in as the bools
+        # PEP 3333 means, or a run with multithread=1 would hand its environ to the
+        # next run with multithread=True.
+        options = ("wsgi", script_name, bool(multithread), bool(multiprocess),
+                   bool(run_once))
     shown, dropped = request.memo(options, _request_variables, request, options)
     for name in dropped:
         trace.note("http.header.underscore_dropped", name=name)
@@ -364,8 +381,7 @@ class _Call:
             raise WSGIError("start_response() called a second time without exc_info "
                             "(PEP 3333)")
         else:
-            self.trace.record((START_RESPONSE, now(),
-                               (status, _headers_now(headers), headers.__class__)))
+            self.trace.record((START_RESPONSE, now(), _given(status, headers)))
         clean, self.length = self._check_all(status, headers)
         self.status, self.headers = status, tuple(clean)
         return self.write
@@ -382,7 +398,7 @@ class _Call:
                 trace.find("wsgi.start_response.called_twice")
                 raise WSGIError("start_response() called a second time without exc_info "
                                 "(PEP 3333)")
-            trace.step(START_RESPONSE, (status, _headers_now(headers), headers.__class__))
+            trace.step(START_RESPONSE, _given(status, headers))
             return
         try:
             if len(exc_info) != 3 or not isinstance(exc_info[1], BaseException):
@@ -397,15 +413,19 @@ class _Call:
                 raise exc_info[1].with_traceback(exc_info[2])
         finally:
             exc_info = None  # avoid a reference cycle through the traceback
-        trace.step(RESTART, (status, _headers_now(headers), headers.__class__))
+        trace.step(RESTART, _given(status, headers))
 
     def _check_all(self, status, headers) -> tuple[list, str | None]:
         find = self.trace.find
         if status.__class__ is not str or status not in _GOOD_STATUS:
             self._check_status(status)
-        if not isinstance(headers, list):
-            find("wsgi.headers.not_list", type=type(headers).__name__)
-            raise WSGIError("headers must be a list of (name, value) tuples")
+        if headers.__class__ is not list:
+            if not isinstance(headers, list):
+                find("wsgi.headers.not_list", type=type(headers).__name__)
+                raise WSGIError("headers must be a list of (name, value) tuples")
+            # A subclass: served (werkzeug and gunicorn read its items), but it is not
+            # what PEP 3333 allows, and wsgiref's server refuses it.
+            find("wsgi.headers.list_subclass", type=type(headers).__name__)
         clean = []
         has_type = False
         length = None
@@ -681,6 +701,10 @@ def _response(call: _Call, outcome, timeout: float) -> Response:
         # RFC 9110 §9.3.2: the server never sends a body for HEAD, and the
         # Content-Length describes the body a GET would get.
         body = b""
+    elif _no_content(call.status[:3]):
+        if body:
+            trace.find("wsgi.body.not_allowed", status=repr(call.status), size=len(body))
+            body = b""
     elif call.length is not None:
         body, complete = _content_length_check(call, body)
     code, reason = _code_and_reason(call.status)
@@ -693,8 +717,14 @@ def _code_and_reason(status: str) -> tuple[int, str]:
     return int(status[:3]), status[4:]
 
 
+def _no_content(code: str) -> bool:
+    """A status whose response ends with its headers (RFC 9112 §6.3): 1xx, 204, 304."""
+    return code in ("204", "304") or code[:1] == "1"
+
+
 def _content_length_check(call: _Call, body: bytes) -> tuple[bytes, bool]:
-    """A declared Content-Length the body disagrees with (PEP 3333 §Other HTTP Features).
+    """A declared Content-Length the body disagrees with (PEP 3333 §Handling the
+    Content-Length Header).
     More bytes than declared are cut; fewer leave the client waiting, i.e. truncated."""
     n = declared_length(call.length)
     if n is None:

@@ -101,6 +101,11 @@ async def content_length_wrong(scope, receive, send):
     await send(body(b"short"))
 
 
+async def body_on_204(scope, receive, send):
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send(body(b"stray"))
+
+
 async def trailers_unannounced(scope, receive, send):
     await send(START)
     await send(body(more=True))
@@ -224,6 +229,7 @@ HTTP = {
     "raises_before_start": (raises_before_start, "asgi.app.raised", 500),
     "raises_after_start": (raises_after_start, "asgi.app.raised_after_start", 200),
     "content_length_wrong": (content_length_wrong, "asgi.http.content_length_mismatch", 200),
+    "body_on_204": (body_on_204, "asgi.http.body_not_allowed", 204),
     "trailers_unannounced": (trailers_unannounced, "asgi.http.trailers_not_announced", 200),
     "returns_value": (returns_value, "asgi.app.returned_value", 200),
     "plain_def": (plain_def, "asgi.app.not_async", 500),

@@ -63,6 +63,15 @@ def headers_dict(environ, start_response):
     return [b"x"]
 
 
+class HeaderList(list):
+    pass
+
+
+def headers_list_subclass(environ, start_response):
+    start_response("200 OK", HeaderList(TEXT))
+    return [b"x"]
+
+
 def header_bytes(environ, start_response):
     start_response("200 OK", [(b"Content-Type", b"text/plain")])
     return [b"x"]
@@ -226,6 +235,7 @@ CATALOG = {
     "status_int": (status_int, "wsgi.status.not_str", 500),
     "status_no_reason": (status_no_reason, "wsgi.status.malformed", 200),
     "headers_dict": (headers_dict, "wsgi.headers.not_list", 500),
+    "headers_list_subclass": (headers_list_subclass, "wsgi.headers.list_subclass", 200),
     "header_bytes": (header_bytes, "wsgi.headers.not_tuple", 500),
     "header_splitting": (header_splitting, "wsgi.headers.control_chars", 500),
     "header_bad_name": (header_bad_name, "wsgi.headers.bad_name", 500),

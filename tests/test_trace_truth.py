@@ -431,3 +431,168 @@ def test_the_same_request_again_and_from_threads_equals_a_fresh_one(run):
         thread.join(30)
     assert errors == [] and len(results) == 40
     assert all(result == want for result in results)
+
+
+# -- what later changes cannot reach, in every gateway (issue: trace truth review) ----
+
+def test_a_status_that_is_not_str_is_shown_as_start_response_got_it():
+    status = bytearray(b"200 OK")
+
+    def app(environ, start_response):
+        try:
+            start_response(status, [("Content-Type", "text/plain")])
+        except Exception:  # noqa: BLE001 - the gateway refuses a status that is not str
+            pass
+        status[:] = b"XXXXXX"
+        return [b"x"]
+
+    ex = gl.run_wsgi(app)
+    step = next(e for e in ex.trace if e.kind == "start_response")
+    assert "200 OK" in step.detail and "XXXXXX" not in step.detail
+    assert bytes(step.data["status"]) == b"200 OK"
+    assert "wsgi.status.not_str" in [f.rule for f in ex.findings]
+
+
+def test_a_refused_request_keeps_the_response_it_got_whatever_the_caller_changes():
+    from gateway_lab.views.panels import step_html
+
+    ex = gl.run_wsgi(hello, b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+                            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    index = next(i for i, e in enumerate(ex.trace) if e.kind == "response")
+    shown = step_html(ex.trace, index)
+    ex.response.status = 299
+    ex.response.headers.append(("X-Later", "1"))
+    assert ex.trace[index].data.status == 400
+    assert ("X-Later", "1") not in ex.trace[index].data.headers
+    assert step_html(ex.trace, index) == shown and "400 Bad Request" in shown
+
+
+async def _denies(scope, receive, send):
+    await receive()
+    await send({"type": "websocket.close"})
+
+
+def test_a_refused_websocket_gets_one_403_kept_as_it_went_out():
+    ex = gl.run_asgi(_denies, gl.Request.websocket("/ws"))
+    answers = [e for e in ex.trace if e.kind == "response"]
+    assert len(answers) == 1 and answers[0].detail.startswith("403")
+    assert ex.response.status == 403
+    ex.response.headers.append(("X-Later", "1"))
+    assert ("X-Later", "1") not in answers[0].data.headers
+
+
+def test_a_websocket_refused_and_then_stuck_reports_the_403_it_got_not_a_504():
+    async def denies_then_waits(scope, receive, send):
+        await _denies(scope, receive, send)
+        await asyncio.sleep(5)
+
+    ex = gl.run_asgi(denies_then_waits, gl.Request.websocket("/ws"), timeout=0.2)
+    assert ex.response.status == 403
+    assert [e.detail[:3] for e in ex.trace if e.kind == "response"] == ["403"]
+    [timeout] = [f for f in ex.findings if f.rule == "asgi.app.timeout"]
+    assert "504" not in timeout.message
+
+
+def test_the_lab_s_own_websocket_client_is_not_called_a_task_the_app_left():
+    async def returns_after_accept(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept"})
+
+    async def leaves_a_task(scope, receive, send):
+        await returns_after_accept(scope, receive, send)
+        asyncio.get_running_loop().create_task(asyncio.sleep(10))
+
+    req = gl.Request.websocket("/ws", ["hi", "there"])
+    ex = gl.run_asgi(returns_after_accept, req)
+    assert [e.detail for e in ex.trace if e.kind == "note"] == []
+    assert ex.close_code == 1000 and ex.findings == []
+    [note] = [e.detail for e in gl.run_asgi(leaves_a_task, req).trace if e.kind == "note"]
+    assert note.startswith("1 task(s) the app started")
+
+
+def test_a_lifespan_message_reused_after_send_is_judged_as_it_was_sent():
+    async def app(scope, receive, send):
+        message = {"type": "lifespan.startup.complete"}
+        await receive()
+        await send(message)
+        message["type"] = "lifespan.shutdown.complete"  # ready for the next phase
+        await receive()
+        await send(message)
+
+    result = gl.lifespan(app)
+    assert result.findings == []
+    assert [e.detail for e in result.trace if e.kind == "send"] == [
+        "lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+def test_the_environ_memo_gives_each_run_what_a_fresh_request_would():
+    def flags(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [repr((environ["wsgi.multithread"], environ["wsgi.run_once"])).encode()]
+
+    req = gl.Request()
+    gl.run_wsgi(flags, req, multithread=1, run_once=0)  # equal to True, False as a key
+    again = gl.run_wsgi(flags, req, multithread=True, run_once=False)
+    fresh = gl.run_wsgi(flags, gl.Request(), multithread=True, run_once=False)
+    assert again.response.body == fresh.response.body == b"(True, False)"
+    assert [r[:5] for r in rows(again)] == [r[:5] for r in rows(fresh)]
+
+
+# -- a finding is raised when its rule is broken, and cites where the rule is --------
+
+@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified"])
+def test_a_body_on_a_response_that_cannot_have_one_is_dropped_and_reported(status):
+    def app(environ, start_response):
+        start_response(status, [])
+        return [b"stray"]
+
+    ex = gl.run_wsgi(app)
+    assert ex.response.body == b""
+    [finding] = ex.findings
+    assert finding.rule == "wsgi.body.not_allowed" and finding.spec == "RFC 9112 §6.3"
+    assert "5 bytes" in finding.message
+
+    async def asgi_app(scope, receive, send):
+        await send({"type": "http.response.start", "status": int(status[:3]), "headers": []})
+        await send({"type": "http.response.body", "body": b"stray"})
+
+    ex = gl.run_asgi(asgi_app)
+    assert ex.response.body == b""
+    assert [f.rule for f in ex.findings] == ["asgi.http.body_not_allowed"]
+
+
+def test_an_empty_204_and_a_head_answer_are_not_reported():
+    def app(environ, start_response):
+        start_response("204 No Content", [])
+        return [b""]
+
+    assert gl.run_wsgi(app).ok
+    assert gl.run_wsgi(hello, gl.Request("HEAD", "/")).ok  # the server drops HEAD's body
+
+
+def test_a_wrong_content_length_cites_the_section_that_states_the_rule():
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "3")])
+        return [b"hello"]
+
+    [finding] = gl.run_wsgi(app).findings
+    assert finding.spec == "PEP 3333 §Handling the Content-Length Header"
+    assert finding.url.endswith("#handling-the-content-length-header")
+
+
+@pytest.mark.parametrize("trailer, rule", [
+    ((5, b"x"), "asgi.http.header_not_bytes"),           # bytes(5) would be five NULs
+    (("x-sum", "abc"), "asgi.http.header_not_bytes"),    # was a TypeError from the lab
+    ((b"x-sum", b"a\r\nInjected: 1"), "asgi.http.header_control_chars"),
+])
+def test_trailers_are_checked_like_headers(trailer, rule):
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "trailers": True,
+                    "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"ok", "more_body": False})
+        await send({"type": "http.response.trailers", "headers": [trailer]})
+
+    ex = gl.run_asgi(app, gl.Request("GET", "/", {"TE": "trailers"}))
+    assert rule in [f.rule for f in ex.findings]
+    assert "asgi.app.raised_after_start" not in [f.rule for f in ex.findings]
+    assert all("\r" not in v and "\x00" not in k for k, v in ex.response.trailers)

@@ -47,7 +47,7 @@ def _finish(connection: Connection, response: Response) -> Exchange:
         # The 101 went out at websocket.accept; what ends now is the connection.
         trace.add("server", "close", connection.closing_line(), "RFC 6455 §7",
                   target="client")
-    else:
+    elif connection.state != "denied":  # a 403 went out at websocket.close, once
         trace.add("server", "response", f"{response.status} {response.reason}".rstrip(),
                   "RFC 6455 §4.2.2", target="client", data=response)
     return Exchange("asgi", connection.request, response, trace, messages=connection.sent,

@@ -270,6 +270,11 @@ class HTTPConnection(Connection):
         complete = True
         if self.request.method == "HEAD":
             body = b""  # RFC 9110 §9.3.2: no body, and Content-Length is a GET's
+        elif self.status in (204, 304) or self.status < 200:
+            if body:  # RFC 9112 §6.3: the response ends with its headers
+                self.trace.find("asgi.http.body_not_allowed", status=self.status,
+                                size=len(body))
+                body = b""
         elif declared is not None:
             n = declared_length(declared)
             if n is not None and n != len(body):

@@ -20,7 +20,16 @@ import inspect
 
 from ..findings import describe_error
 from ..trace import Trace
-from .connection import ASGI, DEFAULT_TIMEOUT, GRACE, Watch, _Handled, _NotAsync, _valid
+from .connection import (
+    ASGI,
+    DEFAULT_TIMEOUT,
+    GRACE,
+    Watch,
+    _Handled,
+    _NotAsync,
+    _valid,
+    message_now,
+)
 from .loops import run_sync
 
 SPEC = "ASGI Lifespan spec"
@@ -77,6 +86,10 @@ async def run_lifespan(app, result: Lifespan, timeout: float, between=None) -> N
     async def send(message):
         if not _valid(message, trace):
             raise _Handled("invalid message")
+        # The server acts on the message as it is now, as a real server does inside
+        # send(): an app may reuse the dict for its next message before the server
+        # reads the queue.
+        message = message_now(message)
         trace.add("app", "send", message["type"], SPEC, target="server", data=message)
         await from_app.put(message)
 

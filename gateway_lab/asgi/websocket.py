@@ -231,8 +231,11 @@ class WebSocketConnection(Connection):
         if self.state == "connecting":
             # Closing before accepting refuses the handshake: HTTP 403 (§Close).
             self.state = "denied"
+            # The handshake's answer goes out now, and only now (gateway._finish adds
+            # none for a denied connection).
             self.trace.add("server", "response", "403 Forbidden: the handshake was refused",
-                           f"{WS} §Close - send event", target="client")
+                           f"{WS} §Close - send event", target="client",
+                           data=Response.error(403))
             return
         self.state = "closed"
         self.close_code = code if isinstance(code, int) else 1000
@@ -246,6 +249,15 @@ class WebSocketConnection(Connection):
         if self.client is not None and not self.client.done():
             self.client.cancel()
 
+    async def main(self) -> None:
+        await super().main()
+        # The scripted client is the lab's own task, cancelled when the app ended
+        # (ended()); it ends at its next step.  Waiting for that step keeps it out of
+        # the tasks that outlived the run, which the loop reports as the *app's*
+        # (loops.run_sync).
+        if self.client is not None and not self.client.done():
+            await asyncio.wait({self.client})
+
     def ended(self) -> None:
         self._stop_client()
 
@@ -255,7 +267,10 @@ class WebSocketConnection(Connection):
         if self.overran():
             trace.find("asgi.app.timeout", actor="server", timeout=self.timeout,
                        where=self.where(),
-                       status="with a closed socket" if self.state == "accepted" else 504)
+                       status="with a closed socket" if self.state == "accepted" else
+                       "nothing more: the 403 had gone out" if self.state == "denied" else 504)
+            if self.state == "denied":
+                return Response.error(403)  # sent at websocket.close, before the deadline
             if self.state not in ("accepted", "closed"):
                 return Response.error(504)
             self.close_code = self.close_code or 1011

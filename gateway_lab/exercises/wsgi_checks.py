@@ -416,7 +416,7 @@ def check_06(module):
     ex = wsgi(app, Request("GET", "/count?n=12"))
     yield expect("GET /count?n=12: two-digit lines, and no wrong Content-Length", ex,
                  status=200, body="".join(f"{i}\n" for i in range(1, 13)),
-                 rule="PEP 3333 §Other HTTP Features: leave Content-Length out when the length "
+                 rule="PEP 3333 §Handling the Content-Length Header: leave it out when the length "
                       "is not known; the server frames the stream",
                  hint="do not send a Content-Length you guessed")
     opened.clear()

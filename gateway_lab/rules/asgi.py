@@ -39,6 +39,10 @@ LIFE_URL = SPEC + "lifespan.html"
 LOOP = "Python docs §Developing with asyncio: Running Blocking Code"
 LOOP_URL = "https://docs.python.org/3/library/asyncio-dev.html#running-blocking-code"
 
+# RFC 9112 §6.3 (1): a 1xx, 204 or 304 response ends with its header section.
+NO_CONTENT = "RFC 9112 §6.3"
+NO_CONTENT_URL = "https://www.rfc-editor.org/rfc/rfc9112#section-6.3"
+
 RULES = [
     # -- the app as a whole ------------------------------------------------
     Rule("asgi.app.not_callable", MAIN, MAIN_URL,
@@ -140,6 +144,11 @@ RULES = [
     Rule("asgi.http.body_not_bytes", BODY, BODY_URL,
          "http.response.body carries a body of type {vtype}; ASGI bodies are bytes",
          "encode it: {{'type': 'http.response.body', 'body': text.encode('utf-8')}}."),
+    Rule("asgi.http.body_not_allowed", NO_CONTENT, NO_CONTENT_URL,
+         "a {status!s} response cannot carry a body, but your app sent {size} bytes; the "
+         "server dropped them (a client reads no body after this status, so they would "
+         "be taken for the start of the next response)",
+         "send no body with 1xx, 204 and 304 responses."),
     Rule("asgi.http.content_length_mismatch", BODY, BODY_URL,
          "your app declared Content-Length: {declared} but sent {actual} bytes of body",
          "drop the header and let the server frame the body, or compute it from the bytes."),

@@ -24,10 +24,16 @@ BUFFER = "PEP 3333 §Buffering and Streaming"
 BUFFER_URL = PEP + "#buffering-and-streaming"
 HOP = "PEP 3333 §Other HTTP Features"
 HOP_URL = PEP + "#other-http-features"
+LENGTH = "PEP 3333 §Handling the Content-Length Header"
+LENGTH_URL = PEP + "#handling-the-content-length-header"
 WRITE = "PEP 3333 §The write() Callable"
 WRITE_URL = PEP + "#the-write-callable"
 ERR = "PEP 3333 §Error Handling"
 ERR_URL = PEP + "#error-handling"
+
+# RFC 9112 §6.3 (1): a 1xx, 204 or 304 response ends with its header section.
+NO_CONTENT = "RFC 9112 §6.3"
+NO_CONTENT_URL = "https://www.rfc-editor.org/rfc/rfc9112#section-6.3"
 
 RULES = [
     # -- the app as a whole ------------------------------------------------
@@ -73,6 +79,11 @@ RULES = [
     Rule("wsgi.headers.not_list", SR, SR_URL,
          "the headers are a {type}, not a list of (name, value) tuples",
          "pass a list: [('Content-Type', 'text/plain')]."),
+    Rule("wsgi.headers.list_subclass", SR, SR_URL,
+         "the headers are a {type}, a subclass of list; PEP 3333 asks for a list itself "
+         "(type(response_headers) is list): wsgiref refuses anything else, other servers "
+         "may read only the list's items",
+         "pass a plain list, e.g. list(headers)."),
     Rule("wsgi.headers.not_tuple", SR, SR_URL,
          "header {header!s} is not a (name, value) tuple of two str",
          "each header is a 2-tuple of str: ('Content-Type', 'text/html')."),
@@ -98,7 +109,12 @@ RULES = [
     Rule("wsgi.headers.content_type_forbidden", SR, SR_URL,
          "a {status!s} response must not have a Content-Type (it has no body)",
          "drop Content-Type from 204 and 304 responses."),
-    Rule("wsgi.content_length.mismatch", HOP, HOP_URL,
+    Rule("wsgi.body.not_allowed", NO_CONTENT, NO_CONTENT_URL,
+         "a {status!s} response cannot carry a body, but your app sent {size} bytes; the "
+         "server dropped them (a client reads no body after this status, so they would "
+         "be taken for the start of the next response)",
+         "send no body with 1xx, 204 and 304 responses."),
+    Rule("wsgi.content_length.mismatch", LENGTH, LENGTH_URL,
          "Content-Length says {declared} bytes but your app produced {actual}",
          "compute Content-Length from the bytes you send, or leave it out."),
     # -- the body ---------------------------------------------------------
@@ -214,7 +230,7 @@ VALIDATE_MAP = {
     "check_status: len(status_code) == 3": "wsgi.status.malformed",
     "check_status: status_int >= 100": "wsgi.status.malformed",
     "check_status: warn": "wsgi.status.malformed",
-    "check_headers: type(headers) is list": "wsgi.headers.not_list",
+    "check_headers: type(headers) is list": "wsgi.headers.not_list|wsgi.headers.list_subclass",
     "check_headers: type(item) is tuple": "wsgi.headers.not_tuple",
     "check_headers: len(item) == 2": "wsgi.headers.not_tuple",
     "check_headers: 'Header name' is str": "wsgi.headers.not_tuple",
