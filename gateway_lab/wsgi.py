@@ -17,7 +17,9 @@ before the response started, a cut connection after) and records a finding.
 
 from __future__ import annotations
 
+import inspect
 import re
+import types
 from urllib.parse import unquote_to_bytes
 
 from . import sandbox
@@ -538,7 +540,10 @@ class _Call:
             result = app(environ, self.start_response)
         except TypeError as error:
             if _is_signature_error(error, app):
-                self.trace.find("wsgi.app.signature", error=str(error))
+                if _is_async(app):
+                    self.trace.find("wsgi.app.is_async", name=_name_of(app))
+                else:
+                    self.trace.find("wsgi.app.signature", error=str(error))
                 raise _Handled() from error
             raise
         record((RETURN, now(), type(result)))
@@ -563,7 +568,13 @@ class _Call:
         """The app must return an iterable of bytes (PEP 3333 §The Application/Framework
         Side); a str or bytes is one, but yields one character or integer at a time."""
         if result is None or isinstance(result, (str, bytes)) or not _iterable(result):
-            if isinstance(result, (str, bytes)):
+            if isinstance(result, types.CoroutineType):
+                # `async def app(environ, start_response)`: calling it only made a
+                # coroutine, which a WSGI server has no loop to run; closed here, so
+                # Python does not also warn that it was never awaited.
+                result.close()
+                self.trace.find("wsgi.app.is_async", name=_name_of(result))
+            elif isinstance(result, (str, bytes)):
                 unit = "character" if isinstance(result, str) else "integer (one byte)"
                 self.trace.find("wsgi.body.str_or_bytes", type=type(result).__name__,
                                 unit=unit)
@@ -618,6 +629,17 @@ def _iterable(obj) -> bool:
     except TypeError:
         return False
     return True
+
+
+def _is_async(app) -> bool:
+    """An `async def` function (or an object whose __call__ is one): an ASGI app."""
+    return inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(
+        getattr(app, "__call__", None))
+
+
+def _name_of(app) -> str:
+    """`app` by its name (a coroutine has its function's), for a message."""
+    return repr(getattr(app, "__name__", None) or type(app).__name__)
 
 
 def _is_signature_error(error: TypeError, app) -> bool:

@@ -126,6 +126,11 @@ async def two_params(scope, receive):
     pass
 
 
+def wsgi_app_given_to_asgi(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"x"]
+
+
 async def sleeps_in_async(scope, receive, send):
     time.sleep(0.25)  # blocks the loop: every other request waits
     await send(START)
@@ -234,6 +239,7 @@ HTTP = {
     "returns_value": (returns_value, "asgi.app.returned_value", 200),
     "plain_def": (plain_def, "asgi.app.not_async", 500),
     "two_params": (two_params, "asgi.app.signature", 500),
+    "wsgi_app": (wsgi_app_given_to_asgi, "asgi.app.is_wsgi", 500),
     "not_callable": ("app", "asgi.app.not_callable", 500),
     "sleeps_in_async": (sleeps_in_async, "asgi.loop.blocked", 200),
     "cpu_loop_forever": (cpu_loop_forever, "asgi.loop.blocked", 504),

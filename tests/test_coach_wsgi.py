@@ -226,6 +226,15 @@ def two_params_missing(environ):
     return [b"x"]
 
 
+async def asgi_app_given_to_wsgi(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+
+
+async def async_wsgi_app(environ, start_response):  # a learner's "async WSGI"
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"x"]
+
+
 CATALOG = {
     "returns_str": (returns_str, "wsgi.body.str_or_bytes", 500),
     "returns_none": (returns_none, "wsgi.body.not_iterable", 500),
@@ -261,6 +270,8 @@ CATALOG = {
     "wrong_len": (wrong_len, "wsgi.len.wrong", 200),
     "not_callable": (not_callable_app(), "wsgi.app.not_callable", 500),
     "one_parameter": (two_params_missing, "wsgi.app.signature", 500),
+    "asgi_app": (asgi_app_given_to_wsgi, "wsgi.app.is_async", 500),
+    "async_def_wsgi": (async_wsgi_app, "wsgi.app.is_async", 500),
 }
 
 
@@ -531,3 +542,18 @@ def test_an_error_inside_the_standard_library_names_the_apps_line():
     message = ex.findings[0].message
     line = inspect.getsourcelines(app)[1] + 1  # the json.loads line
     assert f"test_coach_wsgi.py line {line}" in message, message
+
+
+def test_an_async_app_in_a_wsgi_server_is_named_an_asgi_app_and_leaves_no_warning():
+    """A coroutine a WSGI server cannot run is closed by the lab: the learner gets the
+    finding that says which interface the app is for, not Python's 'never awaited'."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a 'never awaited' RuntimeWarning would fail here
+        ex = gl.run_wsgi(async_wsgi_app, gl.Request("GET", "/"))
+        import gc
+        gc.collect()
+    (finding,) = ex.findings
+    assert finding.rule == "wsgi.app.is_async" and "'async_wsgi_app'" in finding.message
+    assert "gl.run_asgi" in finding.hint

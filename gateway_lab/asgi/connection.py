@@ -444,7 +444,11 @@ class Connection(Watch):
             self.trace.find("asgi.app.not_async", type=str(error))
             return True
         if isinstance(error, TypeError) and _is_call_error(error):
-            self.trace.find("asgi.app.signature", error=str(error))
+            if _looks_wsgi(self.app):
+                self.trace.find("asgi.app.is_wsgi", name=repr(getattr(
+                    self.app, "__name__", type(self.app).__name__)))
+            else:
+                self.trace.find("asgi.app.signature", error=str(error))
             return True
         if isinstance(error, asyncio.CancelledError):
             self.trace.find("asgi.app.cancelled")
@@ -487,6 +491,20 @@ class Connection(Watch):
         error = Disconnected(why)
         error.connection = self
         return error
+
+
+def _looks_wsgi(app) -> bool:
+    """A plain (not async) function of two parameters: `app(environ, start_response)`,
+    a WSGI app handed to an ASGI server."""
+    if inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(
+            getattr(app, "__call__", None)):
+        return False
+    try:
+        params = inspect.signature(app).parameters.values()
+    except (TypeError, ValueError):  # a builtin, or a callable with no signature
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) == 2 and all(p.kind is not p.VAR_POSITIONAL for p in params)
 
 
 def _is_call_error(error: TypeError) -> bool:

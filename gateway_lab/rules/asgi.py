@@ -52,6 +52,12 @@ RULES = [
          "calling your app returned {type}, not an awaitable: it is a plain `def`, so its "
          "`await`s never ran",
          "declare it `async def app(scope, receive, send):` and `await` receive() and send()."),
+    Rule("asgi.app.is_wsgi", MAIN, MAIN_URL,
+         "your app {name} takes two arguments, like a WSGI app(environ, start_response); an "
+         "ASGI server calls app(scope, receive, send) and awaits it",
+         "run it with gl.run_wsgi (or a %%wsgi cell); for ASGI, write "
+         "`async def app(scope, receive, send):`; to serve a WSGI app from an ASGI server, "
+         "wrap it (asgiref.wsgi.WsgiToAsgi, exercise 12)."),
     Rule("asgi.app.signature", MAIN, MAIN_URL,
          "calling your app as app(scope, receive, send) failed: {error}",
          "ASGI 3 apps take exactly three arguments; an ASGI 2 class taking only `scope` must "

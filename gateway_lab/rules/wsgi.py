@@ -55,6 +55,11 @@ RULES = [
     Rule("wsgi.app.not_callable", APP, APP_URL,
          "the app is a {type}, not a callable taking (environ, start_response)",
          "pass the function (or object with __call__) itself, e.g. `app`, not `app()`."),
+    Rule("wsgi.app.is_async", APP, APP_URL,
+         "your app {name} is an `async def` function: that makes it an ASGI app, and a WSGI "
+         "server only gets a coroutine back, which it has no event loop to run",
+         "run it with gl.run_asgi (or a %%asgi cell); for WSGI, write a plain "
+         "`def app(environ, start_response):` that returns a list of bytes."),
     Rule("wsgi.app.signature", APP, APP_URL,
          "calling your app as app(environ, start_response) failed: {error}",
          "define it as `def app(environ, start_response):` with exactly two parameters."),
