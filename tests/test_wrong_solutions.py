@@ -8,6 +8,10 @@ text).  Here every stub fails, every wrong solution fails on its check with its 
 and every reference solution passes; for the exercises 15-20 every check is shown to
 fail on at least one wrong solution, so none of them is there for show.
 
+tests/right_solutions/NN_name/*.py are the other way round: right answers written in
+another style than the reference (their docstring's `Style:` says how), so that a check
+made stricter against a wrong answer is shown not to turn away a right one.
+
 The checks run in this process (isolate=False): none of these files needs a process to
 be killed; test_exercises.py covers the child process.
 """
@@ -25,6 +29,7 @@ from gateway_lab import exercises
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "tests" / "wrong_solutions"
 WRONG = sorted(CATALOG.glob("*/*.py"))
+RIGHT = sorted((ROOT / "tests" / "right_solutions").glob("*/*.py"))
 NAMES = exercises.exercise_names()
 NEW = [n for n in NAMES if int(n[:2]) >= 15]
 # Some wrong solutions call a coroutine function without await: that is their mistake.
@@ -82,6 +87,15 @@ def test_wrong_solution_fails_on_its_check_with_its_message(path):
         f"{path.name}: expected {says!r} in what the learner reads:\n" + "\n".join(texts))
     # What the learner reads says what was sent, and has a rule or a hint to go on.
     assert all(r.sent or r.message for r in named)
+
+
+@pytest.mark.parametrize("path", RIGHT, ids=[f"{p.parent.name[:2]}-{p.stem}" for p in RIGHT])
+def test_a_right_solution_in_another_style_passes(path):
+    assert path.parent.name in NAMES
+    assert re.search(r"^Style: ", path.read_text(encoding="utf-8"), re.MULTILINE), path.name
+    result = report(path.parent.name, path)
+    assert result.passed, f"{path.name} is right, but failed:\n{result}"
+    assert not [f for r in result.results for f in r.findings], str(result)
 
 
 @pytest.mark.parametrize("name", NEW)

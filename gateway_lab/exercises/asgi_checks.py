@@ -119,6 +119,17 @@ def check_08(module):
                      headers={"Content-Length": str(len(body))}, rule=BODY_RULE,
                      hint="loop: message = await receive(); parts.append(...); stop when "
                           "message.get('more_body', False) is False")
+    # HTTP/1.1 chunked upload (RFC 9112 §7.1): the client does not know the length, so there
+    # is no Content-Length header; only more_body says when the body is over.
+    chunks = [b"ab", b"cd", b"ef"]
+    request = Request("POST", "/echo", {"Content-Type": "application/octet-stream",
+                                        "Transfer-Encoding": "chunked"}, chunks=chunks)
+    ex = asgi(app, request)
+    yield expect("a chunked upload: no content-length header, the body in 3 messages", ex,
+                 status=200, body=b"".join(chunks), headers={"Content-Length": "6"},
+                 note="(Transfer-Encoding: chunked, so scope['headers'] has no content-length)",
+                 rule=f"RFC 9112 §7.1: a chunked body has no Content-Length; {BODY_RULE}",
+                 hint="read until more_body is False; never count on a content-length header")
     for title, chunks in (("a server that leaves out optional keys: more_body on the last "
                            "message", [b"ab", b"cd"]),
                           ("a server that leaves out optional keys: body and more_body of an "

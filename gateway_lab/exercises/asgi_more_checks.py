@@ -62,13 +62,16 @@ class _Slow:
 
 
 class _Quick:
-    """Sends one body message without more_body (it is optional: default False)."""
+    """Sends one body message without more_body (it is optional: default False).  Its
+    http.response.start is one dict, made once and sent for every request, as an app
+    with a precomputed answer does."""
 
     def __init__(self, headers):
         self.headers = headers
+        self.start = {"type": "http.response.start", "status": 200, "headers": headers}
 
     async def __call__(self, scope, receive, send):
-        await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+        await send(self.start)
         await send({"type": "http.response.body", "body": b"quick"})
 
 
@@ -151,7 +154,9 @@ def check_16(module):
                  rule=f"{freedoms.ASGI_BODY}: more_body is optional, default False",
                  hint="message.get('more_body', False), never message['more_body']")
     shared = [(b"content-type", TEXT)]
-    app = _make(wrap, _Quick(shared), [])
+    quick = _Quick(shared)
+    app_start = quick.start
+    app = _make(wrap, quick, [])
     counts = []
     for _ in range(2):
         ex = asgi(app, Request("GET", "/quick"))
@@ -163,9 +168,14 @@ def check_16(module):
     if len(shared) != 1:
         problems.append(f"the app's own headers list grew to {len(shared)} entries: the "
                         "middleware appended to it")
-    yield expect("an app that sends the same headers list every time: one header each time",
+    elif app_start["headers"] is not shared:
+        problems.append("the app's own http.response.start dict was changed: its 'headers' "
+                        "is no longer the app's list (the middleware assigned to "
+                        "message['headers'])")
+    yield expect("an app that sends the same start message every time: one header each time",
                  ex, status=200, body="quick", problems=problems,
-                 note="(the app's http.response.start carries one module-level list)",
+                 note="(the app sends the same http.response.start dict, with the same "
+                      "headers list, every time)",
                  rule="ASGI spec §Events: a message is the app's; change a copy, not the "
                       "original", hint="headers = [*message.get('headers', []), (b'x-response-"
                                        "time', ...)] and send {**message, 'headers': headers}")

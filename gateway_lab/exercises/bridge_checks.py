@@ -3,6 +3,7 @@ under the other, compared request by request with the lab's own WSGI server."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -104,6 +105,65 @@ class _Failing(_Closing):
                      self.fail_after, self.gap)
 
 
+class _SlowBody(_Closing):
+    """A WSGI app that answers at once but whose body takes 0.15 s of blocking work (a
+    template rendered, rows fetched, as the server iterates it)."""
+
+    def __call__(self, environ, start_response):
+        start_response("200 OK", [("Content-Type", TEXT)])
+        return self._body()
+
+    def _body(self):
+        try:
+            time.sleep(0.15)
+            yield b"rendered slowly\n"
+        finally:
+            with self.lock:
+                self.closed += 1
+
+
+def _error_page(environ, start_response):
+    """A WSGI app that replaces its 200 with a 500 when it fails before any body went out,
+    as PEP 3333 §Error Handling shows."""
+    start_response("200 OK", [("Content-Type", TEXT)])
+    try:
+        raise LookupError("no such item")
+    except LookupError:
+        start_response("500 Internal Server Error", [("Content-Type", TEXT)], sys.exc_info())
+    return [b"the error page\n"]
+
+
+def _starts_twice(environ, start_response):
+    """A WSGI app that calls start_response twice without exc_info: a fatal error."""
+    start_response("200 OK", [("Content-Type", TEXT)])
+    start_response("404 Not Found", [("Content-Type", TEXT)])
+    return [b"which status?\n"]
+
+
+# The environ keys whose values must match what a WSGI server gives (PEP 3333 §environ
+# Variables); a missing QUERY_STRING, CONTENT_TYPE, CONTENT_LENGTH or SCRIPT_NAME counts
+# as "" (the first three "may be empty or absent").
+_COMPARED = ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE",
+             "CONTENT_LENGTH")
+# What wsgiref.validate insists on (PEP 3333 §environ Variables, "must be present").
+_REQUIRED = ("REQUEST_METHOD", "SERVER_NAME", "SERVER_PORT", "wsgi.version", "wsgi.input",
+             "wsgi.errors", "wsgi.multithread", "wsgi.multiprocess", "wsgi.run_once",
+             "wsgi.url_scheme")
+
+
+def _environ_report(environ, start_response):
+    """A WSGI app that answers with what it found in its environ, one line each."""
+    lines = [f"{k}={environ.get(k, '')!r}" for k in _COMPARED]
+    lines += [f"{k}={v!r}" for k, v in sorted(environ.items()) if k.startswith("HTTP_")]
+    lines += [f"missing {k}" for k in _REQUIRED if k not in environ]
+    lines += [f"{k} is of type {type(v).__name__}, not str" for k, v in sorted(environ.items())
+              if "." not in k and not isinstance(v, str)]
+    if not callable(getattr(environ.get("wsgi.errors"), "write", None)):
+        lines.append("wsgi.errors has no write()")
+    start_response("200 OK", [("Content-Type", TEXT)])
+    return ["\n".join(lines).encode("latin-1", "replace")]
+
+
 def _not_found(environ, start_response):
     start_response("404 Not Found", [("Content-Type", TEXT), ("Set-Cookie", "a=1"),
                                      ("Set-Cookie", "b=2")])
@@ -194,6 +254,20 @@ def check_12(module):
                  rule=f"{COMPAT}: “WSGI applications, being synchronous, must be run in a "
                       "threadpool in order to be served”",
                  hint="await asyncio.to_thread(...) around the call and the iteration")
+    ex = asgi(call(adapt, _SlowBody(), what="wsgi_to_asgi(app)"), Request("GET", "/render"))
+    blocked = [f for f in ex.findings if f.rule == "asgi.loop.blocked"]
+    yield expect("a WSGI body whose iteration works for 0.15 s does not block the event loop",
+                 ex, status=200, body="rendered slowly\n",
+                 problems=["the WSGI body was iterated on the event loop thread: each next() "
+                           "on it ran the app's code there, and nothing else could run"
+                           if blocked else None],
+                 note="(the app returns at once; its generator works 0.15 s before the first "
+                      "chunk)",
+                 rule=f"{COMPAT}: WSGI applications “must be run in a threadpool”: iterating "
+                      "the body runs the application's code too",
+                 hint="call the app *and* loop over its body in the thread; send each chunk "
+                      "from there")
+    yield from _environ_and_start_response(adapt)
     yield _streams(adapt)
     failing = _Failing(fail_after=1)
     ex = asgi(call(adapt, failing, what="wsgi_to_asgi(app)"), Request("GET", "/broken"))
@@ -203,6 +277,58 @@ def check_12(module):
                got=f"close() calls: {failing.closed}; status {ex.response.status}",
                rule=CLOSE_RULE, hint=CLOSE_HINT)
     yield _client_leaves(adapt)
+
+
+def _environ_and_start_response(adapt):
+    request = Request("POST", "/env?q=a%20b", [("Content-Type", TEXT), ("Accept", "text/html"),
+                                               ("Accept", "application/json"),
+                                               ("X-Trace-Id", "abc")], b"hi")
+    want = wsgi(_environ_report, request).response
+    ex = asgi(call(adapt, _environ_report, what="wsgi_to_asgi(app)"), request)
+    yield expect("the environ holds what a WSGI server puts there: str values, HTTP_* keys, "
+                 "a repeated header joined", ex, status=200,
+                 problems=[_environ_difference(want.body, ex.response.body)],
+                 note="(the request has two Accept headers; the WSGI app lists its environ)",
+                 rule="PEP 3333 §environ Variables: the CGI keys are native strings (str), "
+                      "wsgi.* keys are required; RFC 3875 §4.1.18: HTTP_ + the name upper-cased "
+                      "with '-' as '_', repeated headers joined with ', '",
+                 hint="compare your environ with gateway_lab.wsgi.build_environ's: "
+                      "str(port), and one 'a, b' value for a header sent twice")
+    for app, title, hint in (
+            (_error_page, "a WSGI app that replaces its status with start_response(..., "
+             "exc_info): the 500 goes out, not the 200",
+             "keep status and headers until the first non-empty chunk; a second call with "
+             "exc_info replaces them (and raises exc_info[1] only if they were sent)"),
+            (_starts_twice, "a WSGI app that calls start_response twice without exc_info: "
+             "an error, as on a WSGI server",
+             "in start_response: if a status is set already and exc_info is None, raise "
+             "(PEP 3333 calls it a fatal error)")):
+        request = Request("GET", "/twice")
+        want = wsgi(app, request).response
+        ex = asgi(call(adapt, app, what="wsgi_to_asgi(app)"), request)
+        result = expect(title, ex, status=want.status, coach=False,
+                     body=want.body if app is _error_page else None,
+                     rule="PEP 3333 §The start_response() Callable: a second call is allowed "
+                          "“if and only if the exc_info argument is provided”; it is “a fatal "
+                          "error” otherwise; headers go out only with the first non-empty chunk",
+                     hint=hint)
+        if result.passed and app is _starts_twice:
+            # Raising is the right answer to a fatal error: the coach's "your app raised"
+            # is then what the check asks for, not a broken rule to show.
+            result.findings = []
+        yield result
+
+
+def _environ_difference(want: bytes, got: bytes) -> str | None:
+    """What the WSGI app saw under the adapter and not under a WSGI server, line by line."""
+    wanted = want.decode("latin-1").splitlines()
+    seen = got.decode("latin-1").splitlines()
+    wrong = [f"    your environ: {line}" for line in seen if line not in wanted]
+    wrong += [f"    a WSGI server's: {line}" for line in wanted if line not in seen
+              and not line.startswith(("missing ", "wsgi.errors "))]
+    if not wrong:
+        return None
+    return "the WSGI app found another environ than under a WSGI server:\n" + "\n".join(wrong)
 
 
 def _streams(adapt):
@@ -271,6 +397,9 @@ PORT_REQUESTS = [
     Request("GET", "/"),
     Request("GET", "/hello/Ada"),
     Request("GET", "/hello/J%C3%BCrgen?shout=1"),
+    # parse_qs drops a blank value, so ?shout= does not shout; "shout" in query_params
+    # would (Starlette keeps blank values).
+    Request("GET", "/hello/Ada?shout="),
     Request("POST", "/echo", {"Content-Type": "application/json"}, b'{"a": [1, 2]}'),
     Request("POST", "/echo", {"Content-Type": "application/json"}, b"not json"),
     Request("GET", "/nowhere"),

@@ -18,6 +18,9 @@ LESSON_CGI = "01 CGI (notebooks/01_*.ipynb)"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 QUERY_RULE = ("RFC 3875 §4.1.7: QUERY_STRING is the query as sent, still URL-encoded; "
               "the script decodes it")
+XSS_RULE = ("never put input into HTML unescaped: that is how XSS starts (every field the "
+            "client sends is input)")
+XSS_HINT = "html.escape(name) and html.escape(message) before building the page"
 PARSE_HINT = ("urllib.parse.parse_qs(os.environ.get('QUERY_STRING', '')) decodes %XX and '+' "
               "and finds `name` wherever it is in the query")
 
@@ -92,8 +95,23 @@ def check_02(path: Path):
                  body_has="&lt;b&gt;Ada",
                  problems=["the page contains the raw <b>Ada</b>"
                            if b"<b>Ada" in ex.response.body else None],
-                 rule="never put input into HTML unescaped: that is how XSS starts",
-                 hint="html.escape(name) and html.escape(message) before building the page")
+                 rule=XSS_RULE, hint=XSS_HINT)
+    # The message is input too: escaping only the name leaves the same hole one field over.
+    ex = cgi(path, Request("POST", "/sign.py", FORM,
+                           "name=Ada&message=%3Cscript%3Ealert(1)%3C%2Fscript%3E"))
+    yield expect("a message with HTML in it is escaped too", ex, status=200,
+                 body_has="&lt;script&gt;alert(1)",
+                 problems=["the page contains the raw <script>alert(1)</script> from the "
+                           "message" if b"<script>alert(1)" in ex.response.body else None],
+                 rule=XSS_RULE, hint=XSS_HINT)
+    # RFC 3875 §4.1.2: a POST with no body may come with CONTENT_LENGTH "0" or none at
+    # all; it is still a POST without a name, not a GET.
+    ex = cgi(path, Request("POST", "/sign.py", FORM, b""))
+    yield expect("POST with an empty body is 400 too, not the form", ex, status=400,
+                 note="(a POST whose body is empty: no name in it)",
+                 rule="RFC 3875 §4.1.12: REQUEST_METHOD says what the request is; an empty "
+                      "body does not make a POST a GET",
+                 hint="decide on os.environ['REQUEST_METHOD'], then parse the (empty) body")
     ex = cgi(path, Request("POST", "/sign.py", FORM, "message=anonymous"))
     yield expect("POST without a name is 400 Bad Request (a Status: header)", ex, status=400,
                  rule="RFC 3875 §6.3.3: Status: code, a space and the reason phrase",

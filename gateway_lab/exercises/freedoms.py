@@ -98,8 +98,11 @@ class NoEOFInput:
     def readline(self, size=-1) -> bytes:
         rest = self._body[self._pos:]
         end = rest.find(b"\n") + 1
-        if not end and (size is None or size < 0 or size > len(rest)):
-            self._stall("readline() finding no newline")
+        if not end:
+            # No newline: readline(size) with size <= what is left returns size bytes
+            # without waiting; only a read that wants more would wait on a socket.
+            if size is None or size < 0 or size > len(rest):
+                self._stall("readline() finding no newline")
             end = len(rest)
         if size is not None and 0 <= size < end:
             end = size

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..request import Request
 from .bridge_checks import COMPAT, LESSON_BRIDGES
 from .core import asgi as run_asgi
-from .core import call, exercise, expect, need, wsgi
+from .core import call, doing, exercise, expect, fact, need, wsgi
 
 TEXT = "text/plain; charset=utf-8"
 WSGI_RULE = ("PEP 3333 §environ Variables (after RFC 3875 §4.1.13, §4.1.5): SCRIPT_NAME is "
@@ -132,3 +132,31 @@ def _asgi_checks(mount_asgi):
                            f"{list(ex.messages)!r}"],
                  rule="ASGI WebSocket spec §Websocket Connection Scope: path and root_path as "
                       "for HTTP", hint="mount every scope that has a path, not only 'http'")
+    ex = run_asgi(app, Request.websocket("/other/ws", []))
+    yield expect("ASGI: a WebSocket not under /api is refused (HTTP 403), not sent a 404 page",
+                 ex, status=403, rule="ASGI WebSocket spec §Close - send event: "
+                 "websocket.close before websocket.accept refuses the connection (the client "
+                 "sees 403); http.response.* messages do not exist on a websocket scope",
+                 hint="for a websocket scope, refuse with await send({'type': "
+                      "'websocket.close', 'code': 1000}) instead of the 404 page")
+    yield _lifespan_through(mount_asgi)
+
+
+def _lifespan_through(mount_asgi):
+    from ..asgi import lifespan
+    from .asgi_more_checks import _lifespan_app
+
+    app = call(mount_asgi, "/api", _lifespan_app, what="mount_asgi('/api', app)")
+    doing("lifespan.startup and lifespan.shutdown through your mount", 6.0)
+    life = lifespan(app, timeout=3.0)
+    ok = life.started and life.stopped and (life.state or {}).get("ready") and not life.findings
+    return fact("ASGI: a lifespan scope goes to the mounted app as it is", bool(ok),
+                f"startup {'completed' if life.started else 'did not complete'}, shutdown "
+                f"{'completed' if life.stopped else 'did not complete'}, state "
+                f"{life.state!r}; findings: {[f.message for f in life.findings]}",
+                sent="lifespan.startup, lifespan.shutdown (the mounted app sets "
+                     "state['ready'])", got=f"state {life.state!r}",
+                rule="ASGI lifespan spec: a lifespan scope has no path; the app behind a "
+                     "mount still needs its startup and shutdown",
+                hint="if scope['type'] not in ('http', 'websocket'): await app(scope, "
+                     "receive, send); return")

@@ -55,6 +55,9 @@ ROUND_TRIPS = [
      bytes(range(256))),
     ({"REQUEST_METHOD": "POST", "REQUEST_URI": "/form", "CONTENT_TYPE":
       "application/x-www-form-urlencoded", "HTTP_COOKIE": "a=1; b=2"}, b"a=1&b=2" * 300),
+    # A ',' inside the block: only the netstring's length says where the block ends.
+    ({"REQUEST_METHOD": "GET", "REQUEST_URI": "/list", "HTTP_ACCEPT": "text/html,*/*;q=0.8"},
+     b"a,b"),
 ]
 
 MALFORMED = [
@@ -67,6 +70,11 @@ MALFORMED = [
     ("a header name twice",
      b"40:CONTENT_LENGTH\x000\x00SCGI\x001\x00SCGI\x001\x00X\x00y\x00,"),
     ("a body shorter than CONTENT_LENGTH", b"25:CONTENT_LENGTH\x0010\x00SCGI\x001\x00,short"),
+    # int() takes a sign, spaces and '_' (RFC 9112 §6.3's trap for Content-Length too);
+    # a netstring length and CONTENT_LENGTH are digits only.
+    ("a length with a '+' sign", b"+24:CONTENT_LENGTH\x000\x00SCGI\x001\x00,"),
+    ("a CONTENT_LENGTH that is not digits ('-1')",
+     b"25:CONTENT_LENGTH\x00-1\x00SCGI\x001\x00,body"),
 ]
 
 
@@ -76,7 +84,7 @@ def _fix_lengths():
     fixed = []
     for why, data in MALFORMED:
         if why in ("no ':' after the length", "a length with a leading zero",
-                   "the length is longer than the data"):
+                   "the length is longer than the data", "a length with a '+' sign"):
             fixed.append((why, data))
             continue
         head, _, rest = data.partition(b":")
@@ -140,7 +148,8 @@ def check_13(module):
                        f"{len(body)} body bytes, got back {clip(repr(back[0]))} and "
                        f"{len(back[1]) if isinstance(back[1], bytes) else back[1]!r}")
     yield fact("parse_request(encode_request(h, body)) gives h and body back "
-               "(binary body, Latin-1 value, 2 kB body)", not bad, "\n".join(bad),
+               "(binary body, Latin-1 value, 2 kB body, a ',' in a value)", not bad,
+               "\n".join(bad),
                sent=f"{len(ROUND_TRIPS)} requests", rule=NETSTRING_RULE)
     for why, data in MALFORMED:
         outcome = _raises(parse, data, "parse_request")

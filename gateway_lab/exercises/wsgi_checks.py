@@ -10,6 +10,7 @@ client that leaves before the body is done.
 from __future__ import annotations
 
 import re
+import sys
 import time
 
 from ..request import Request
@@ -69,11 +70,24 @@ def check_03(module):
                  rule="HTML's application/x-www-form-urlencoded sends a space as '+'",
                  hint="urllib.parse.parse_qs decodes '+' (urllib.parse.unquote does not)")
     ex = wsgi(app, Request("HEAD", "/?name=Ada"))
-    yield expect("HEAD works too (the server drops the body)", ex, status=200)
+    yield expect("HEAD works too (the server drops the body)", ex, status=200,
+                 problems=[_head_length_problem(ex, len(b"Hello, Ada!"))],
+                 rule="RFC 9110 §9.3.2: HEAD gets the same header fields as GET; §8.6: a "
+                      "Content-Length in a HEAD response is the length the GET body would have",
+                 hint="answer HEAD exactly as GET, body included: the server drops the body")
     ex = wsgi(freedoms.without(app, "QUERY_STRING"), Request("GET", "/"))
     yield expect("a server that leaves QUERY_STRING out when there is no query", ex,
                  status=200, body="Hello, world!", note=NO_QUERY, rule=QUERY_RULE,
                  hint=QUERY_HINT)
+
+
+def _head_length_problem(ex, get_length: int) -> str | None:
+    """RFC 9110 §8.6: a HEAD response's Content-Length, if any, is the GET body's length."""
+    have = ex.response.header("Content-Length")
+    if have is None or have.strip() == str(get_length):
+        return None
+    return (f"Content-Length: {have} on HEAD, but a GET would have a body of {get_length} "
+            f"bytes: a HEAD answer carries the GET's Content-Length ({get_length}), or none")
 
 
 # -- 04 -----------------------------------------------------------------------------
@@ -118,6 +132,13 @@ def check_04(module):
     yield expect("POST /items adds one: 201 Created", ex, status=201, body_has="plum")
     ex = wsgi(app, Request("GET", "/nowhere"))
     yield expect("an unknown path is 404 Not Found", ex, status=404)
+    ex = wsgi(app, Request("POST", "/items", {"Content-Type": "text/plain; charset=utf-8"},
+                           "crème".encode()))
+    yield expect("POST /items with a non-ASCII item: Content-Length counts bytes", ex,
+                 status=201, body_has="crème".encode(),
+                 rule="RFC 9110 §8.6: Content-Length is a number of bytes (octets)",
+                 hint="body = text.encode('utf-8'); then str(len(body)): 'crème' is 5 "
+                      "characters but 6 bytes")
     ex = wsgi(app, Request("DELETE", "/items"))
     yield expect("DELETE /items is 405 with Allow: GET, POST (RFC 9110 §15.5.6)", ex,
                  status=405, headers={"Allow": _allow_ok({"GET", "POST"})},
@@ -320,6 +341,48 @@ def check_05(module):
                       "be known until the body is iterated")
     yield _middleware_client_leaves(wrap)
     yield _middleware_body_fails(wrap)
+    yield from _middleware_start_response(wrap)
+
+
+def _writes(environ, start_response):
+    """An inner app that sends part of its body with the legacy write() callable."""
+    write = start_response("200 OK", [("Content-Type", TEXT)])
+    write(b"written, ")
+    return [b"then returned"]
+
+
+def _error_page(environ, start_response):
+    """An inner app that handles its own error: a second start_response with exc_info,
+    before any body went out (PEP 3333 §Error Handling, the example)."""
+    start_response("200 OK", [("Content-Type", TEXT)])
+    try:
+        raise LookupError("no such report")
+    except LookupError:
+        start_response("500 Internal Server Error", [("Content-Type", TEXT)], sys.exc_info())
+    return [b"the error page"]
+
+
+def _middleware_start_response(wrap):
+    """The start_response the middleware gives its app must be a whole start_response:
+    it returns write() and takes exc_info, and passes both on."""
+    ex = wsgi(_wrap(wrap, _writes), Request("GET", "/written"))
+    yield expect("an inner app that writes part of its body with write()", ex, status=200,
+                 body="written, then returned", note="(the inner app calls the write() that "
+                 "start_response returned)",
+                 rule="PEP 3333 §The start_response() Callable: start_response “must return a "
+                      "write(body_data) callable”; a middleware's start_response is one too",
+                 hint="return start_response(status, headers, exc_info): the server's write()")
+    ex = wsgi(_wrap(wrap, _error_page), Request("GET", "/failing"))
+    yield expect("an inner app that replaces its status with start_response(..., exc_info)",
+                 ex, status=500, body="the error page",
+                 headers={"X-Response-Time": _timing_ok(0)},
+                 note="(the inner app calls start_response('200 OK', ...), then, on an error "
+                      "before any body, start_response('500 ...', headers, sys.exc_info()))",
+                 rule="PEP 3333 §The start_response() Callable: a second call is allowed “if "
+                      "and only if the exc_info argument is provided”: a middleware takes "
+                      "exc_info and passes it on",
+                 hint="def my_start_response(status, headers, exc_info=None): ... return "
+                      "start_response(status, headers, exc_info)")
 
 
 def _middleware_client_leaves(wrap):

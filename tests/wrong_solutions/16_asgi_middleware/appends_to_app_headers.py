@@ -2,7 +2,7 @@
 
 Mistake: appends to message['headers'] in place: an app that sends one module-level headers list
     gets one more x-response-time in it with every request.
-Fails: sends the same headers list every time
+Fails: sends the same start message every time
 Says: x-response-time headers, expected one each
 """
 

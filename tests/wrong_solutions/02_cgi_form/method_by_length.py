@@ -1,0 +1,52 @@
+"""A wrong solution of exercise 02_cgi_form: an empty POST taken for a GET.
+
+Mistake: decides by CONTENT_LENGTH instead of REQUEST_METHOD: a POST with an empty body (no
+    CONTENT_LENGTH, RFC 3875 §4.1.2) gets the form with 200 instead of 400 for the missing name.
+Fails: POST with an empty body is 400 too
+Says: expected status 400, got 200
+"""
+
+import html
+import os
+import sys
+from urllib.parse import parse_qs
+
+FORM = """<!doctype html>
+<title>Guestbook</title>
+<form method="post" action="sign.py">
+  <label>Name <input name="name"></label>
+  <label>Message <input name="message"></label>
+  <button>Sign</button>
+</form>
+"""
+
+
+def respond(status: str, content_type: str, text: str) -> None:
+    body = text.encode("utf-8")
+    out = sys.stdout.buffer
+    out.write(f"Status: {status}\n".encode())  # RFC 3875 §6.3.3: code and reason
+    out.write(f"Content-Type: {content_type}\n".encode())
+    out.write(f"Content-Length: {len(body)}\n\n".encode())
+    out.write(body)
+    out.flush()
+
+
+def main() -> None:
+    length = int(os.environ.get("CONTENT_LENGTH") or 0)
+    if not length:
+        respond("200 OK", "text/html; charset=utf-8", FORM)
+        return
+    # RFC 3875 §4.2: read CONTENT_LENGTH bytes; the server may never send EOF.
+    length = int(os.environ.get("CONTENT_LENGTH") or 0)
+    form = parse_qs(sys.stdin.buffer.read(length).decode("utf-8"))
+    name = form.get("name", [""])[0].strip()
+    if not name:
+        respond("400 Bad Request", "text/plain; charset=utf-8", "a name is required\n")
+        return
+    message = form.get("message", [""])[0]
+    page = (f"<!doctype html><title>Thanks</title><p>Thanks, {html.escape(name)}!</p>"
+            f"<p>You wrote: {html.escape(message)}</p>")
+    respond("200 OK", "text/html; charset=utf-8", page)
+
+
+main()
