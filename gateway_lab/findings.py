@@ -11,6 +11,7 @@ the rules and turns one into a Finding (`rules.make_finding`).
 from __future__ import annotations
 
 import collections
+import inspect
 import os
 import traceback
 import types
@@ -49,6 +50,13 @@ class Facts(dict):
 
     def __missing__(self, key):
         return "{" + key + "}"
+
+
+def is_async_callable(app) -> bool:
+    """An `async def` function, or an object whose class's __call__ is one: an app
+    that hands back a coroutine (ASGI's kind), whatever interface it was given to."""
+    return inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(
+        getattr(type(app), "__call__", None))  # noqa: B004 - which kind of call, not whether
 
 
 def clip(value, limit: int = 40) -> str:

@@ -17,14 +17,13 @@ before the response started, a cut connection after) and records a finding.
 
 from __future__ import annotations
 
-import inspect
 import re
 import types
 from urllib.parse import unquote_to_bytes
 
 from . import sandbox
 from .exchange import Exchange, Response, accept, received, respond
-from .findings import clip, describe_error, format_error
+from .findings import clip, describe_error, format_error, is_async_callable
 from .leftovers import _counts
 from .leftovers import report as report_leftovers
 from .limits import (
@@ -540,7 +539,7 @@ class _Call:
             result = app(environ, self.start_response)
         except TypeError as error:
             if _is_signature_error(error, app):
-                if _is_async(app):
+                if is_async_callable(app):
                     self.trace.find("wsgi.app.is_async", name=_name_of(app))
                 else:
                     self.trace.find("wsgi.app.signature", error=str(error))
@@ -629,12 +628,6 @@ def _iterable(obj) -> bool:
     except TypeError:
         return False
     return True
-
-
-def _is_async(app) -> bool:
-    """An `async def` function (or an object whose __call__ is one): an ASGI app."""
-    return inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(
-        getattr(app, "__call__", None))
 
 
 def _name_of(app) -> str:

@@ -36,7 +36,7 @@ from types import MappingProxyType
 from urllib.parse import unquote_to_bytes
 
 from .. import sandbox
-from ..findings import clip
+from ..findings import clip, is_async_callable
 from ..limits import size_line
 from ..request import Request, host_and_port
 from ..trace import Step, Trace, now, snapshot
@@ -496,8 +496,7 @@ class Connection(Watch):
 def _looks_wsgi(app) -> bool:
     """A plain (not async) function of two parameters: `app(environ, start_response)`,
     a WSGI app handed to an ASGI server."""
-    if inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(
-            getattr(app, "__call__", None)):
+    if is_async_callable(app):
         return False
     try:
         params = inspect.signature(app).parameters.values()
