@@ -382,3 +382,145 @@ def test_lesson_05_guarded_chat_survives_a_peer_that_vanished():
     out = output_of(lesson("05_long_lived"), "gl.Close(1006)")
     assert "A's connection ended with 1006" in out
     assert "survived A vanishing." in out and "died." not in out
+
+
+# -- what the text says, shown by the run (an expert reading of the lessons) -------------
+
+def markdown_of(stem: str) -> str:
+    nb = nbformat.read(NOTEBOOKS / f"{stem}.ipynb", as_version=4)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def test_lesson_01_shows_path_info_decoded_and_query_string_still_encoded():
+    # RFC 3875 §4.1.5: PATH_INFO "is not URL-encoded"; §4.1.7: QUERY_STRING is URL-encoded.
+    # The lesson says both, so its request must carry something to decode in each.
+    out = output_of(lesson("01_cgi"), 'scripts / "env.py"').splitlines()
+    assert "PATH_INFO=/extra path" in out
+    assert "QUERY_STRING=city=S%C3%A3o+Paulo" in out
+    text = markdown_of("01_cgi")
+    assert "`/extra path`" in text and "tens of milliseconds" not in text
+
+
+def test_lesson_01_cgi_cost_sentence_is_the_measured_ratio():
+    out = output_of(lesson("01_cgi"), "cgi_ms = per_request")
+    cgi = float(re.search(r"CGI:\s+([\d.]+) ms", out).group(1))
+    wsgi = float(re.search(r"WSGI:\s+([\d.]+) ms", out).group(1))
+    said = float(re.search(r"about ([\d,]+) times", out).group(1).replace(",", ""))
+    assert said == pytest.approx(cgi / wsgi, rel=0.25)  # the WSGI figure is printed rounded
+
+
+def test_lesson_02_environ_text_matches_what_the_get_and_the_post_carry():
+    out = output_of(lesson("02_wsgi"), "for key in sorted(environ)")
+    listing, post = out.split("a POST's body headers:")
+    assert not re.search(r"^(HTTP_)?CONTENT_", listing, re.MULTILINE)  # this GET has none
+    assert "'CONTENT_TYPE': 'text/plain'" in post and "'CONTENT_LENGTH': '2'" in post
+    assert "HTTP_CONTENT" not in post
+
+
+NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+
+
+def test_lesson_04_streaming_prompt_counts_the_sends_the_trace_shows():
+    text = markdown_of("04_asgi")
+    said = re.search(r"will the (\w+)\s+`send` events", text).group(1)
+    out = output_of(lesson("04_asgi"), "async def countdown")
+    sends = [s for s in out.splitlines() if "http.response." in s]
+    assert NUMBER_WORDS[said] == len(sends), (said, sends)
+    # The spec says nothing about when a part reaches the client; the text must not either.
+    assert "goes to the client at once" not in text
+
+
+def test_lesson_07_overlap_sentence_follows_the_time_it_printed():
+    out = output_of(lesson("07_event_loops"), "results = await asyncio.gather")
+    took = float(re.search(r"in (\d+\.\d+) s:", out).group(1))
+    assert ("sleeps overlapped" in out) == (took < 0.03)
+
+
+def test_lesson_08_adapter_verdicts_follow_the_columns():
+    out = output_of(lesson("08_bridges"), "def bridged")
+    rows = {name: (int(parts), int(closes)) for name, parts, closes in re.findall(
+        r"^(asgiref WsgiToAsgi|a2wsgi WSGIMiddleware)\s+\d{3} .*?body messages: (\d+)\s+"
+        r"close\(\) called: (\d+)", out, re.MULTILINE)}
+    assert set(rows) == {"asgiref WsgiToAsgi", "a2wsgi WSGIMiddleware"}
+    for name, (parts, closes) in rows.items():
+        line = next(s for s in out.splitlines() if s.startswith(f"{name} ("))
+        assert ("streamed, one body message per part" in line) == (parts == 3)
+        assert ("never called close()" in line) == (closes == 0)
+        assert re.search(r"\((asgiref|a2wsgi) \d+\.\d+", line)   # the version it is about
+    # The fixed text names no adapter's behaviour: the run's lines do.
+    text = markdown_of("08_bridges")
+    assert "had no call to `close()`" not in text and "Both stream" not in text
+    # ASGI HTTP spec §WSGI Compatibility, quoted as it reads.
+    assert "PATH_INFO can be derived by stripping root_path from path" in text
+    assert "derived from path and root_path" not in text
+
+
+def test_lesson_10_streaming_and_debugging_verdicts_follow_the_numbers():
+    nb = lesson("10_claims_tested")
+    sse = output_of(nb, "ex_sse = gl.run_wsgi")
+    times = [float(t) for t in re.findall(r"^\s*([\d.]+) ms\s+\d+ bytes", sse, re.MULTILINE)]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    streamed = len(times) == 3 and round(min(gaps)) >= 40
+    assert ("Verdict: false as stated" in sse) == streamed
+    verdict = output_of(nb, "def reported")
+    plain, debug = map(int, re.search(
+        r"[Pp]lain,? Python reported (\d) of the 3 bugs[^;,]*[;,] (?:in )?debug mode,? (\d)",
+        verdict).groups())
+    assert ("true only without the tools" in verdict) == (debug > plain)
+    text = markdown_of("10_claims_tested")
+    assert "true only when many requests wait at once; one at a time" not in text
+
+
+def test_lesson_11_does_not_credit_hypercorns_docs_with_prior_knowledge():
+    # hypercorn docs/discussion/http2.rst describe only `Upgrade: h2c`; the probe uses
+    # prior knowledge (RFC 9113 §3.3), so the text says which is which.
+    text = markdown_of("11_real_servers")
+    assert "Upgrade: h2c" in text and "RFC 9113 §3.3" in text
+
+
+# -- names a learner is told to use exist ----------------------------------------------------
+
+def _texts_a_learner_reads() -> dict[str, str]:
+    import ast
+    texts = {p.name: markdown_of(p.stem) for p in LESSONS}
+    root = NOTEBOOKS.parent
+    for name in ("README.md", "exercises/README.md"):
+        texts[name] = (root / name).read_text(encoding="utf-8")
+    for stub in sorted((root / "exercises").glob("*.py")):
+        texts[f"exercises/{stub.name}"] = ast.get_docstring(
+            ast.parse(stub.read_text(encoding="utf-8"))) or ""
+    return texts
+
+
+def test_every_gl_name_the_text_mentions_exists():
+    missing = []
+    for where, text in _texts_a_learner_reads().items():
+        for dotted in re.findall(r"\bgl\.([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)", text):
+            obj = gl
+            for part in dotted.split("."):
+                if not hasattr(obj, part):
+                    missing.append((where, f"gl.{dotted}"))
+                    break
+                obj = getattr(obj, part)
+    assert not missing, missing
+
+
+def test_every_gateway_lab_command_and_exercise_the_text_names_exists():
+    from gateway_lab.cli import COMMANDS
+    root = NOTEBOOKS.parent
+    for where, text in _texts_a_learner_reads().items():
+        for command in re.findall(r"`gateway-lab ([a-z][\w-]*)", text):
+            assert command in COMMANDS, (where, command)
+        for name in re.findall(r"gateway-lab check (\d\d_\w+)", text):
+            assert (root / "exercises" / f"{name}.py").is_file(), (where, name)
+
+
+MAGNITUDES = re.compile(r"\b(tens|hundreds|thousands) of (micro|milli)?seconds\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
+def test_no_lesson_states_a_measured_magnitude_in_its_fixed_text(path):
+    """A measured duration comes from the run; a busy machine made lesson 01's 'tens of
+    milliseconds' read 219 ms."""
+    hit = MAGNITUDES.search(markdown_of(path.stem))
+    assert hit is None, f"{path.name}: {hit.group(0)!r}"

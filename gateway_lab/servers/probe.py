@@ -47,8 +47,9 @@ def websocket_probe(server, path: str = "/ws", timeout: float = 5.0) -> Probe:
 
 def http2_probe(server, timeout: float = 5.0) -> Probe:
     """Does the server speak HTTP/2 without TLS?  One GET with HTTP/2 "prior knowledge"
-    (RFC 9113 §3.3: the client opens with the HTTP/2 preface, no Upgrade round trip);
-    hypercorn's docs (discussion/http2) and granian's README say they do."""
+    (RFC 9113 §3.3: the client opens with the HTTP/2 preface, no Upgrade round trip).
+    granian's README lists HTTP/2; hypercorn's docs (discussion/http2) describe only the
+    `Upgrade: h2c` way in, so the probe's answer is what tells."""
     try:
         import httpx
     except ImportError:
