@@ -3,6 +3,7 @@ a finding that names the rule; nothing is left running afterwards."""
 
 import ast
 import inspect
+import re
 import sys
 import threading
 import time
@@ -288,7 +289,8 @@ def test_broken_app_gets_a_server_answer_and_a_finding(name):
     assert sandbox.lab_threads() == []
     finding = next(f for f in ex.findings if f.rule == rule)
     assert finding.message and finding.hint and finding.url.startswith("https://")
-    assert "PEP 3333" in finding.spec
+    # a section of PEP 3333, or of the HTTP RFC for the rules PEP 3333 leaves to HTTP
+    assert re.match(r"(PEP 3333|RFC 911[02]) §", finding.spec), finding.spec
     # the trace shows where it happened, with the finding in place
     assert any(e.finding is finding for e in ex.trace)
 
@@ -557,3 +559,14 @@ def test_an_async_app_in_a_wsgi_server_is_named_an_asgi_app_and_leaves_no_warnin
     (finding,) = ex.findings
     assert finding.rule == "wsgi.app.is_async" and "'async_wsgi_app'" in finding.message
     assert "gl.run_asgi" in finding.hint
+
+
+def test_the_content_type_rules_cite_what_states_them():
+    """PEP 3333 says nothing of Content-Type: the rule is wsgiref.validate's, and the
+    HTTP sections behind it; a finding must not put it in PEP 3333's mouth."""
+    for app, rule in ((no_content_type, "wsgi.headers.content_type_missing"),
+                      (content_type_on_204, "wsgi.headers.content_type_forbidden")):
+        ex = gl.run_wsgi(app, gl.Request("GET", "/"))
+        finding = next(f for f in ex.findings if f.rule == rule)
+        assert "PEP 3333" not in finding.spec and "wsgiref.validate" in finding.spec
+        assert finding.url.startswith("https://www.rfc-editor.org/rfc/rfc9110#section-")
