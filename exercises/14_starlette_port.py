@@ -4,11 +4,12 @@ Lesson: 04 ASGI (notebooks/04_*.ipynb, the same app in Starlette).
 Check: `gateway-lab check 14_starlette_port`.
 
 `wsgi_app` below is a small WSGI app.  Task: write `app`, a Starlette
-application that answers every request exactly as `wsgi_app` does: same
+application that answers every GET and POST exactly as `wsgi_app` does: same
 status, same Content-Type, same body bytes, for
 
-    GET  /                   GET /hello/<name>[?shout=1]
-    POST /echo (JSON)        any other path (404)
+    GET  /                   GET /hello/<name>[?shout=1]  (<name> may hold a /)
+    POST /echo (JSON)        anything else: 404, even a known path with the
+                             other method (Starlette's own answer there is 405)
 
 The check sends the same requests to both and compares, also with both mounted
 at /api (SCRIPT_NAME for the WSGI app, root_path for yours).  Leave `wsgi_app` as

@@ -403,19 +403,27 @@ PORT_REQUESTS = [
     Request("POST", "/echo", {"Content-Type": "application/json"}, b'{"a": [1, 2]}'),
     Request("POST", "/echo", {"Content-Type": "application/json"}, b"not json"),
     Request("GET", "/nowhere"),
+    # The WSGI app compares method and path together: a known path with the other
+    # method is its 404, where Starlette's routing would answer 405; and its
+    # startswith("/hello/") takes a name with a "/" in it.
+    Request("POST", "/", {"Content-Type": "text/plain"}, b"x"),
+    Request("GET", "/echo"),
+    Request("GET", "/hello/Ada/Lovelace"),
 ]
 
 
 @exercise("14_starlette_port", "port a WSGI app to Starlette with identical responses",
           LESSON_ASGI, hints=[
-    "One Route per path: Route('/', home), Route('/hello/{name}', hello), "
-    "Route('/echo', echo, methods=['POST']); each endpoint is `async def f(request)`.",
+    "One Route per path: Route('/', home), Route('/hello/{name:path}', hello) (a name "
+    "may hold a '/'), Route('/echo', echo, methods=['POST']); each endpoint is "
+    "`async def f(request)`.",
     "Match the WSGI app's bodies *and* Content-Types exactly: PlainTextResponse gives "
     "'text/plain; charset=utf-8'; JSONResponse compacts JSON differently from json.dumps, "
     "so build the body with json.dumps yourself and return Response(body, media_type=...).",
     "request.path_params['name'] is already percent-decoded; "
     "request.query_params.get('shout'); await request.body() for the POST. The 404 "
-    "must be the same too: pass your own handler, exception_handlers={404: not_found}. "
+    "must be the same too, also where Starlette would say 405: pass your own handler, "
+    "exception_handlers={404: not_found, 405: not_found}. "
     "Let Starlette's routing match paths: it knows about root_path when the app is mounted.",
 ])
 def check_14(module):

@@ -22,7 +22,7 @@ STUBS = {
     "11_asgi_blocking": "fcc2018d471ca585",
     "12_wsgi_to_asgi": "ba791dea03f78ceb",
     "13_scgi": "a973c3c1f1d3264f",
-    "14_starlette_port": "904c430a6ac95933",
+    "14_starlette_port": "89b9f3ebfc09e18d",
     "15_wsgi_errors": "834559dbdb8c2ccc",
     "16_asgi_middleware": "1e8e9ffd49034b41",
     "17_mounting": "25406b3bf1a3ca9d",

@@ -69,7 +69,7 @@ async def not_found(request: Request, exc) -> Response:
 
 
 app = Starlette(
-    routes=[Route("/", home), Route("/hello/{name}", hello), Route("/echo", echo,
-                                                                  methods=["POST"])],
-    exception_handlers={404: not_found},
+    routes=[Route("/", home), Route("/hello/{name:path}", hello),
+            Route("/echo", echo, methods=["POST"])],
+    exception_handlers={404: not_found, 405: not_found},
 )
