@@ -12,7 +12,8 @@ Task: write `async def app(scope, receive, send)` that
 * for a "lifespan" scope: on lifespan.startup makes one `Pool()`, puts it in
   scope["state"]["pool"] and replies lifespan.startup.complete; on
   lifespan.shutdown closes the pool (pool.close()) and replies
-  lifespan.shutdown.complete, then returns;
+  lifespan.shutdown.complete, then returns; if Pool() raises at startup,
+  replies lifespan.startup.failed with the error's text as its "message";
 * for an "http" scope: takes the pool from scope["state"]["pool"], counts the
   visit (pool.visits += 1) and answers 200 "visit N".
 
@@ -21,7 +22,9 @@ Rules it practises (ASGI lifespan spec 2.x and its "state" extension):
   loops on receive() until lifespan.shutdown;
 * the server gives each request a *shallow copy* of the lifespan state: put
   shared objects in it at startup (never reassign a key per request);
-* reply *.complete (or *.failed with a message) to every startup/shutdown.
+* reply *.complete (or *.failed with a message) to every startup/shutdown:
+  an app that raises instead is taken for one without lifespan, and the
+  server starts anyway (the spec's compatibility rule).
 """
 
 

@@ -20,7 +20,14 @@ async def lifespan(scope, receive, send):
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            scope["state"]["pool"] = Pool()  # requests get a shallow copy of this dict
+            try:
+                pool = Pool()
+            except Exception as error:
+                # Raising would not stop the server: the spec has it carry on as if the
+                # app had no lifespan.  This message stops it, with a reason in its log.
+                await send({"type": "lifespan.startup.failed", "message": str(error)})
+                return
+            scope["state"]["pool"] = pool  # requests get a shallow copy of this dict
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             scope["state"]["pool"].close()

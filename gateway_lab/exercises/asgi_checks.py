@@ -239,6 +239,56 @@ def check_09(module):
                got=f"pools in the state: {pools}, closed: {closed_at_end}",
                rule="ASGI lifespan spec: startup and shutdown happen once per server",
                hint="make the Pool at lifespan.startup, pool.close() at lifespan.shutdown")
+    yield _startup_that_fails(module, app, pool_class)
+
+
+STARTUP_FAILED_RULE = (
+    "ASGI lifespan spec §Scope: if the app raises during lifespan, the server “must "
+    "continue but not send any lifespan events” (it takes the app for one without "
+    "lifespan, and serves requests with no pool); to stop it, send lifespan.startup.failed")
+
+
+def _startup_that_fails(module, app, pool_class):
+    """Startup whose Pool() raises: the app must say lifespan.startup.failed (with a
+    message for the server's log), not let the error out."""
+    def failing_pool(*args, **kwargs):
+        raise ConnectionError("the database at db:5432 is unreachable")
+
+    module.Pool = failing_pool  # the app looks Pool up in its module when it runs
+    try:
+        reply = call_async(lambda: _startup_reply(app), what="your app",
+                           timeout=_core.RUN_TIMEOUT * 2)
+    except LearnerError as error:
+        reply = f"an error: {error}"
+    finally:
+        module.Pool = pool_class
+    ok = isinstance(reply, dict) and reply.get("type") == "lifespan.startup.failed" and \
+        isinstance(reply.get("message"), str) and bool(reply["message"])
+    return fact("when Pool() fails at startup: lifespan.startup.failed with a message", ok,
+                "expected {'type': 'lifespan.startup.failed', 'message': '...'}, got "
+                f"{reply if isinstance(reply, str) else _said(reply)}",
+                sent="lifespan.startup (Pool() raises ConnectionError)", got=str(reply),
+                rule=STARTUP_FAILED_RULE,
+                hint="try: pool = Pool() / except Exception as error: await send({'type': "
+                     "'lifespan.startup.failed', 'message': str(error)}); return")
+
+
+async def _startup_reply(app):
+    """The app's answer to lifespan.startup, or a LearnerError if it raised."""
+    import asyncio
+
+    to_app: asyncio.Queue = asyncio.Queue()
+    from_app: asyncio.Queue = asyncio.Queue()
+    scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"},
+             "state": {}}
+    task = asyncio.create_task(app(scope, to_app.get, from_app.put))
+    await to_app.put({"type": "lifespan.startup"})
+    try:
+        return await _next(from_app, task)
+    finally:
+        if not task.done():
+            await to_app.put({"type": "lifespan.shutdown"})
+        await _finish(task)
 
 
 async def _serve(app, n: int):

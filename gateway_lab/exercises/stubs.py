@@ -17,7 +17,7 @@ STUBS = {
     "06_wsgi_streaming": "3d8be0003f939872",
     "07_asgi_hello": "ca27b4841f45e28d",
     "08_asgi_body": "77a5966d8981061b",
-    "09_asgi_lifespan": "de30413b58ec2de6",
+    "09_asgi_lifespan": "5abb1e931c69811c",
     "10_asgi_websocket": "5a93fe9b981e2d27",
     "11_asgi_blocking": "fcc2018d471ca585",
     "12_wsgi_to_asgi": "ba791dea03f78ceb",
