@@ -27,7 +27,7 @@ async def lifespan(scope, receive, send):
         if message["type"] == "lifespan.startup":
             try:
                 pool = Pool()
-            except Exception as error:
+            except Exception:
                 # Raising would not stop the server: the spec has it carry on as if the
                 # app had no lifespan.  This message stops it, with a reason in its log.
                 await send({"type": "lifespan.startup.failed"})
