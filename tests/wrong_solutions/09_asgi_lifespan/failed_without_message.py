@@ -3,7 +3,7 @@
 Mistake: replies lifespan.startup.failed without a "message": the server stops, and its
     log cannot say why (the task asks for the error's text).
 Fails: when Pool() fails at startup
-Says: expected {'type': 'lifespan.startup.failed', 'message': '...'}, got {'type': 'lifespan.startup.failed'}
+Says: got {'type': 'lifespan.startup.failed'}
 """
 
 class Pool:
