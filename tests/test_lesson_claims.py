@@ -124,6 +124,16 @@ def test_lesson_06_verdicts_agree_with_their_tables():
 
 # -- 04, 05: lifespan per worker, the chat and a dead peer --------------------------------
 
+def test_lesson_04_a_startup_that_raises_does_not_stop_the_server():
+    """The text says raising lets the server carry on without lifespan, and that
+    lifespan.startup.failed is what stops it: the run shows both."""
+    out = output_of(lesson("04_asgi"), "async def raises_at_startup")
+    raised, reported = out.split("reports_failure:")
+    assert "supported: False" in raised and "does not support lifespan" in raised
+    assert "supported: True, started: False" in reported
+    assert "lifespan.startup.failed" in reported
+
+
 def test_lesson_04_lifespan_runs_once_in_each_worker_process():
     out = output_of(lesson("04_asgi"), "--workers")
     pids = re.findall(r"startup in process (\d+)", out)
