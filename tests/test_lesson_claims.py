@@ -124,6 +124,15 @@ def test_lesson_06_verdicts_agree_with_their_tables():
 
 # -- 04, 05: lifespan per worker, the chat and a dead peer --------------------------------
 
+def test_lesson_06_threads_12_is_run_not_asserted():
+    """'The gap was the pool size' is said only beside a run of Threads(12) that shows it."""
+    out = output_of(lesson("06_concurrency_showdown"), "model=gl.Threads(12)")
+    four, twelve, loop = (float(x) for x in re.search(
+        r"Threads\(4\) (\d+) ms, Threads\(12\) (\d+) ms, EventLoop\(\) (\d+) ms", out).groups())
+    said = "the gap was the pool size" in out
+    assert said == (twelve < 0.75 * four), out
+
+
 def test_lesson_04_a_startup_that_raises_does_not_stop_the_server():
     """The text says raising lets the server carry on without lifespan, and that
     lifespan.startup.failed is what stops it: the run shows both."""
