@@ -255,9 +255,10 @@ def _logged_after_body(ex) -> bool:
     return kinds.index("wsgi.errors") > last_body
 
 
-LOG_RULE = ("PEP 3333 §The start_response() Callable: the headers are fixed when "
-            "start_response is called, before the body; the server calls close() when the "
-            "body is done, so the full time is known only there")
+LOG_RULE = ("PEP 3333 §The start_response() Callable: the headers list is the server's once "
+            "passed (\"the server may change its contents in any way it desires\") and goes "
+            "out before the body; the server calls close() when the body is done, so the full "
+            "time is known only there")
 LOG_HINT = ("return a small iterable that passes the inner body through and, in its close(), "
             "calls the inner close() and then writes the log line with the time so far")
 
@@ -289,7 +290,8 @@ def check_05(module):
                  hint="return self.app(environ, my_start_response)'s body to the server")
     yield expect("X-Response-Time: the time until start_response (the app waits 60 ms first)",
                  ex, headers={"X-Response-Time": _timing_ok(50)}, coach=False,
-                 rule="PEP 3333 §The start_response() Callable: headers are fixed there",
+                 rule="PEP 3333 §The start_response() Callable: the list is the server's from "
+                      "there (\"the server may change its contents in any way it desires\")",
                  hint="measure from the call into the app to your start_response, in ms")
     lines = _log_lines(ex)
     line = next((x for x in lines if "GET" in x and "/report" in x and "200" in x), None)
