@@ -59,6 +59,12 @@ DEFAULT_TIMEOUT = 5.0
 MAX_OUTPUT = 10 * 1024 * 1024   # bytes of stdout + stderr the server accepts
 MAX_REDIRECTS = 5               # local redirects followed (Apache allows 10 internal ones)
 MAX_STDERR_EVENTS = 30          # stderr lines shown one by one in the trace
+# The header block (§6.3, up to and including its empty line) the server reads before
+# it gives up: servers read it into a fixed buffer (nginx's fastcgi_buffer_size and
+# proxy_buffer_size, 4 or 8 KiB by default, often raised to 32 or 64 KiB) and answer
+# 502 when it does not fit ("upstream sent too big header").
+MAX_HEADER_BLOCK = 64 * 1024
+MAX_HEADER_EVENTS = 50          # header lines shown one by one in the trace
 RFC = "RFC 3875"
 SERVER_SOFTWARE = f"gateway-lab/{__version__}"
 WINDOWS = sys.platform == "win32"
@@ -490,18 +496,29 @@ def _kill_tree(proc: subprocess.Popen) -> bool:
 
 # -- step 5: what the script printed ---------------------------------------------
 
-def _split_head(out: bytes) -> tuple[list[bytes], bytes] | None:
-    """(header lines, body), or None when no empty line ends the headers.
+class _HeadTooLarge:
+    """_split_head's answer when no empty line ends the headers within MAX_HEADER_BLOCK."""
 
-    §6.3 and §7.2: the newline is LF; servers also accept CR LF.
+
+HEAD_TOO_LARGE = _HeadTooLarge()
+
+
+def _split_head(out: bytes):
+    """(header lines, body); None when no empty line ends the headers; HEAD_TOO_LARGE
+    when the output goes on past MAX_HEADER_BLOCK without one.
+
+    §6.3 and §7.2: the newline is LF; servers also accept CR LF.  Only the first
+    MAX_HEADER_BLOCK bytes are looked at, so 10 MB of header lines cost no more
+    than 64 KiB of them.
     """
     lines = []
     pos = 0
+    window = out[:MAX_HEADER_BLOCK]
     while True:
-        end = out.find(b"\n", pos)
+        end = window.find(b"\n", pos)
         if end < 0:
-            return None
-        line = out[pos:end]
+            return HEAD_TOO_LARGE if len(out) > MAX_HEADER_BLOCK else None
+        line = window[pos:end]
         pos = end + 1
         if line.endswith(b"\r"):
             line = line[:-1]
@@ -574,6 +591,10 @@ def _interpret(run: _Run, request: Request, trace: Trace, timeout: float, max_ou
     if nph:
         return _nph_response(run.stdout, request, trace)
     head = request.method == "HEAD"
+    if split is HEAD_TOO_LARGE:
+        trace.find("cgi.response.header_too_large", actor="server", limit=MAX_HEADER_BLOCK,
+                   size=len(run.stdout))
+        return Response.error(502)
     if split is None:
         trace.find("cgi.response.no_header_separator", size=len(run.stdout),
                    start=run.stdout[:40].decode("latin-1"))
@@ -887,11 +908,18 @@ def _record(run: _Run, argv: list[str], path: str, request: Request, trace: Trac
     else:
         detail = f"{run.written} of {body} bytes: the script stopped reading (allowed)"
     at(run.t_stdin, "server", "stdin", detail, f"{RFC} §4.2", target="app")
-    if split is not None:
+    if split is HEAD_TOO_LARGE:
+        at(run.t_stdout, "app", "stdout", f"{len(run.stdout)} bytes, no empty line in the "
+           f"first {MAX_HEADER_BLOCK}", f"{RFC} §6.3", target="server")
+    elif split is not None:
         lines, rest = split
-        for line in lines:
+        for line in lines[:MAX_HEADER_EVENTS]:
             at(run.t_stdout, "app", "stdout", line.decode("latin-1"), f"{RFC} §6.3",
                target="server")
+        if len(lines) > MAX_HEADER_EVENTS:
+            # One event per line of a 20,000-line header block would bury the trace.
+            at(run.t_stdout, "app", "stdout", f"... {len(lines) - MAX_HEADER_EVENTS} more "
+               "header lines", f"{RFC} §6.3", target="server")
         at(run.t_stdout, "app", "stdout", f"(empty line), then {len(rest)} body bytes",
            f"{RFC} §6.4", target="server")
     elif run.stdout:

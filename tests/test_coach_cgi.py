@@ -121,6 +121,13 @@ CATALOG = {
     "wrong_content_length": case("""
         print("Content-Length: 100")
         """, OK, rule="cgi.response.content_length_mismatch", status=200),
+    "header_in_a_loop": case("""
+        import sys
+        sys.stdout.write("Content-Type: text/plain\\n")
+        for i in range(100000):
+            sys.stdout.write("Set-Cookie: n=%d\\n" % i)
+        sys.stdout.write("\\nhi")
+        """, rule="cgi.response.header_too_large", status=502),
     "endless_loop": case("""
         while True:
             pass

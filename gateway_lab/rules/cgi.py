@@ -81,6 +81,12 @@ RULES = [
          "the headers, so the server cannot tell headers from body; it answered 502",
          "print an empty line after the last header: print('Content-Type: text/plain'); "
          "print(); print('hello')."),
+    Rule("cgi.response.header_too_large", *_at("6.3"),
+         "your script printed {size} bytes without the empty line that ends the headers "
+         "within the first {limit} bytes; the server reads the header block into a buffer "
+         "of that size (nginx: fastcgi_buffer_size) and, when it does not fit, answers 502",
+         "print a few headers, then an empty line, then the body; a header in a loop, or a "
+         "body printed before the empty line, fills the buffer."),
     Rule("cgi.response.bad_header", *_at("6.3"),
          "line {n} of your script's headers, {line!r}, is not 'Name: value': {why}; "
          "the server answered 502",
