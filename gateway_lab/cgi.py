@@ -553,11 +553,18 @@ class _LocalRedirect:
         self.location = location
 
 
-def _interpret(run: _Run, request: Request, trace: Trace, timeout: float, max_output: int,
+def _interpret(run: _Run, request: Request, trace: Trace, chain: _Chain, max_output: int,
                nph: bool, split, errors: list[str]) -> Response | _LocalRedirect:
     """The script's output as the client's response (§6), or a local redirect."""
     if run.outcome == "timeout":
-        trace.find("cgi.script.timeout", actor="server", timeout=timeout)
+        if chain.runs > 1:
+            # The runs before this one ended; it is the chain that took the time.
+            trace.find("cgi.response.redirect_timeout", actor="server", timeout=chain.timeout,
+                       runs=chain.runs, chain=chain.shown(),
+                       last=f" (run {chain.runs} had taken {round(run.elapsed * 1000):g} ms "
+                            "of it when the server killed it)")
+        else:
+            trace.find("cgi.script.timeout", actor="server", timeout=chain.timeout)
         return Response.error(504)
     if run.outcome == "too_large":
         trace.find("cgi.response.too_large", actor="server", limit=max_output)
@@ -809,23 +816,51 @@ def _serve(path: str, request: Request, trace: Trace, timeout: float, max_output
         return Response.error(500)
     deadline = time.monotonic() + timeout
     mount = _mount_point(_remove_dots(_decoded_path(request)), path, script_name)
-    chain: list[str] = []
+    chain = _Chain(request.target, timeout)
     while True:
-        result = _one_run(path, argv, request, mount, trace, deadline, timeout, max_output)
+        result = _one_run(path, argv, request, mount, trace, deadline, chain, max_output)
         if not isinstance(result, _LocalRedirect):
             return result
-        chain.append(result.location)
-        if len(chain) > MAX_REDIRECTS:
-            trace.find("cgi.response.redirect_loop", actor="server", hops=len(chain),
-                       chain=" -> ".join(chain))
+        location = result.location
+        if location in chain.targets:
+            # The same request again gets the same answer again: a loop, however
+            # much time is left (Apache only counts, LimitInternalRecursion).
+            trace.find("cgi.response.redirect_loop", actor="server", location=location,
+                       chain=chain.shown(location))
+            return Response.error(500)
+        if len(chain.targets) > MAX_REDIRECTS:
+            trace.find("cgi.response.too_many_redirects", actor="server",
+                       hops=len(chain.targets), chain=chain.shown(location))
             return Response.error(500)
         try:
-            request = _redirected(request, result.location)
+            request = _redirected(request, location)
         except BadRequest as error:
-            trace.find("cgi.response.bad_location", value=result.location, what=f": {error}")
+            trace.find("cgi.response.bad_location", value=location, what=f": {error}")
             return Response.error(502)
+        chain.targets.append(location)
         trace.add("server", "local redirect", f"{request.method} {request.target}, "
                   "handled inside the server", f"{RFC} §6.2.2", target="server")
+        if time.monotonic() >= deadline:
+            # Each run ended, but together they used up the request's time: no new run.
+            trace.find("cgi.response.redirect_timeout", actor="server", timeout=timeout,
+                       runs=chain.runs, chain=chain.shown(), last="")
+            return Response.error(504)
+
+
+class _Chain:
+    """The targets one request has run the script for: the client's, then each local
+    redirect's (§6.2.2).  They share the request's time limit."""
+
+    def __init__(self, target: str, timeout: float):
+        self.targets = [target]
+        self.timeout = timeout
+
+    @property
+    def runs(self) -> int:
+        return len(self.targets)
+
+    def shown(self, then: str | None = None) -> str:
+        return " -> ".join(self.targets + ([then] if then is not None else []))
 
 
 def _decoded_path(request: Request) -> str:
@@ -847,7 +882,7 @@ def _redirected(request: Request, location: str) -> Request:
 
 
 def _one_run(path: str, argv: list[str], request: Request, mount: str, trace: Trace,
-             deadline: float, timeout: float, max_output: int) -> Response | _LocalRedirect:
+             deadline: float, chain: _Chain, max_output: int) -> Response | _LocalRedirect:
     decoded = _decoded_path(request)
     if "\x00" in decoded:
         trace.find("cgi.request.bad_path", actor="server", path=request.target,
@@ -880,7 +915,7 @@ def _one_run(path: str, argv: list[str], request: Request, mount: str, trace: Tr
     split = _split_head(run.stdout) if run.outcome == "ok" and not nph else None
     errors = run.stderr.decode("utf-8", "replace").splitlines()
     _record(run, argv, path, request, trace, split, errors)
-    return _interpret(run, request, trace, timeout, max_output, nph, split, errors)
+    return _interpret(run, request, trace, chain, max_output, nph, split, errors)
 
 
 def _record(run: _Run, argv: list[str], path: str, request: Request, trace: Trace,

@@ -110,9 +110,22 @@ RULES = [
          "a local redirect is only 'Location: /path' and an empty line; to set a cookie while "
          "redirecting, send an absolute URL with 'Status: 302 Found'."),
     Rule("cgi.response.redirect_loop", *_at("6.2.2"),
-         "your script's local redirects went {hops} deep ({chain!s}); the server stopped "
-         "following them and answered 500",
-         "make sure the redirect target answers with a document, not another Location."),
+         "your script's local redirect to {location!s} asks for a target it was already run "
+         "for in this request ({chain!s}): the same request gets the same answer, a loop "
+         "that never ends; the server stopped following it and answered 500",
+         "make sure the redirect target answers with a document, not another Location "
+         "(check PATH_INFO before redirecting)."),
+    Rule("cgi.response.too_many_redirects", *_at("6.2.2"),
+         "your script's local redirects went {hops} deep ({chain!s}); the server follows "
+         "at most that many (Apache: LimitInternalRecursion) and answered 500",
+         "redirect once, to the page that answers; a chain of local redirects is usually a "
+         "mistake in the script's routing."),
+    Rule("cgi.response.redirect_timeout", *_at("6.2.2"),
+         "your script ran {runs} times for this request, first for the client and then "
+         "once per local redirect ({chain!s}); together the runs used up the {timeout:g} s "
+         "time limit{last!s}, so the server answered 504",
+         "each local redirect runs the script again within the same time limit: redirect "
+         "once, to a page that answers, or make each run quicker."),
     Rule("cgi.response.bad_location", *_at("6.3.2"),
          "your script sent 'Location: {value!s}', which is neither an absolute URI "
          "(https://host/path) nor a local path starting with '/'{what!s}",
