@@ -158,6 +158,22 @@ async def reads_after_disconnect(scope, receive, send):
         await receive()
 
 
+async def header_name_with_space(scope, receive, send):
+    await send({**START, "headers": [(b"content-type", b"text/plain"), (b"x user", b"1")]})
+    await send(body())
+
+
+async def content_length_not_a_number(scope, receive, send):
+    await send({**START, "headers": [(b"content-type", b"text/plain"),
+                                      (b"content-length", b"abc")]})
+    await send(body())
+
+
+async def status_101(scope, receive, send):
+    await send({**START, "status": 101})
+    await send(body(b""))
+
+
 # -- WebSocket ------------------------------------------------------------------
 
 async def ws_send_before_accept(scope, receive, send):
@@ -229,6 +245,10 @@ HTTP = {
     "headers_not_pairs": (headers_dict, "asgi.http.bad_headers", 500),
     "header_splitting": (header_splitting, "asgi.http.header_control_chars", 200),
     "body_str": (body_str, "asgi.http.body_not_bytes", 200),
+    "header_name_with_space": (header_name_with_space, "asgi.http.bad_header_name", 500),
+    "content_length_not_a_number": (content_length_not_a_number,
+                                    "asgi.http.content_length_invalid", 500),
+    "status_101": (status_101, "asgi.http.informational_status", 500),
     "message_not_dict": (message_not_dict, "asgi.message.not_dict", 500),
     "message_bad_value": (message_bad_value, "asgi.message.bad_value", 500),
     "raises_before_start": (raises_before_start, "asgi.app.raised", 500),
@@ -407,10 +427,52 @@ def test_an_absurd_content_length_is_judged_not_raised(length):
         await send(body(b"x"))
 
     ex = gl.run_asgi(app, timeout=TIMEOUT)
+    if length[:1] != b"9":  # '²' states no number at all: never sent (RFC 9110 §8.6)
+        assert ex.response.status == 500
+        assert [f.rule for f in ex.findings] == ["asgi.http.content_length_invalid"]
+        return
     assert ex.response.status == 200
     mismatch = [f for f in ex.findings if f.rule == "asgi.http.content_length_mismatch"]
-    assert bool(mismatch) is (length[:1] == b"9")  # '²' states no number at all
-    assert all(len(f.message) < 300 for f in mismatch)
+    assert mismatch and all(len(f.message) < 300 for f in mismatch)
+
+
+@pytest.mark.parametrize("lengths", [[b"abc"], [b"-1"], [b"+5"], [b"1,2"], [b""],
+                                     [b"1", b"2"]])
+def test_a_content_length_that_states_no_one_length_is_never_sent(lengths):
+    async def app(scope, receive, send):
+        await send({**START, "headers": [(b"content-length", v) for v in lengths]})
+        await send(body(b"hello"))
+
+    ex = gl.run_asgi(app, timeout=TIMEOUT)
+    assert ex.response.status == 500 and b"hello" not in ex.response.body
+    assert [f.rule for f in ex.findings] == ["asgi.http.content_length_invalid"]
+    assert repr(lengths[-1].decode()) in ex.findings[0].message
+
+
+@pytest.mark.parametrize("lengths", [[b"5"], [b"5", b"5"], [b"5, 5"]])
+def test_one_length_however_repeated_is_served(lengths):
+    async def app(scope, receive, send):
+        await send({**START, "headers": [(b"content-length", v) for v in lengths]})
+        await send(body(b"hello"))
+
+    ex = gl.run_asgi(app, timeout=TIMEOUT)
+    assert (ex.response.status, ex.response.body, ex.findings) == (200, b"hello", [])
+
+
+@pytest.mark.parametrize("name", [b"", b"x user", b"a:b", b"a@b", b"(x)", b"x\tb"])
+def test_a_header_name_that_is_not_a_token_is_refused_as_in_wsgi(name):
+    async def app(scope, receive, send):
+        await send({**START, "headers": [(name, b"1")]})
+        await send(body())
+
+    ex = gl.run_asgi(app, timeout=TIMEOUT)
+    assert ex.response.status == 500
+    assert [f.rule for f in ex.findings] == ["asgi.http.bad_header_name"]
+    # The same name given to WSGI's start_response gets the same answer.
+    wsgi = gl.run_wsgi(lambda environ, start_response: (
+        start_response("200 OK", [(name.decode("latin-1"), "1")]), [b"ok"])[1])
+    assert wsgi.response.status == 500
+    assert [f.rule for f in wsgi.findings] == ["wsgi.headers.bad_name"]
 
 
 def test_trailers_are_checked_like_headers():

@@ -135,6 +135,25 @@ RULES = [
     Rule("asgi.http.bad_status", START, START_URL,
          "http.response.start has status {value}; it must be an int from 100 to 599",
          "use an int such as 200 or 404, not a str like '200 OK'."),
+    Rule("asgi.http.informational_status", START, START_URL,
+         "http.response.start has status {status}, an interim (1xx) response; RFC 9110 "
+         "§15.2 has a final response always follow one, so a server cannot send it as the "
+         "response (h11, under uvicorn, refuses it) and answered 500",
+         "send the final status (200, 204...); a server sends 100 Continue itself, and "
+         "WebSockets are upgraded through the websocket scope, not a 101 of your own."),
+    Rule("asgi.http.bad_header_name", "RFC 9110 §5.1",
+         "https://www.rfc-editor.org/rfc/rfc9110#section-5.1",
+         "{type} has the header name {name}, which is not a token (RFC 9110 §5.6.2: "
+         "letters, digits and !#$%&'*+-.^_`|~, no spaces or separators, not empty); the "
+         "server refused it (h11: 'Illegal header name') and answered 500",
+         "spell header names like b'x-request-id': letters, digits and '-'."),
+    Rule("asgi.http.content_length_invalid", "RFC 9110 §8.6",
+         "https://www.rfc-editor.org/rfc/rfc9110#section-8.6",
+         "the Content-Length your app sent states no one length: {problem}; a client could "
+         "not tell where the body ends (RFC 9112 §6.3 makes an invalid one an unrecoverable "
+         "error; h11 raises 'bad Content-Length'), so the server answered 500",
+         "send one content-length of digits, str(len(body)).encode(), or leave it out and "
+         "let the server frame the body."),
     Rule("asgi.http.bad_headers", START, START_URL,
          "{type} has headers {value}: {problem}",
          "headers are a list of [name, value] pairs of bytes, e.g. "
