@@ -226,6 +226,19 @@ async def ws_receive_before_accept(scope, receive, send):
     await receive()
 
 
+async def ws_close_code_str(scope, receive, send):
+    await receive()
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": "1000"})
+
+
+async def ws_receives_forever(scope, receive, send):
+    await receive()
+    await send({"type": "websocket.accept"})
+    while True:  # never looks at the type: after the disconnect it spins
+        await receive()
+
+
 async def ws_raises_after_accept(scope, receive, send):
     await receive()
     await send({"type": "websocket.accept"})
@@ -281,6 +294,8 @@ WEBSOCKET = {
     "ws_receive_before_accept": (ws_receive_before_accept, "asgi.ws.receive_before_accept",
                                  500),
     "ws_raises_after_accept": (ws_raises_after_accept, "asgi.ws.raised", 101),
+    "ws_close_code_str": (ws_close_code_str, "asgi.ws.bad_close_code", 101),
+    "ws_receives_forever": (ws_receives_forever, "asgi.ws.receive_after_disconnect", 101),
 }
 TIMEOUT = 0.5
 
@@ -392,6 +407,57 @@ def test_every_asgi_rule_has_a_case_or_a_reason():
                 "asgi.app.out_of_memory"}             # needs a process short of memory
     rules = {r for r in all_rules() if r.startswith("asgi.")}
     assert rules - covered == set()
+
+
+@pytest.mark.parametrize("code", ["1000", 1.5, True, None, 999, 1004, 1005, 1006, 1015,
+                                  2000, 5000])
+def test_a_close_code_no_frame_can_carry_is_refused(code):
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": code})
+
+    ex = gl.run_asgi(app, gl.Request.websocket("/ws"), timeout=TIMEOUT)
+    assert [f.rule for f in ex.findings] == ["asgi.ws.bad_close_code"]
+    assert repr(code) in ex.findings[0].message
+    # send() raised into the app, which let it through: the server closed with 1011.
+    assert ex.close_code == 1011
+
+
+@pytest.mark.parametrize("code", [1000, 1001, 1008, 1011, 1014, 3000, 4000, 4999])
+def test_a_close_code_a_frame_can_carry_is_sent(code):
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": code})
+
+    ex = gl.run_asgi(app, gl.Request.websocket("/ws"), timeout=TIMEOUT)
+    assert (ex.findings, ex.close_code) == ([], code)
+
+
+@pytest.mark.parametrize("request_", [gl.Request("GET", "/"), gl.Request.websocket("/ws")])
+def test_receiving_after_the_disconnect_is_named_not_taken_for_a_blocked_loop(request_):
+    async def app(scope, receive, send):
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.accept"})
+        else:
+            await send(START)
+            await send(body())
+        while True:  # each receive() returns the disconnect at once; the app does await
+            await receive()
+
+    start = time.perf_counter()
+    ex = gl.run_asgi(app, request_, timeout=TIMEOUT)
+    assert time.perf_counter() - start < TIMEOUT + 1.0
+    rules = [f.rule for f in ex.findings]
+    assert rules[0].endswith(".receive_after_disconnect") and "asgi.loop.blocked" not in rules
+    assert rules.count(rules[0]) == 1
+    timeout = next(f for f in ex.findings if f.rule == "asgi.app.timeout")
+    assert "receive() again and again after the disconnect" in timeout.message
+    assert "answered 504" not in timeout.message  # the response had gone out already
+    # The trace shows a few of the repeated disconnects, not one per turn of the loop.
+    assert len(ex.trace.events) < 30
 
 
 def test_protocol_header_in_accept():

@@ -127,7 +127,9 @@ class HTTPConnection(Connection):
             trace.record((REQUEST_EVENT, now(), (body, more)))
             return {"type": "http.request", "body": body, "more_body": more}
         if self.told_disconnect:
-            trace.find("asgi.http.receive_after_disconnect")
+            if await self.again("asgi.http.receive_after_disconnect"):
+                trace.step(DISCONNECT_EVENT)
+            return {"type": "http.disconnect"}
         if not (self.complete or self.over):
             # The whole body has arrived; like a real server, the next event is
             # http.disconnect, once the response is over (or the client leaves).

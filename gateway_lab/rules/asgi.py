@@ -32,6 +32,8 @@ WS_SEND = "ASGI WebSocket spec §Send - send event"
 WS_SEND_URL = SPEC + "www.html#send-send-event"
 WS_CLOSE = "ASGI WebSocket spec §Close - send event"
 WS_CLOSE_URL = SPEC + "www.html#close-send-event"
+WS_DISCONNECT = "ASGI WebSocket spec §Disconnect - receive event"
+WS_DISCONNECT_URL = SPEC + "www.html#disconnect-receive-event-ws"
 WS_CONNECT = "ASGI WebSocket spec §Connect - receive event"
 WS_CONNECT_URL = SPEC + "www.html#connect-receive-event"
 LIFE = "ASGI Lifespan spec"
@@ -183,7 +185,8 @@ RULES = [
          "set 'trailers': True in http.response.start (and only when the request had "
          "'TE: trailers')."),
     Rule("asgi.http.receive_after_disconnect", DISCONNECT, DISCONNECT_URL,
-         "your app called receive() again after it was told http.disconnect",
+         "your app called receive() again after it was told http.disconnect; the server "
+         "answers http.disconnect again, at once, every time",
          "stop reading once you get {{'type': 'http.disconnect'}}: the client is gone."),
     # -- WebSocket ------------------------------------------------------------
     Rule("asgi.ws.no_handshake", WS_CONNECT, WS_CONNECT_URL,
@@ -200,6 +203,18 @@ RULES = [
     Rule("asgi.ws.after_close", WS_CLOSE, WS_CLOSE_URL,
          "your app sent {type!s} after the WebSocket was closed",
          "stop sending once you have sent websocket.close or received websocket.disconnect."),
+    Rule("asgi.ws.bad_close_code", WS_CLOSE, WS_CLOSE_URL,
+         "your app sent websocket.close with code {value}: {why}; a server cannot put it in "
+         "a close frame (websockets, under uvicorn, raises 'invalid status code'), so send() "
+         "raised",
+         "leave 'code' out (1000, a normal close) or send an int: 1000, 1001 (going away), "
+         "1008 (policy), 1011 (server error), or your own from 4000-4999."),
+    Rule("asgi.ws.receive_after_disconnect", WS_DISCONNECT, WS_DISCONNECT_URL,
+         "your app called receive() again after it was told websocket.disconnect (code "
+         "{code}); the connection is closed and no message will come, so the server answers "
+         "websocket.disconnect again, at once, every time: a loop around receive() never ends",
+         "leave the loop when receive() returns {{'type': 'websocket.disconnect'}} (Starlette "
+         "raises WebSocketDisconnect there)."),
     Rule("asgi.ws.unknown_message", WS_SEND, WS_SEND_URL,
          "your app sent a message of type {type!r} on a WebSocket",
          "WebSocket apps send 'websocket.accept', 'websocket.send' and 'websocket.close'."),
