@@ -3,6 +3,7 @@ a cut response, 403/500 for a WebSocket handshake) and a finding that names the
 rule; a blocked event loop is caught and measured; nothing is left running."""
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -638,3 +639,38 @@ def test_a_stopped_app_leaves_no_asyncio_noise_on_stderr(caplog):
         gc.collect()
     # asyncio logs it (to stderr, in a kernel) when the abandoned task is collected.
     assert not [r for r in caplog.records if "Task was destroyed" in r.getMessage()]
+
+
+# -- work left running in a thread pool after the response ------------------------------
+
+@pytest.mark.parametrize("how", ["run_in_executor", "to_thread"])
+def test_executor_work_left_running_is_reported_with_what_it_runs(how):
+    release = threading.Event()
+
+    async def warm(scope, receive, send):  # the loop's pool gets an idle thread first
+        await asyncio.to_thread(time.sleep, 0)
+        await send(START)
+        await send(body())
+
+    async def app(scope, receive, send):
+        loop = asyncio.get_running_loop()
+        if how == "run_in_executor":
+            loop.run_in_executor(None, release.wait, 5)  # library code, the app's work
+        else:
+            asyncio.ensure_future(asyncio.to_thread(release.wait, 5))
+            await asyncio.sleep(0.05)  # the job starts on the idle thread, reused
+        await send(START)
+        await send(body())
+
+    try:
+        assert gl.run_asgi(warm, timeout=TIMEOUT).findings == []
+        ex = gl.run_asgi(app, timeout=TIMEOUT)
+        assert ex.response.status == 200
+        [finding] = [f for f in ex.findings if f.rule == "sandbox.left_threads"]
+        assert "running threading.Event.wait" in finding.message
+        # The same pool thread, idle again, is not reported by the next run.
+        release.set()
+        time.sleep(0.05)
+        assert gl.run_asgi(warm, timeout=TIMEOUT).findings == []
+    finally:
+        release.set()

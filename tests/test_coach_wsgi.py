@@ -599,3 +599,34 @@ def test_an_async_app_in_a_wsgi_server_is_named_an_asgi_app_and_leaves_no_warnin
     (finding,) = ex.findings
     assert finding.rule == "wsgi.app.is_async" and "'async_wsgi_app'" in finding.message
     assert "gl.run_asgi" in finding.hint
+
+
+def test_a_thread_pool_job_left_running_is_reported_whatever_code_it_runs():
+    from concurrent.futures import ThreadPoolExecutor
+
+    release = threading.Event()
+    pool = ThreadPoolExecutor(thread_name_prefix="learner-pool")
+
+    def app(environ, start_response):
+        pool.submit(release.wait, 5)  # threading's code, but the app's job
+        start_response("200 OK", TEXT)
+        return [b"started"]
+
+    try:
+        ex = gl.run_wsgi(app)
+        assert ex.response.status == 200
+        [finding] = ex.findings
+        assert finding.rule == "sandbox.left_threads"
+        assert "'learner-pool_0'" in finding.message
+        assert "running threading.Event.wait" in finding.message
+    finally:
+        release.set()
+        pool.shutdown()
+    # An idle pool thread left from an earlier run is no finding.
+    pool = ThreadPoolExecutor(thread_name_prefix="learner-pool")
+    try:
+        ex = gl.run_wsgi(lambda environ, start_response: (
+            pool.submit(int).result(), start_response("200 OK", TEXT), [b"ok"])[2])
+        assert ex.findings == []
+    finally:
+        pool.shutdown()
