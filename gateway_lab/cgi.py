@@ -59,6 +59,12 @@ DEFAULT_TIMEOUT = 5.0
 MAX_OUTPUT = 10 * 1024 * 1024   # bytes of stdout + stderr the server accepts
 MAX_REDIRECTS = 5               # local redirects followed (Apache allows 10 internal ones)
 MAX_STDERR_EVENTS = 30          # stderr lines shown one by one in the trace
+# The header block (§6.3, up to and including its empty line) the server reads before
+# it gives up: servers read it into a fixed buffer (nginx's fastcgi_buffer_size and
+# proxy_buffer_size, 4 or 8 KiB by default, often raised to 32 or 64 KiB) and answer
+# 502 when it does not fit ("upstream sent too big header").
+MAX_HEADER_BLOCK = 64 * 1024
+MAX_HEADER_EVENTS = 50          # header lines shown one by one in the trace
 RFC = "RFC 3875"
 SERVER_SOFTWARE = f"gateway-lab/{__version__}"
 WINDOWS = sys.platform == "win32"
@@ -490,18 +496,29 @@ def _kill_tree(proc: subprocess.Popen) -> bool:
 
 # -- step 5: what the script printed ---------------------------------------------
 
-def _split_head(out: bytes) -> tuple[list[bytes], bytes] | None:
-    """(header lines, body), or None when no empty line ends the headers.
+class _HeadTooLarge:
+    """_split_head's answer when no empty line ends the headers within MAX_HEADER_BLOCK."""
 
-    §6.3 and §7.2: the newline is LF; servers also accept CR LF.
+
+HEAD_TOO_LARGE = _HeadTooLarge()
+
+
+def _split_head(out: bytes):
+    """(header lines, body); None when no empty line ends the headers; HEAD_TOO_LARGE
+    when the output goes on past MAX_HEADER_BLOCK without one.
+
+    §6.3 and §7.2: the newline is LF; servers also accept CR LF.  Only the first
+    MAX_HEADER_BLOCK bytes are looked at, so 10 MB of header lines cost no more
+    than 64 KiB of them.
     """
     lines = []
     pos = 0
+    window = out[:MAX_HEADER_BLOCK]
     while True:
-        end = out.find(b"\n", pos)
+        end = window.find(b"\n", pos)
         if end < 0:
-            return None
-        line = out[pos:end]
+            return HEAD_TOO_LARGE if len(out) > MAX_HEADER_BLOCK else None
+        line = window[pos:end]
         pos = end + 1
         if line.endswith(b"\r"):
             line = line[:-1]
@@ -536,11 +553,18 @@ class _LocalRedirect:
         self.location = location
 
 
-def _interpret(run: _Run, request: Request, trace: Trace, timeout: float, max_output: int,
+def _interpret(run: _Run, request: Request, trace: Trace, chain: _Chain, max_output: int,
                nph: bool, split, errors: list[str]) -> Response | _LocalRedirect:
     """The script's output as the client's response (§6), or a local redirect."""
     if run.outcome == "timeout":
-        trace.find("cgi.script.timeout", actor="server", timeout=timeout)
+        if chain.runs > 1:
+            # The runs before this one ended; it is the chain that took the time.
+            trace.find("cgi.response.redirect_timeout", actor="server", timeout=chain.timeout,
+                       runs=chain.runs, chain=chain.shown(),
+                       last=f" (run {chain.runs} had taken {round(run.elapsed * 1000):g} ms "
+                            "of it when the server killed it)")
+        else:
+            trace.find("cgi.script.timeout", actor="server", timeout=chain.timeout)
         return Response.error(504)
     if run.outcome == "too_large":
         trace.find("cgi.response.too_large", actor="server", limit=max_output)
@@ -574,6 +598,10 @@ def _interpret(run: _Run, request: Request, trace: Trace, timeout: float, max_ou
     if nph:
         return _nph_response(run.stdout, request, trace)
     head = request.method == "HEAD"
+    if split is HEAD_TOO_LARGE:
+        trace.find("cgi.response.header_too_large", actor="server", limit=MAX_HEADER_BLOCK,
+                   size=len(run.stdout))
+        return Response.error(502)
     if split is None:
         trace.find("cgi.response.no_header_separator", size=len(run.stdout),
                    start=run.stdout[:40].decode("latin-1"))
@@ -788,23 +816,51 @@ def _serve(path: str, request: Request, trace: Trace, timeout: float, max_output
         return Response.error(500)
     deadline = time.monotonic() + timeout
     mount = _mount_point(_remove_dots(_decoded_path(request)), path, script_name)
-    chain: list[str] = []
+    chain = _Chain(request.target, timeout)
     while True:
-        result = _one_run(path, argv, request, mount, trace, deadline, timeout, max_output)
+        result = _one_run(path, argv, request, mount, trace, deadline, chain, max_output)
         if not isinstance(result, _LocalRedirect):
             return result
-        chain.append(result.location)
-        if len(chain) > MAX_REDIRECTS:
-            trace.find("cgi.response.redirect_loop", actor="server", hops=len(chain),
-                       chain=" -> ".join(chain))
+        location = result.location
+        if location in chain.targets:
+            # The same request again gets the same answer again: a loop, however
+            # much time is left (Apache only counts, LimitInternalRecursion).
+            trace.find("cgi.response.redirect_loop", actor="server", location=location,
+                       chain=chain.shown(location))
+            return Response.error(500)
+        if len(chain.targets) > MAX_REDIRECTS:
+            trace.find("cgi.response.too_many_redirects", actor="server",
+                       hops=len(chain.targets), chain=chain.shown(location))
             return Response.error(500)
         try:
-            request = _redirected(request, result.location)
+            request = _redirected(request, location)
         except BadRequest as error:
-            trace.find("cgi.response.bad_location", value=result.location, what=f": {error}")
+            trace.find("cgi.response.bad_location", value=location, what=f": {error}")
             return Response.error(502)
+        chain.targets.append(location)
         trace.add("server", "local redirect", f"{request.method} {request.target}, "
                   "handled inside the server", f"{RFC} §6.2.2", target="server")
+        if time.monotonic() >= deadline:
+            # Each run ended, but together they used up the request's time: no new run.
+            trace.find("cgi.response.redirect_timeout", actor="server", timeout=timeout,
+                       runs=chain.runs, chain=chain.shown(), last="")
+            return Response.error(504)
+
+
+class _Chain:
+    """The targets one request has run the script for: the client's, then each local
+    redirect's (§6.2.2).  They share the request's time limit."""
+
+    def __init__(self, target: str, timeout: float):
+        self.targets = [target]
+        self.timeout = timeout
+
+    @property
+    def runs(self) -> int:
+        return len(self.targets)
+
+    def shown(self, then: str | None = None) -> str:
+        return " -> ".join(self.targets + ([then] if then is not None else []))
 
 
 def _decoded_path(request: Request) -> str:
@@ -826,7 +882,7 @@ def _redirected(request: Request, location: str) -> Request:
 
 
 def _one_run(path: str, argv: list[str], request: Request, mount: str, trace: Trace,
-             deadline: float, timeout: float, max_output: int) -> Response | _LocalRedirect:
+             deadline: float, chain: _Chain, max_output: int) -> Response | _LocalRedirect:
     decoded = _decoded_path(request)
     if "\x00" in decoded:
         trace.find("cgi.request.bad_path", actor="server", path=request.target,
@@ -859,7 +915,7 @@ def _one_run(path: str, argv: list[str], request: Request, mount: str, trace: Tr
     split = _split_head(run.stdout) if run.outcome == "ok" and not nph else None
     errors = run.stderr.decode("utf-8", "replace").splitlines()
     _record(run, argv, path, request, trace, split, errors)
-    return _interpret(run, request, trace, timeout, max_output, nph, split, errors)
+    return _interpret(run, request, trace, chain, max_output, nph, split, errors)
 
 
 def _record(run: _Run, argv: list[str], path: str, request: Request, trace: Trace,
@@ -887,11 +943,18 @@ def _record(run: _Run, argv: list[str], path: str, request: Request, trace: Trac
     else:
         detail = f"{run.written} of {body} bytes: the script stopped reading (allowed)"
     at(run.t_stdin, "server", "stdin", detail, f"{RFC} §4.2", target="app")
-    if split is not None:
+    if split is HEAD_TOO_LARGE:
+        at(run.t_stdout, "app", "stdout", f"{len(run.stdout)} bytes, no empty line in the "
+           f"first {MAX_HEADER_BLOCK}", f"{RFC} §6.3", target="server")
+    elif split is not None:
         lines, rest = split
-        for line in lines:
+        for line in lines[:MAX_HEADER_EVENTS]:
             at(run.t_stdout, "app", "stdout", line.decode("latin-1"), f"{RFC} §6.3",
                target="server")
+        if len(lines) > MAX_HEADER_EVENTS:
+            # One event per line of a 20,000-line header block would bury the trace.
+            at(run.t_stdout, "app", "stdout", f"... {len(lines) - MAX_HEADER_EVENTS} more "
+               "header lines", f"{RFC} §6.3", target="server")
         at(run.t_stdout, "app", "stdout", f"(empty line), then {len(rest)} body bytes",
            f"{RFC} §6.4", target="server")
     elif run.stdout:

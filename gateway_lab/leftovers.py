@@ -43,17 +43,21 @@ there is no such attribute, and those grandchildren survive the run.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
 import threading
 import time
+import weakref
+from concurrent.futures import thread as _pool_thread
 from typing import NamedTuple
 
 LINUX = sys.platform.startswith("linux")
 _SPAWNS = frozenset({"subprocess.Popen", "os.fork", "os.forkpty", "os.posix_spawn",
                      "os.spawn", "os.startfile"})
 REAP_WAIT = 1.0   # s to wait for killed processes to be gone
+_WORK_ITEM_RUN = _pool_thread._WorkItem.run.__code__  # a pool thread's frame while busy
 
 
 # -- counting what could leave something behind -------------------------------------------
@@ -135,13 +139,43 @@ class _Seen:
 _seen = _Seen()
 
 
+# Threads whose work the lab accounts for itself (the lab's event loop's executor, whose
+# jobs asyncio/loops.py reports by what they run): never listed here as well.
+accounted = weakref.WeakSet()
+
+
+def _work_item(frame):
+    """The concurrent.futures work item `frame`'s thread is running (its fn is the job
+    given to executor.submit, run_in_executor or asyncio.to_thread), or None."""
+    while frame is not None:
+        if frame.f_code is _WORK_ITEM_RUN:
+            return frame.f_locals.get("self")
+        frame = frame.f_back
+    return None
+
+
+def job_name(fn) -> str:
+    """A job's function by name: time.sleep, my_task; through to_thread's partial."""
+    while isinstance(fn, functools.partial):
+        # asyncio.to_thread submits partial(context.run, func, *args): the func is inside.
+        fn = fn.args[0] if fn.func.__class__.__name__ == "builtin_function_or_method" and \
+            getattr(fn.func, "__name__", "") == "run" and fn.args else fn.func
+    module = getattr(fn, "__module__", None)
+    name = getattr(fn, "__qualname__", None) or type(fn).__name__
+    return f"{module}.{name}" if module and module not in ("builtins", "__main__") else name
+
+
 def _runs_learner_code(thread: threading.Thread, frames: dict) -> bool:
     """Is `thread` the app's: started on a function of the learner's own, or running
-    one right now?  The lab's threads and the idle pool threads of libraries (an event
-    loop's executor, AnyIO's workers for FastAPI's sync routes: they wait for work,
-    in installed code) are not."""
-    if (thread.name or "").startswith("gateway-lab"):
+    one right now, or running a job given to a thread pool during the run?  The lab's
+    threads and the idle pool threads of libraries (an event loop's executor, AnyIO's
+    workers for FastAPI's sync routes: they wait for work, in installed code) are not."""
+    if (thread.name or "").startswith("gateway-lab") or thread in accounted:
         return False
+    if _work_item(frames.get(thread.ident)) is not None:
+        # A pool thread started during the run and still busy: the job was the app's,
+        # whatever code it runs (time.sleep is not the learner's, the sleep is).
+        return True
     from .origin import is_library as _is_library
 
     target = getattr(thread, "_target", None)
@@ -342,7 +376,8 @@ def look(m: Mark) -> Left | None:
     when nothing is left (the common case returns before listing anything)."""
     threads = ()
     if len(_threads) != m.threads:
-        threads = tuple(f"{t.name!r}" + (" (daemon)" if t.daemon else "")
+        frames = sys._current_frames()
+        threads = tuple(f"{t.name!r}" + (" (daemon)" if t.daemon else "") + _running(t, frames)
                         for t in new_threads())
     procs = ()
     if _counts.spawned != m.spawned:
@@ -355,6 +390,12 @@ def look(m: Mark) -> Left | None:
     if threads or procs:
         return Left(threads, procs)
     return None
+
+
+def _running(thread: threading.Thread, frames: dict) -> str:
+    item = _work_item(frames.get(thread.ident))
+    fn = getattr(item, "fn", None)
+    return f" running {job_name(fn)}" if fn is not None else ""
 
 
 def report(trace, left: Left) -> None:

@@ -87,6 +87,29 @@ def declared_length(value: str) -> int | None:
     return int(digits) if len(digits) <= LENGTH_DIGITS else 10 ** LENGTH_DIGITS
 
 
+def length_problem(values: list[str]) -> str | None:
+    """Why the Content-Length field values a response carries state no one length, or
+    None when they do (the same for WSGI and ASGI).
+
+    RFC 9110 §8.6: each value is 1*DIGIT (no sign, no space inside, no other digits
+    than ASCII ones: '+5', '-1', '²' are not lengths); a comma list of one number
+    repeated ('5, 5'), or the field repeated with the same number, is that number; two
+    different numbers are a conflict.  RFC 9112 §6.3: a recipient treats either as an
+    unrecoverable framing error (h11 raises "bad Content-Length" / "conflicting
+    Content-Length headers")."""
+    seen = None
+    for value in values:
+        for item in value.split(","):
+            n = declared_length(item)
+            if n is None:
+                return f"{length_text(value)!r} is not a number of bytes (only digits 0-9)"
+            if seen is not None and n != seen:
+                shown = ", ".join(repr(length_text(v)) for v in values)
+                return f"it states two different lengths ({shown})"
+            seen = n
+    return None
+
+
 def length_text(value: str) -> str:
     """A declared Content-Length as a finding quotes it: cut if it is absurdly long."""
     value = value.strip(" \t")

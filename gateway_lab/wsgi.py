@@ -32,6 +32,7 @@ from .limits import (
     check_max_body,
     declared_length,
     kept,
+    length_problem,
     length_text,
     size_line,
 )
@@ -429,7 +430,7 @@ class _Call:
             find("wsgi.headers.list_subclass", type=type(headers).__name__)
         clean = []
         has_type = False
-        length = None
+        length = lengths = None
         for header in headers:
             if header.__class__ is tuple and len(header) == 2:
                 name, value = header
@@ -460,17 +461,31 @@ class _Call:
             elif kind is _LENGTH:
                 if length is None:
                     length = value
+                else:
+                    lengths = (lengths or [length]) + [value]
                 clean.append(header)
             elif kind is _STATUS_FIELD:
                 find("wsgi.headers.status_header")
             else:  # hop-by-hop
                 find("wsgi.headers.hop_by_hop", name=repr(name))
+        if length is not None and (lengths is not None or not (length.isascii() and
+                                                               length.isdigit())):
+            self._check_lengths(lengths or [length])
         code = status[:3]
         if code in ("204", "304") and has_type:
             find("wsgi.headers.content_type_forbidden", status=repr(status))
         elif code not in ("204", "304") and not has_type and not code.startswith("1"):
             find("wsgi.headers.content_type_missing", status=repr(status))
         return clean, length
+
+    def _check_lengths(self, values: list[str]) -> None:
+        """Content-Length values that state no one length (limits.length_problem): the
+        client could not tell where the body ends, so it is never sent (gunicorn's int()
+        of 'abc' fails in start_response too; h11 refuses '+5' and '1,2' as well)."""
+        problem = length_problem(values)
+        if problem is not None:
+            self.trace.find("wsgi.content_length.invalid", problem=problem)
+            raise WSGIError(f"invalid Content-Length: {problem}")
 
     def _check_pair(self, header) -> None:
         """A header that is not exactly a tuple of two str: a subclass will do."""
@@ -484,7 +499,8 @@ class _Call:
         if not isinstance(status, str):
             find("wsgi.status.not_str", type=type(status).__name__, status=repr(status))
             raise WSGIError(f"status must be a str, not {type(status).__name__}")
-        if not _STATUS.match(status):
+        well_formed = _STATUS.match(status) is not None
+        if not well_formed:
             find("wsgi.status.malformed", status=clip(status, 60))
             # Passed on only when a server could still write a status line from it:
             # '200' without a reason.  A code outside 100..599 (RFC 9110 §15), digits
@@ -492,7 +508,13 @@ class _Call:
             # a character Latin-1 cannot encode (§Unicode Issues) is never sent.
             if not _SENDABLE_STATUS.match(status):
                 raise WSGIError(f"status {clip(status, 60)} cannot be sent as a status line")
-        elif status.__class__ is str and len(_GOOD_STATUS) < 1024:
+        if status[:1] == "1":
+            # RFC 9110 §15.2: a 1xx is interim, always followed by the final response;
+            # WSGI has no way to send one (the server sends 100 Continue itself), so a
+            # 1xx from the app would be a response that never ends.
+            find("wsgi.status.informational", status=clip(status, 60))
+            raise WSGIError(f"{clip(status, 60)} is an interim (1xx) status, not a final one")
+        if well_formed and status.__class__ is str and len(_GOOD_STATUS) < 1024:
             _GOOD_STATUS.add(status)
 
     # PEP 3333 §The write() Callable

@@ -278,6 +278,35 @@ def test_the_trace_tells_the_story_in_order():
     assert all(e.spec for e in ex.trace.events)
 
 
+def test_a_header_block_past_the_servers_buffer_is_502_within_the_time_limit(tmp_path):
+    # 200,000 header lines and never an empty line in reach: a server reads the head
+    # into a fixed buffer and gives up (nginx: "upstream sent too big header", 502);
+    # the lab answers as fast, and within the script's time limit.
+    script = tmp_path / "headers.py"
+    script.write_text("import sys\nw = sys.stdout.write\n"
+                      "for i in range(200000):\n    w('X-H%d: v\\n' % i)\n"
+                      "w('Content-Type: text/plain\\n\\nhi')\n")
+    start = time.monotonic()
+    ex = run_cgi(script, timeout=1)
+    assert time.monotonic() - start < 1
+    assert ex.response.status == 502
+    assert rules(ex) == ["cgi.response.header_too_large"]
+    assert f"first {gl.cgi.MAX_HEADER_BLOCK} bytes" in ex.findings[0].message
+    assert len(ex.trace.events) < 20
+
+
+def test_many_header_lines_within_the_buffer_are_served_with_a_bounded_trace(tmp_path):
+    lines = gl.cgi.MAX_HEADER_EVENTS * 20
+    script = tmp_path / "headers.py"
+    script.write_text(f"for i in range({lines}):\n    print('X-H%d: v' % i)\n"
+                      "print('Content-Type: text/plain')\nprint()\nprint('hi')\n")
+    ex = run_cgi(script)
+    assert ex.response.status == 200 and ex.response.header(f"X-H{lines - 1}") == "v"
+    shown = [e.detail for e in ex.trace.events if e.kind == "stdout"]
+    assert len(shown) == gl.cgi.MAX_HEADER_EVENTS + 2
+    assert shown[-2] == f"... {lines + 1 - gl.cgi.MAX_HEADER_EVENTS} more header lines"
+
+
 def test_demo_guestbook_through_run_cgi():
     ex = run_cgi(demo.CGI_SCRIPT, demo.request())
     assert ex.response.status == 200

@@ -3,6 +3,7 @@ a cut response, 403/500 for a WebSocket handshake) and a finding that names the
 rule; a blocked event loop is caught and measured; nothing is left running."""
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -158,6 +159,22 @@ async def reads_after_disconnect(scope, receive, send):
         await receive()
 
 
+async def header_name_with_space(scope, receive, send):
+    await send({**START, "headers": [(b"content-type", b"text/plain"), (b"x user", b"1")]})
+    await send(body())
+
+
+async def content_length_not_a_number(scope, receive, send):
+    await send({**START, "headers": [(b"content-type", b"text/plain"),
+                                      (b"content-length", b"abc")]})
+    await send(body())
+
+
+async def status_101(scope, receive, send):
+    await send({**START, "status": 101})
+    await send(body(b""))
+
+
 # -- WebSocket ------------------------------------------------------------------
 
 async def ws_send_before_accept(scope, receive, send):
@@ -210,6 +227,19 @@ async def ws_receive_before_accept(scope, receive, send):
     await receive()
 
 
+async def ws_close_code_str(scope, receive, send):
+    await receive()
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": "1000"})
+
+
+async def ws_receives_forever(scope, receive, send):
+    await receive()
+    await send({"type": "websocket.accept"})
+    while True:  # never looks at the type: after the disconnect it spins
+        await receive()
+
+
 async def ws_raises_after_accept(scope, receive, send):
     await receive()
     await send({"type": "websocket.accept"})
@@ -229,6 +259,10 @@ HTTP = {
     "headers_not_pairs": (headers_dict, "asgi.http.bad_headers", 500),
     "header_splitting": (header_splitting, "asgi.http.header_control_chars", 200),
     "body_str": (body_str, "asgi.http.body_not_bytes", 200),
+    "header_name_with_space": (header_name_with_space, "asgi.http.bad_header_name", 500),
+    "content_length_not_a_number": (content_length_not_a_number,
+                                    "asgi.http.content_length_invalid", 500),
+    "status_101": (status_101, "asgi.http.informational_status", 500),
     "message_not_dict": (message_not_dict, "asgi.message.not_dict", 500),
     "message_bad_value": (message_bad_value, "asgi.message.bad_value", 500),
     "raises_before_start": (raises_before_start, "asgi.app.raised", 500),
@@ -261,6 +295,8 @@ WEBSOCKET = {
     "ws_receive_before_accept": (ws_receive_before_accept, "asgi.ws.receive_before_accept",
                                  500),
     "ws_raises_after_accept": (ws_raises_after_accept, "asgi.ws.raised", 101),
+    "ws_close_code_str": (ws_close_code_str, "asgi.ws.bad_close_code", 101),
+    "ws_receives_forever": (ws_receives_forever, "asgi.ws.receive_after_disconnect", 101),
 }
 TIMEOUT = 0.5
 
@@ -374,6 +410,57 @@ def test_every_asgi_rule_has_a_case_or_a_reason():
     assert rules - covered == set()
 
 
+@pytest.mark.parametrize("code", ["1000", 1.5, True, None, 999, 1004, 1005, 1006, 1015,
+                                  2000, 5000])
+def test_a_close_code_no_frame_can_carry_is_refused(code):
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": code})
+
+    ex = gl.run_asgi(app, gl.Request.websocket("/ws"), timeout=TIMEOUT)
+    assert [f.rule for f in ex.findings] == ["asgi.ws.bad_close_code"]
+    assert repr(code) in ex.findings[0].message
+    # send() raised into the app, which let it through: the server closed with 1011.
+    assert ex.close_code == 1011
+
+
+@pytest.mark.parametrize("code", [1000, 1001, 1008, 1011, 1014, 3000, 4000, 4999])
+def test_a_close_code_a_frame_can_carry_is_sent(code):
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": code})
+
+    ex = gl.run_asgi(app, gl.Request.websocket("/ws"), timeout=TIMEOUT)
+    assert (ex.findings, ex.close_code) == ([], code)
+
+
+@pytest.mark.parametrize("request_", [gl.Request("GET", "/"), gl.Request.websocket("/ws")])
+def test_receiving_after_the_disconnect_is_named_not_taken_for_a_blocked_loop(request_):
+    async def app(scope, receive, send):
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.accept"})
+        else:
+            await send(START)
+            await send(body())
+        while True:  # each receive() returns the disconnect at once; the app does await
+            await receive()
+
+    start = time.perf_counter()
+    ex = gl.run_asgi(app, request_, timeout=TIMEOUT)
+    assert time.perf_counter() - start < TIMEOUT + 1.0
+    rules = [f.rule for f in ex.findings]
+    assert rules[0].endswith(".receive_after_disconnect") and "asgi.loop.blocked" not in rules
+    assert rules.count(rules[0]) == 1
+    timeout = next(f for f in ex.findings if f.rule == "asgi.app.timeout")
+    assert "receive() again and again after the disconnect" in timeout.message
+    assert "answered 504" not in timeout.message  # the response had gone out already
+    # The trace shows a few of the repeated disconnects, not one per turn of the loop.
+    assert len(ex.trace.events) < 30
+
+
 def test_protocol_header_in_accept():
     async def app(scope, receive, send):
         await receive()
@@ -407,10 +494,52 @@ def test_an_absurd_content_length_is_judged_not_raised(length):
         await send(body(b"x"))
 
     ex = gl.run_asgi(app, timeout=TIMEOUT)
+    if length[:1] != b"9":  # '²' states no number at all: never sent (RFC 9110 §8.6)
+        assert ex.response.status == 500
+        assert [f.rule for f in ex.findings] == ["asgi.http.content_length_invalid"]
+        return
     assert ex.response.status == 200
     mismatch = [f for f in ex.findings if f.rule == "asgi.http.content_length_mismatch"]
-    assert bool(mismatch) is (length[:1] == b"9")  # '²' states no number at all
-    assert all(len(f.message) < 300 for f in mismatch)
+    assert mismatch and all(len(f.message) < 300 for f in mismatch)
+
+
+@pytest.mark.parametrize("lengths", [[b"abc"], [b"-1"], [b"+5"], [b"1,2"], [b""],
+                                     [b"1", b"2"]])
+def test_a_content_length_that_states_no_one_length_is_never_sent(lengths):
+    async def app(scope, receive, send):
+        await send({**START, "headers": [(b"content-length", v) for v in lengths]})
+        await send(body(b"hello"))
+
+    ex = gl.run_asgi(app, timeout=TIMEOUT)
+    assert ex.response.status == 500 and b"hello" not in ex.response.body
+    assert [f.rule for f in ex.findings] == ["asgi.http.content_length_invalid"]
+    assert repr(lengths[-1].decode()) in ex.findings[0].message
+
+
+@pytest.mark.parametrize("lengths", [[b"5"], [b"5", b"5"], [b"5, 5"]])
+def test_one_length_however_repeated_is_served(lengths):
+    async def app(scope, receive, send):
+        await send({**START, "headers": [(b"content-length", v) for v in lengths]})
+        await send(body(b"hello"))
+
+    ex = gl.run_asgi(app, timeout=TIMEOUT)
+    assert (ex.response.status, ex.response.body, ex.findings) == (200, b"hello", [])
+
+
+@pytest.mark.parametrize("name", [b"", b"x user", b"a:b", b"a@b", b"(x)", b"x\tb"])
+def test_a_header_name_that_is_not_a_token_is_refused_as_in_wsgi(name):
+    async def app(scope, receive, send):
+        await send({**START, "headers": [(name, b"1")]})
+        await send(body())
+
+    ex = gl.run_asgi(app, timeout=TIMEOUT)
+    assert ex.response.status == 500
+    assert [f.rule for f in ex.findings] == ["asgi.http.bad_header_name"]
+    # The same name given to WSGI's start_response gets the same answer.
+    wsgi = gl.run_wsgi(lambda environ, start_response: (
+        start_response("200 OK", [(name.decode("latin-1"), "1")]), [b"ok"])[1])
+    assert wsgi.response.status == 500
+    assert [f.rule for f in wsgi.findings] == ["wsgi.headers.bad_name"]
 
 
 def test_trailers_are_checked_like_headers():
@@ -510,3 +639,38 @@ def test_a_stopped_app_leaves_no_asyncio_noise_on_stderr(caplog):
         gc.collect()
     # asyncio logs it (to stderr, in a kernel) when the abandoned task is collected.
     assert not [r for r in caplog.records if "Task was destroyed" in r.getMessage()]
+
+
+# -- work left running in a thread pool after the response ------------------------------
+
+@pytest.mark.parametrize("how", ["run_in_executor", "to_thread"])
+def test_executor_work_left_running_is_reported_with_what_it_runs(how):
+    release = threading.Event()
+
+    async def warm(scope, receive, send):  # the loop's pool gets an idle thread first
+        await asyncio.to_thread(time.sleep, 0)
+        await send(START)
+        await send(body())
+
+    async def app(scope, receive, send):
+        loop = asyncio.get_running_loop()
+        if how == "run_in_executor":
+            loop.run_in_executor(None, release.wait, 5)  # library code, the app's work
+        else:
+            asyncio.ensure_future(asyncio.to_thread(release.wait, 5))
+            await asyncio.sleep(0.05)  # the job starts on the idle thread, reused
+        await send(START)
+        await send(body())
+
+    try:
+        assert gl.run_asgi(warm, timeout=TIMEOUT).findings == []
+        ex = gl.run_asgi(app, timeout=TIMEOUT)
+        assert ex.response.status == 200
+        [finding] = [f for f in ex.findings if f.rule == "sandbox.left_threads"]
+        assert "running threading.Event.wait" in finding.message
+        # The same pool thread, idle again, is not reported by the next run.
+        release.set()
+        time.sleep(0.05)
+        assert gl.run_asgi(warm, timeout=TIMEOUT).findings == []
+    finally:
+        release.set()

@@ -99,6 +99,19 @@ CATALOG = {
         print("Location: /again")
         print()
         """, rule="cgi.response.redirect_loop", status=500),
+    "redirect_chain_too_deep": case("""
+        import os
+        n = int(os.environ.get("PATH_INFO", "")[1:] or 0)
+        print(f"Location: /{n + 1}")
+        print()
+        """, rule="cgi.response.too_many_redirects", status=500),
+    "redirect_chain_runs_out_of_time": case("""
+        import os, time
+        time.sleep(0.6)
+        n = int(os.environ.get("PATH_INFO", "")[1:] or 0)
+        print(f"Location: /{n + 1}")
+        print()
+        """, rule="cgi.response.redirect_timeout", status=504),
     "relative_location": case("""
         print("Location: login.html")
         print()
@@ -121,6 +134,13 @@ CATALOG = {
     "wrong_content_length": case("""
         print("Content-Length: 100")
         """, OK, rule="cgi.response.content_length_mismatch", status=200),
+    "header_in_a_loop": case("""
+        import sys
+        sys.stdout.write("Content-Type: text/plain\\n")
+        for i in range(100000):
+            sys.stdout.write("Set-Cookie: n=%d\\n" % i)
+        sys.stdout.write("\\nhi")
+        """, rule="cgi.response.header_too_large", status=502),
     "endless_loop": case("""
         while True:
             pass
@@ -205,6 +225,33 @@ def test_findings_name_what_the_script_did(tmp_path):
     assert ex.response.header("Content-Length") == "6"     # corrected to the real length
     script.write_text(CATALOG["body_before_headers"][0])
     assert "body before the headers" in run_cgi(script).findings[0].message
+
+
+def test_a_redirect_loop_is_named_a_loop_even_when_the_time_is_short(tmp_path):
+    # Each run takes 0.3 s and ends; the second asks for the target it was run for.
+    script = tmp_path / "loop.py"
+    script.write_text("import time\ntime.sleep(0.3)\nprint('Location: /again')\nprint()\n")
+    ex = run_cgi(script, timeout=1)
+    assert ex.response.status == 500
+    assert [f.rule for f in ex.findings] == ["cgi.response.redirect_loop"]
+    assert "/ -> /again -> /again" in ex.findings[0].message
+    assert len([e for e in ex.trace.events if e.kind == "spawn"]) == 2
+
+
+def test_a_redirect_chain_that_runs_out_of_time_says_so(tmp_path):
+    script = tmp_path / "chain.py"
+    script.write_text(CATALOG["redirect_chain_runs_out_of_time"][0])
+    ex = run_cgi(script, timeout=1)
+    assert ex.response.status == 504
+    [finding] = ex.findings
+    assert finding.rule == "cgi.response.redirect_timeout"
+    # Run 1 ended after 0.6 s; run 2 was killed: the message says which, not that
+    # "your script did not finish".
+    assert "ran 2 times" in finding.message and "/ -> /1" in finding.message
+    assert "run 2 had taken" in finding.message
+    assert "did not finish" not in finding.message
+    exits = [e.data["outcome"] for e in ex.trace.events if e.kind == "exit"]
+    assert exits == ["ok", "timeout"]
 
 
 def test_a_missing_script_is_404(tmp_path):

@@ -204,6 +204,21 @@ def exc_info_outside_except(environ, start_response):
     yield b"never sent"
 
 
+def content_length_not_a_number(environ, start_response):
+    start_response("200 OK", TEXT + [("Content-Length", "abc")])
+    return [b"x"]
+
+
+def content_length_twice(environ, start_response):
+    start_response("200 OK", TEXT + [("Content-Length", "1"), ("Content-Length", "2")])
+    return [b"x"]
+
+
+def status_100(environ, start_response):
+    start_response("100 Continue", TEXT)
+    return [b""]
+
+
 class WrongLen(list):
     def __len__(self):
         return 5
@@ -255,6 +270,10 @@ CATALOG = {
     "no_content_type": (no_content_type, "wsgi.headers.content_type_missing", 200),
     "content_type_on_204": (content_type_on_204, "wsgi.headers.content_type_forbidden", 204),
     "wrong_content_length": (wrong_content_length, "wsgi.content_length.mismatch", 200),
+    "content_length_not_a_number": (content_length_not_a_number,
+                                    "wsgi.content_length.invalid", 500),
+    "content_length_twice": (content_length_twice, "wsgi.content_length.invalid", 500),
+    "status_100": (status_100, "wsgi.status.informational", 500),
     "write_str": (write_str, "wsgi.write.not_bytes", 500),
     "write_inside_iterable": (write_before_start, "wsgi.write.inside_iterable", 200),
     "raises_before_start": (raises_before_start, "wsgi.app.raised", 500),
@@ -491,14 +510,37 @@ def test_an_absurd_content_length_is_judged_not_raised(length):
     # int() of 5,000 digits raises ValueError, and so does int('²'), which isdigit() passes.
     ex = gl.run_wsgi(lambda environ, start_response: (
         start_response("200 OK", TEXT + [("Content-Length", length)]), [b"x"])[1])
+    if length == "\u00b2":  # no number at all (RFC 9110 §8.6: ASCII digits)
+        assert ex.response.status == 500
+        assert [f.rule for f in ex.findings] == ["wsgi.content_length.invalid"]
+        return
     assert ex.response.status == 200
-    if length == "\u00b2":
-        assert ex.findings == [] and ex.response.complete
-    elif length.startswith("9"):
+    if length.startswith("9"):
         finding = next(f for f in ex.findings if f.rule == "wsgi.content_length.mismatch")
         assert len(finding.message) < 300 and ex.response.complete is False
     else:
         assert ex.findings == [] and ex.response.body == b"x"
+
+
+@pytest.mark.parametrize("lengths", [["abc"], ["-1"], ["+5"], ["1,2"], ["5 x"], [""],
+                                     ["1", "2"]])
+def test_a_content_length_that_states_no_one_length_is_never_sent(lengths):
+    # RFC 9112 §6.3: an invalid Content-Length is an unrecoverable error for the
+    # client; a server must not pass the body on under it (h11 refuses each of these).
+    ex = gl.run_wsgi(lambda environ, start_response: (
+        start_response("200 OK", TEXT + [("Content-Length", v) for v in lengths]),
+        [b"hello"])[1])
+    assert ex.response.status == 500 and b"hello" not in ex.response.body
+    assert [f.rule for f in ex.findings] == ["wsgi.content_length.invalid"]
+    assert repr(lengths[-1]) in ex.findings[0].message
+
+
+@pytest.mark.parametrize("lengths", [["5"], ["5", "5"], ["5, 5"], ["005"]])
+def test_one_length_however_repeated_is_served(lengths):
+    ex = gl.run_wsgi(lambda environ, start_response: (
+        start_response("200 OK", TEXT + [("Content-Length", v) for v in lengths]),
+        [b"hello"])[1])
+    assert (ex.response.status, ex.response.body, ex.findings) == (200, b"hello", [])
 
 
 class Unreadable(Exception):
@@ -570,3 +612,34 @@ def test_the_content_type_rules_cite_what_states_them():
         finding = next(f for f in ex.findings if f.rule == rule)
         assert "PEP 3333" not in finding.spec and "wsgiref.validate" in finding.spec
         assert finding.url.startswith("https://www.rfc-editor.org/rfc/rfc9110#section-")
+
+
+def test_a_thread_pool_job_left_running_is_reported_whatever_code_it_runs():
+    from concurrent.futures import ThreadPoolExecutor
+
+    release = threading.Event()
+    pool = ThreadPoolExecutor(thread_name_prefix="learner-pool")
+
+    def app(environ, start_response):
+        pool.submit(release.wait, 5)  # threading's code, but the app's job
+        start_response("200 OK", TEXT)
+        return [b"started"]
+
+    try:
+        ex = gl.run_wsgi(app)
+        assert ex.response.status == 200
+        [finding] = ex.findings
+        assert finding.rule == "sandbox.left_threads"
+        assert "'learner-pool_0'" in finding.message
+        assert "running threading.Event.wait" in finding.message
+    finally:
+        release.set()
+        pool.shutdown()
+    # An idle pool thread left from an earlier run is no finding.
+    pool = ThreadPoolExecutor(thread_name_prefix="learner-pool")
+    try:
+        ex = gl.run_wsgi(lambda environ, start_response: (
+            pool.submit(int).result(), start_response("200 OK", TEXT), [b"ok"])[2])
+        assert ex.findings == []
+    finally:
+        pool.shutdown()

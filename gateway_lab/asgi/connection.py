@@ -43,6 +43,7 @@ from ..trace import Step, Trace, now, snapshot
 
 DEFAULT_TIMEOUT = 5.0
 BLOCKED = 0.1        # s; a step longer than this blocks the loop (asyncio's debug mode uses 0.1)
+REPEATS_SHOWN = 3    # receive() calls after a disconnect that the trace shows one by one
 GRACE = 0.25         # s; how long past the deadline a blocked loop gets before it is stopped
 ASGI = {"version": "3.0", "spec_version": "2.4"}
 WWW = "ASGI HTTP spec"
@@ -361,6 +362,7 @@ class Connection(Watch):
     timer: asyncio.TimerHandle | None = None  # the deadline, once the app waits
     owns_task = True  # False when the caller's own task runs the app (run_asgi_async)
     noted_case = False  # a header name that is not lower-case was noted (http.check_headers)
+    repeats = 0         # receive() calls after the disconnect was delivered
     started = 0.0
     ended_at: float | None = None
 
@@ -459,6 +461,19 @@ class Connection(Watch):
             # (a chat's broadcast to a peer that left), it is an unhandled error.
             return error.connection is self
         return isinstance(error, _Handled)
+
+    async def again(self, rule: str, **facts) -> bool:
+        """receive() once more after the app was told of the disconnect: the connection
+        is gone, and the answer is the disconnect again (as uvicorn gives it), at once.
+        Reported once; the loop gets its turn first, so an app that keeps asking spins
+        until its deadline instead of holding the loop (it *does* await).  True while the
+        repeat is still shown in the trace (a few, not one step per turn of a loop)."""
+        self.repeats += 1
+        if self.repeats == 1:
+            self.trace.find(rule, **facts)
+        self.waiting = "calling receive() again and again after the disconnect"
+        await asyncio.sleep(0)
+        return self.repeats <= REPEATS_SHOWN
 
     def sent_event(self, message) -> str:
         """What every send() does first: check the message is one, and trace it."""

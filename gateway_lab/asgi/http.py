@@ -28,7 +28,14 @@ import re
 
 from ..exchange import Response, reason_phrase
 from ..findings import clip, describe_error, format_error
-from ..limits import MAX_BODY, TRACE_CLIP, declared_length, kept, length_text
+from ..limits import (
+    MAX_BODY,
+    TRACE_CLIP,
+    declared_length,
+    kept,
+    length_problem,
+    length_text,
+)
 from ..trace import Step, now
 from .connection import (
     START_SPEC,
@@ -63,18 +70,22 @@ CUT = Step("server", "close connection", "response cut short", "ASGI spec §Erro
            "client")
 
 
-# Bytes that would end a header line early (response splitting) or end its name.
+# Bytes that would end a header line early (response splitting).
 _SPLITS_VALUE = re.compile(rb"[\r\n\x00]")
-_SPLITS_NAME = re.compile(rb"[\r\n\x00:]")
+_SPLITS_NAME = _SPLITS_VALUE
+# RFC 9110 §5.1: field-name = token, 1*tchar (§5.6.2); h11 refuses any other name
+# ("Illegal header name"), the same check WSGI's start_response makes (wsgi._HEADER_NAME).
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # What the checks make of a header name (exact bytes): its text, or None if it could
-# split the response; whether it is lower-case; whether it is Content-Length.  A pure
-# function of the name, remembered for the names seen (bounded).
+# split the response; whether it is lower-case; whether it is Content-Length; whether it
+# is a token.  A pure function of the name, remembered for the names seen (bounded).
 _NAMES: dict[bytes, tuple] = {}
 
 
 def _name_info(name: bytes) -> tuple:
     info = (None if _SPLITS_NAME.search(name) else name.decode("latin-1"),
-            name == name.lower(), name.lower() == b"content-length")
+            name == name.lower(), name.lower() == b"content-length",
+            _TOKEN.fullmatch(name) is not None)
     if len(_NAMES) < 4096:
         _NAMES[name] = info
     return info
@@ -116,7 +127,9 @@ class HTTPConnection(Connection):
             trace.record((REQUEST_EVENT, now(), (body, more)))
             return {"type": "http.request", "body": body, "more_body": more}
         if self.told_disconnect:
-            trace.find("asgi.http.receive_after_disconnect")
+            if await self.again("asgi.http.receive_after_disconnect"):
+                trace.step(DISCONNECT_EVENT)
+            return {"type": "http.disconnect"}
         if not (self.complete or self.over):
             # The whole body has arrived; like a real server, the next event is
             # http.disconnect, once the response is over (or the client leaves).
@@ -153,7 +166,12 @@ class HTTPConnection(Connection):
             trace.find("asgi.http.start_twice")
             raise _Handled("http.response.start sent twice")
         status = message.get("status")
-        if type(status) is not int or not 100 <= status <= 599:
+        if type(status) is not int or not 200 <= status <= 599:
+            if type(status) is int and 100 <= status <= 199:
+                # RFC 9110 §15.2: interim, never the final response (h11 refuses a
+                # 1xx Response: uvicorn cannot send it either).
+                trace.find("asgi.http.informational_status", status=status)
+                raise _Handled("1xx status")
             trace.find("asgi.http.bad_status", value=clip(status))
             raise _Handled("bad status")
         self.headers, self.length = check_headers(self, message.get("headers", ()))
@@ -297,7 +315,7 @@ def check_headers(connection, headers, kind: str = "http.response.start"
     Content-Length among them: a response's, its trailers' and a WebSocket accept's
     alike (§Response Start, §Response Trailers, WebSocket §Accept: [bytes, bytes]
     pairs), `kind` says which.  `connection` notes a name that is not lower-case, once."""
-    trace, out, length = connection.trace, [], None
+    trace, out, length, lengths = connection.trace, [], None, None
     if headers.__class__ is not list and headers.__class__ is not tuple:
         try:
             headers = list(headers)
@@ -322,7 +340,7 @@ def check_headers(connection, headers, kind: str = "http.response.start"
         known = _NAMES.get(name)
         if known is None:
             known = _name_info(name)
-        text, lower, is_length = known
+        text, lower, is_length, token = known
         if not lower and not connection.noted_case:
             # The spec asks for lower-case names; servers accept any case (HTTP
             # names are case-insensitive) and Django sends b"Content-Type": a
@@ -333,8 +351,20 @@ def check_headers(connection, headers, kind: str = "http.response.start"
         if text is None or _SPLITS_VALUE.search(value):
             trace.find("asgi.http.header_control_chars", name=clip(name))
             continue  # never sent
+        if not token:
+            trace.find("asgi.http.bad_header_name", type=kind, name=clip(name))
+            raise _Handled("header name not a token")
         value = value.decode("latin-1")
-        if is_length and length is None:
-            length = value
+        if is_length:
+            if length is None:
+                length = value
+            else:
+                lengths = (lengths or [length]) + [value]
         out.append((text, value))
+    if length is not None and kind == "http.response.start" and (
+            lengths is not None or not (length.isascii() and length.isdigit())):
+        problem = length_problem(lengths or [length])
+        if problem is not None:
+            trace.find("asgi.http.content_length_invalid", problem=problem)
+            raise _Handled("invalid Content-Length")
     return tuple(out), length

@@ -40,8 +40,9 @@ import selectors
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
-from .. import sandbox
+from .. import leftovers, sandbox
 from ..browser import IN_BROWSER, BrowserLimit
 from ..trace import Trace
 from .connection import GRACE
@@ -100,6 +101,31 @@ class _LabLoop(asyncio.SelectorEventLoop):
 
     def stop_for_the_lab(self) -> None:
         super().stop()
+
+
+class _LabExecutor(ThreadPoolExecutor):
+    """The lab's loop's default executor (run_in_executor(None, ...), asyncio.to_thread),
+    which keeps the jobs each run gives it.  Its threads outlive every run, idle, and
+    take the next run's jobs: a job still running when the app has returned is found
+    here, by its future, even on a thread that was there before the run (leftovers.py
+    only looks at new threads, and these it leaves to this list)."""
+
+    def __init__(self):
+        super().__init__(thread_name_prefix="asyncio")  # the names asyncio gives its own
+        self.jobs: list = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = super().submit(fn, *args, **kwargs)
+        self.jobs.append((future, fn))
+        leftovers.accounted.update(self._threads)
+        return future
+
+    def left(self) -> tuple[str, ...]:
+        """The jobs of the run that are still running (or waiting); the list starts over."""
+        jobs, self.jobs = self.jobs, []
+        return tuple(f"an executor thread still running {leftovers.job_name(fn)}, given to "
+                     "it by run_in_executor or asyncio.to_thread" for future, fn in jobs
+                     if not future.done())
 
 
 class _NothingToWaitFor(selectors.BaseSelector):
@@ -188,6 +214,10 @@ class OwnLoop:
 
     def __init__(self):
         self.loop = self.loop_class()
+        self.executor = None
+        if not IN_BROWSER:  # no threads there: asyncio.to_thread cannot run anyway
+            self.executor = _LabExecutor()
+            self.loop.set_default_executor(self.executor)
         self.loop.set_exception_handler(_quiet)
         self.tasks: list[asyncio.Task] = []
         self.loop.set_task_factory(self._task)
@@ -352,6 +382,10 @@ def run_sync(make_coro, timeout: float, trace: Trace | None = None) -> sandbox.O
                       target="app")
         # Tasks made by the app's own factory are not on the lab's list: look at all.
         own.tasks.extend(t for t in asyncio.all_tasks(own.loop) if t not in own.tasks)
+    jobs = own.executor.left() if own.executor is not None else ()
+    if jobs and main:  # like leftovers.look: one run at a time only on the main thread
+        before = outcome.left or leftovers.Left((), ())
+        outcome.left = leftovers.Left(before.threads + jobs, before.processes)
     interrupted = outcome.timed_out or outcome.stuck
     left = own.leftovers()
     if left and not interrupted:

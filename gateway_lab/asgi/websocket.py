@@ -54,6 +54,28 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+# RFC 6455 §7.4.1: the codes it defines, less 1004 (reserved) and 1005, 1006, 1015 (a
+# close with no code, a connection lost, a TLS failure: reported locally, never sent);
+# 1012-1014 are registered since (IANA's WebSocket Close Code Number Registry).
+_SENDABLE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012,
+                             1013, 1014})
+
+
+def _bad_close_code(code) -> str | None:
+    """Why `code` cannot go in a close frame (ASGI §Close: an int), or None if it can."""
+    if type(code) is not int:
+        return f"it is a {type(code).__name__}; the spec's code is an int"
+    if code in _SENDABLE_CODES or 3000 <= code <= 4999:
+        return None
+    if code in (1004, 1005, 1006, 1015):
+        return ("RFC 6455 §7.4.1 reserves it: 1004 has no meaning yet, and 1005, 1006 and "
+                "1015 only report a close without a code, a lost connection or a failed TLS "
+                "handshake; none is ever sent")
+    if 1000 <= code <= 2999:
+        return "RFC 6455 §7.4.2 keeps 1000-2999 for codes the protocol defines, and it is not one"
+    return "RFC 6455 §7.4.2 allows only 1000-4999 in a close frame"
+
+
 class WebSocketConnection(Connection):
     """A WebSocket driven by a scripted client (see the module docstring)."""
 
@@ -129,9 +151,12 @@ class WebSocketConnection(Connection):
             trace.find("asgi.ws.receive_before_accept")
             return self._tell({"type": "websocket.disconnect", "code": 1006, "reason": ""})
         if self.told or self.state == "denied":
-            return self._tell({"type": "websocket.disconnect",
-                               "code": self.client_code or self.close_code or 1000,
-                               "reason": ""})
+            message = {"type": "websocket.disconnect",
+                       "code": self.client_code or self.close_code or 1000, "reason": ""}
+            if self.told and not await self.again("asgi.ws.receive_after_disconnect",
+                                                  code=message["code"]):
+                return message  # the same again, no longer shown step by step
+            return self._tell(message)
         self.waiting = "waiting in receive() for the client's next frame"
         message = await self.inbox.get()
         self.waiting = ""
@@ -227,8 +252,8 @@ class WebSocketConnection(Connection):
         if self.state in ("closed", "denied"):
             raise self._gone("websocket.close")
         code = message.get("code", 1000)
-        self.app_closed = True
         if self.state == "connecting":
+            self.app_closed = True
             # Closing before accepting refuses the handshake: HTTP 403 (§Close).
             self.state = "denied"
             # The handshake's answer goes out now, and only now (gateway._finish adds
@@ -237,8 +262,14 @@ class WebSocketConnection(Connection):
                            f"{WS} §Close - send event", target="client",
                            data=Response.error(403))
             return
+        why = _bad_close_code(code)
+        if why is not None:
+            # websockets (under uvicorn) refuses such a close frame: "invalid status code".
+            self.trace.find("asgi.ws.bad_close_code", value=clip(code), why=why)
+            raise _Handled("invalid close code")
+        self.app_closed = True
         self.state = "closed"
-        self.close_code = code if isinstance(code, int) else 1000
+        self.close_code = code
         self._stop_client()
         # The client answers a close frame with one of its own (RFC 6455 §5.5.1): the
         # app's next receive() is the disconnect, after what was already in flight.
@@ -268,7 +299,9 @@ class WebSocketConnection(Connection):
             trace.find("asgi.app.timeout", actor="server", timeout=self.timeout,
                        where=self.where(),
                        status="with a closed socket" if self.state == "accepted" else
-                       "nothing more: the 403 had gone out" if self.state == "denied" else 504)
+                       "nothing more: the socket was closed already" if self.state == "closed"
+                       else "nothing more: the 403 had gone out" if self.state == "denied"
+                       else 504)
             if self.state == "denied":
                 return Response.error(403)  # sent at websocket.close, before the deadline
             if self.state not in ("accepted", "closed"):

@@ -32,6 +32,8 @@ WS_SEND = "ASGI WebSocket spec §Send - send event"
 WS_SEND_URL = SPEC + "www.html#send-send-event"
 WS_CLOSE = "ASGI WebSocket spec §Close - send event"
 WS_CLOSE_URL = SPEC + "www.html#close-send-event"
+WS_DISCONNECT = "ASGI WebSocket spec §Disconnect - receive event"
+WS_DISCONNECT_URL = SPEC + "www.html#disconnect-receive-event-ws"
 WS_CONNECT = "ASGI WebSocket spec §Connect - receive event"
 WS_CONNECT_URL = SPEC + "www.html#connect-receive-event"
 LIFE = "ASGI Lifespan spec"
@@ -135,6 +137,25 @@ RULES = [
     Rule("asgi.http.bad_status", START, START_URL,
          "http.response.start has status {value}; it must be an int from 100 to 599",
          "use an int such as 200 or 404, not a str like '200 OK'."),
+    Rule("asgi.http.informational_status", START, START_URL,
+         "http.response.start has status {status}, an interim (1xx) response; RFC 9110 "
+         "§15.2 has a final response always follow one, so a server cannot send it as the "
+         "response (h11, under uvicorn, refuses it) and answered 500",
+         "send the final status (200, 204...); a server sends 100 Continue itself, and "
+         "WebSockets are upgraded through the websocket scope, not a 101 of your own."),
+    Rule("asgi.http.bad_header_name", "RFC 9110 §5.1",
+         "https://www.rfc-editor.org/rfc/rfc9110#section-5.1",
+         "{type} has the header name {name}, which is not a token (RFC 9110 §5.6.2: "
+         "letters, digits and !#$%&'*+-.^_`|~, no spaces or separators, not empty); the "
+         "server refused it (h11: 'Illegal header name') and answered 500",
+         "spell header names like b'x-request-id': letters, digits and '-'."),
+    Rule("asgi.http.content_length_invalid", "RFC 9110 §8.6",
+         "https://www.rfc-editor.org/rfc/rfc9110#section-8.6",
+         "the Content-Length your app sent states no one length: {problem}; a client could "
+         "not tell where the body ends (RFC 9112 §6.3 makes an invalid one an unrecoverable "
+         "error; h11 raises 'bad Content-Length'), so the server answered 500",
+         "send one content-length of digits, str(len(body)).encode(), or leave it out and "
+         "let the server frame the body."),
     Rule("asgi.http.bad_headers", START, START_URL,
          "{type} has headers {value}: {problem}",
          "headers are a list of [name, value] pairs of bytes, e.g. "
@@ -164,7 +185,8 @@ RULES = [
          "set 'trailers': True in http.response.start (and only when the request had "
          "'TE: trailers')."),
     Rule("asgi.http.receive_after_disconnect", DISCONNECT, DISCONNECT_URL,
-         "your app called receive() again after it was told http.disconnect",
+         "your app called receive() again after it was told http.disconnect; the server "
+         "answers http.disconnect again, at once, every time",
          "stop reading once you get {{'type': 'http.disconnect'}}: the client is gone."),
     # -- WebSocket ------------------------------------------------------------
     Rule("asgi.ws.no_handshake", WS_CONNECT, WS_CONNECT_URL,
@@ -181,6 +203,18 @@ RULES = [
     Rule("asgi.ws.after_close", WS_CLOSE, WS_CLOSE_URL,
          "your app sent {type!s} after the WebSocket was closed",
          "stop sending once you have sent websocket.close or received websocket.disconnect."),
+    Rule("asgi.ws.bad_close_code", WS_CLOSE, WS_CLOSE_URL,
+         "your app sent websocket.close with code {value}: {why}; a server cannot put it in "
+         "a close frame (websockets, under uvicorn, raises 'invalid status code'), so send() "
+         "raised",
+         "leave 'code' out (1000, a normal close) or send an int: 1000, 1001 (going away), "
+         "1008 (policy), 1011 (server error), or your own from 4000-4999."),
+    Rule("asgi.ws.receive_after_disconnect", WS_DISCONNECT, WS_DISCONNECT_URL,
+         "your app called receive() again after it was told websocket.disconnect (code "
+         "{code}); the connection is closed and no message will come, so the server answers "
+         "websocket.disconnect again, at once, every time: a loop around receive() never ends",
+         "leave the loop when receive() returns {{'type': 'websocket.disconnect'}} (Starlette "
+         "raises WebSocketDisconnect there)."),
     Rule("asgi.ws.unknown_message", WS_SEND, WS_SEND_URL,
          "your app sent a message of type {type!r} on a WebSocket",
          "WebSocket apps send 'websocket.accept', 'websocket.send' and 'websocket.close'."),

@@ -81,6 +81,12 @@ RULES = [
          "the headers, so the server cannot tell headers from body; it answered 502",
          "print an empty line after the last header: print('Content-Type: text/plain'); "
          "print(); print('hello')."),
+    Rule("cgi.response.header_too_large", *_at("6.3"),
+         "your script printed {size} bytes without the empty line that ends the headers "
+         "within the first {limit} bytes; the server reads the header block into a buffer "
+         "of that size (nginx: fastcgi_buffer_size) and, when it does not fit, answers 502",
+         "print a few headers, then an empty line, then the body; a header in a loop, or a "
+         "body printed before the empty line, fills the buffer."),
     Rule("cgi.response.bad_header", *_at("6.3"),
          "line {n} of your script's headers, {line!r}, is not 'Name: value': {why}; "
          "the server answered 502",
@@ -104,9 +110,22 @@ RULES = [
          "a local redirect is only 'Location: /path' and an empty line; to set a cookie while "
          "redirecting, send an absolute URL with 'Status: 302 Found'."),
     Rule("cgi.response.redirect_loop", *_at("6.2.2"),
-         "your script's local redirects went {hops} deep ({chain!s}); the server stopped "
-         "following them and answered 500",
-         "make sure the redirect target answers with a document, not another Location."),
+         "your script's local redirect to {location!s} asks for a target it was already run "
+         "for in this request ({chain!s}): the same request gets the same answer, a loop "
+         "that never ends; the server stopped following it and answered 500",
+         "make sure the redirect target answers with a document, not another Location "
+         "(check PATH_INFO before redirecting)."),
+    Rule("cgi.response.too_many_redirects", *_at("6.2.2"),
+         "your script's local redirects went {hops} deep ({chain!s}); the server follows "
+         "at most that many (Apache: LimitInternalRecursion) and answered 500",
+         "redirect once, to the page that answers; a chain of local redirects is usually a "
+         "mistake in the script's routing."),
+    Rule("cgi.response.redirect_timeout", *_at("6.2.2"),
+         "your script ran {runs} times for this request, first for the client and then "
+         "once per local redirect ({chain!s}); together the runs used up the {timeout:g} s "
+         "time limit{last!s}, so the server answered 504",
+         "each local redirect runs the script again within the same time limit: redirect "
+         "once, to a page that answers, or make each run quicker."),
     Rule("cgi.response.bad_location", *_at("6.3.2"),
          "your script sent 'Location: {value!s}', which is neither an absolute URI "
          "(https://host/path) nor a local path starting with '/'{what!s}",

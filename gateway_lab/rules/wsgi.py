@@ -89,6 +89,13 @@ RULES = [
          "the status {status!s} is not 'NNN Reason phrase' (a code from 100 to 599, a "
          "space, a reason of Latin-1 text without control characters)",
          "three digits, one space, then the reason phrase: '404 Not Found'."),
+    Rule("wsgi.status.informational", SR, SR_URL,
+         "the status {status!s} is an interim (1xx) response; RFC 9110 §15.2 has a final "
+         "response always follow one, and a WSGI app gives only the final one, so the "
+         "server refused it and answered 500",
+         "send the final status ('200 OK', '204 No Content'...); the server sends "
+         "'100 Continue' itself when a client asks for it, and a protocol switch (101) "
+         "needs the server's support, not a WSGI status."),
     Rule("wsgi.headers.not_list", SR, SR_URL,
          "the headers are a {type}, not a list of (name, value) tuples",
          "pass a list: [('Content-Type', 'text/plain')]."),
@@ -137,6 +144,13 @@ RULES = [
     Rule("wsgi.content_length.mismatch", LENGTH, LENGTH_URL,
          "Content-Length says {declared} bytes but your app produced {actual}",
          "compute Content-Length from the bytes you send, or leave it out."),
+    Rule("wsgi.content_length.invalid", LENGTH, LENGTH_URL,
+         "the Content-Length your app sent states no one length: {problem}; a client could "
+         "not tell where the body ends (RFC 9110 §8.6 allows only digits; RFC 9112 §6.3 "
+         "makes an invalid one an unrecoverable error), so the server refused the headers "
+         "and answered 500",
+         "send one Content-Length of digits, str(len(body)) of the encoded bytes, or leave "
+         "it out and let the server frame the body."),
     # -- the body ---------------------------------------------------------
     Rule("wsgi.body.not_iterable", APP, APP_URL,
          "your app returned {type}, which is not an iterable of bytes",
