@@ -26,6 +26,7 @@ from .exchange import Exchange, Response, accept, received, respond
 from .findings import clip, describe_error, format_error, is_async_callable
 from .leftovers import _counts
 from .leftovers import report as report_leftovers
+from .process_state import report as report_changes
 from .limits import (
     MAX_BODY,
     TRACE_CLIP,
@@ -679,9 +680,11 @@ def run_wsgi(app, request: Request | bytes | None = None, *, timeout: float = DE
     call = _Call(trace, request.method == "HEAD")
     if max_body != MAX_BODY:
         call.max_body = check_max_body(max_body)
-    outcome = sandbox.call(call.run, timeout, app, environ)
+    outcome = sandbox.call(call.run, timeout, app, environ, watch=True)
     if outcome.left is not None:
         report_leftovers(trace, outcome.left)
+    if outcome.changed:
+        report_changes(trace, outcome.changed, "wsgi")
     try:
         response = _response(call, outcome, timeout)
     except MemoryError:  # even with the body bounded, the process may be short of memory
