@@ -200,9 +200,9 @@ def _untrace_worker(tracer, profiler) -> tuple:
             ("the trace function (sys.settrace)", sys.gettrace, sys.settrace, tracer),
             ("the profile function (sys.setprofile)", sys.getprofile, sys.setprofile, profiler)):
         now = get()
-        if now is not was and not process_state._debugger(now):
+        if now is not was and not process_state.is_debugger(now):
             put(was)
-            changed.append(process_state.Change(name, process_state._how(now)))
+            changed.append(process_state.Change(name, process_state.left_as(now)))
     return tuple(changed)
 
 

@@ -26,7 +26,6 @@ from .exchange import Exchange, Response, accept, received, respond
 from .findings import clip, describe_error, format_error, is_async_callable
 from .leftovers import _counts
 from .leftovers import report as report_leftovers
-from .process_state import report as report_changes
 from .limits import (
     MAX_BODY,
     TRACE_CLIP,
@@ -36,6 +35,7 @@ from .limits import (
     length_text,
     size_line,
 )
+from .process_state import report as report_changes
 from .request import HOP_BY_HOP, Request, header_fields, host_and_port
 from .stoppable import plain, swallowers
 from .trace import Step, Trace, now, snapshot

@@ -725,12 +725,13 @@ def test_os_environ_replaced_by_a_dict_is_put_back():
     environ_object = os.environ
 
     def app(environ, start_response):
-        os.environ = dict(environ)
+        os.environ = dict(environ)  # noqa: B003 - the mistake under test
         return _ok(start_response)
 
     ex = gl.run_wsgi(app, gl.Request("GET", "/"))
     assert os.environ is environ_object
     assert [f.rule for f in ex.findings] == ["sandbox.changed_os_environ"]
+    assert "(replaced by {" in ex.findings[0].message  # what the app put there, said once
 
 
 def test_changes_made_outside_a_run_are_the_learners_and_stay(monkeypatch, tmp_path):

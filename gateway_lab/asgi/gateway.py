@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import threading
 
+from .. import process_state
 from ..exchange import Exchange, Response, accept, received, respond
 from ..leftovers import _counts
 from ..leftovers import report as report_leftovers
 from ..limits import MAX_BODY, check_max_body
-from .. import process_state
 from ..process_state import report as report_changes
 from ..request import Request
 from ..stoppable import plain, swallowers
