@@ -1033,7 +1033,9 @@ def _simulate(argv: list[str], env: dict, cwd: str, body: bytes, deadline: float
         sys.argv = [script, *argv[2:]]
         sys.path.insert(0, cwd)
         os.chdir(cwd)
-        outcome = sandbox.call(main, max(deadline - time.monotonic(), 0.001))
+        # watch: what else the script changes of this interpreter (a process of its own
+        # would end and take it along) is put back; in CGI it is the script's to change.
+        outcome = sandbox.call(main, max(deadline - time.monotonic(), 0.001), watch=True)
     finally:
         environ, sys.stdin, sys.stdout, sys.stderr, sys.argv, sys.path[:], here = saved
         os.environ.clear()

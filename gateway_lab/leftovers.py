@@ -56,6 +56,7 @@ from typing import NamedTuple
 LINUX = sys.platform.startswith("linux")
 _SPAWNS = frozenset({"subprocess.Popen", "os.fork", "os.forkpty", "os.posix_spawn",
                      "os.spawn", "os.startfile"})
+_SHARED = frozenset({"os.putenv", "os.unsetenv", "os.chdir"})  # see process_state.py
 REAP_WAIT = 1.0   # s to wait for killed processes to be gone
 _WORK_ITEM_RUN = _pool_thread._WorkItem.run.__code__  # a pool thread's frame while busy
 
@@ -74,9 +75,11 @@ _hooked = False
 
 
 class _Counts:
-    __slots__ = ("code_changes", "spawned", "threads")
+    __slots__ = ("chdir", "code_changes", "environ", "spawned", "threads")
 
     def __init__(self):
+        self.environ = 0       # os.putenv/os.unsetenv calls: os.environ changed (process_state)
+        self.chdir = 0         # os.chdir/os.fchdir calls (process_state)
         self.spawned = 0       # process-starting events seen by the audit hook
         self.threads = -1      # threads running when the lab last listed them (_Seen)
         self.code_changes = 0  # assignments to a function's __code__ (stoppable's cache)
@@ -86,16 +89,23 @@ _counts = _Counts()
 
 
 def _hook(event: str, args) -> None:
-    # Runs at every audited event of the process (opening files, imports, ...): one
-    # set lookup, and nothing more unless a process is being started.
+    # Runs at every audited event of the process (opening files, imports, ...): a set
+    # lookup or two, and nothing more unless a process is being started, os.environ
+    # changes or the current directory does.
     if event in _SPAWNS:
         _counts.spawned += 1
+    elif event in _SHARED:
+        if event == "os.chdir":
+            _counts.chdir += 1
+        else:
+            _counts.environ += 1
     elif event == "object.__setattr__" and args[1] == "__code__":
         _counts.code_changes += 1  # func.__code__ = ...: the only way a function changes code
 
 
 def install() -> None:
-    """Start counting process starts (once per process: audit hooks cannot be removed)."""
+    """Start counting process starts, os.environ's changes and os.chdir() calls (once per
+    process: audit hooks cannot be removed)."""
     global _hooked
     if not _hooked:
         _hooked = True

@@ -73,7 +73,7 @@ import sys
 import threading
 import time
 
-from . import leftovers
+from . import leftovers, process_state
 from .browser import IN_BROWSER
 from .leftovers import _counts, _seen, _threads
 from .origin import is_library as _is_library
@@ -143,6 +143,7 @@ class Outcome:
     stuck = False
     why = BLOCKED_IN_C
     left = None      # what the run left behind: a leftovers.Left, or None
+    changed = ()     # what it changed of the process and the lab put back (process_state)
     started = 0.0    # when it started (time.perf_counter())
     _done: threading.Lock  # a call on a worker: released when it is over
 
@@ -159,6 +160,9 @@ class _Worker(threading.Thread):
             # Ctrl-C is for the main thread, where Python handles signals: blocked here,
             # the OS cannot hand it to this thread instead (tests/test_concurrency.py, Ctrl-C).
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        # What this thread is traced and profiled with when it starts (threading.settrace:
+        # coverage, a debugger): a job that changes either leaves it as it was.
+        tracer, profiler = sys.gettrace(), sys.getprofile()
         while True:
             try:
                 try:
@@ -174,6 +178,8 @@ class _Worker(threading.Thread):
                     out.error = error
                 if _forked_at >= out.started:  # the app called os.fork(): this is the copy
                     os._exit(0)
+                if sys.gettrace() is not tracer or sys.getprofile() is not profiler:
+                    out.changed = _untrace_worker(tracer, profiler)
                 if self.abandoned:
                     out._done.release()
                     return
@@ -183,6 +189,21 @@ class _Worker(threading.Thread):
                 out._done.release()
             except Stopped:  # a late Stopped that arrived after the job ended
                 continue
+
+
+def _untrace_worker(tracer, profiler) -> tuple:
+    """The job set a trace or profile function on its worker thread (per thread, so
+    process_state, which looks from the caller's thread, cannot see it): the next
+    job on this thread must not run under it."""
+    changed = []
+    for name, get, put, was in (
+            ("the trace function (sys.settrace)", sys.gettrace, sys.settrace, tracer),
+            ("the profile function (sys.setprofile)", sys.getprofile, sys.setprofile, profiler)):
+        now = get()
+        if now is not was and not process_state.is_debugger(now):
+            put(was)
+            changed.append(process_state.Change(name, process_state.left_as(now)))
+    return tuple(changed)
 
 
 class _Pool:
@@ -345,24 +366,28 @@ if hasattr(os, "register_at_fork"):
 leftovers.install()  # counts process starts, for call() (once per process)
 
 
-def call(fn, timeout: float, *args) -> Outcome:
+def call(fn, timeout: float, *args, watch: bool = False) -> Outcome:
     """Run `fn(*args)` with a deadline of `timeout` seconds; see the module docstring.
 
     On the main thread `outcome.left` says what the run left behind (threads,
-    processes: leftovers.py).  Runs on other threads are not looked at: they share
+    processes: leftovers.py), and with `watch` (a request, not an import)
+    `outcome.changed` what it changed of the process and the lab put back
+    (process_state.py).  Runs on other threads are not looked at: they share
     the process with other runs going on at the same time, so what one of them
     started cannot be told from what another did."""
     if not _HAS_ALARM or _run.busy or _get_ident() != _MAIN_IDENT:
-        return _call_on_worker(fn, timeout, *args)
+        return _call_elsewhere(fn, timeout, args, watch)
     handler = _signal.getsignal(_SIGALRM)
     if handler is not _on_alarm:
         if handler != _SIG_DFL:  # the program uses SIGALRM itself: leave it alone
-            return _call_on_worker(fn, timeout, *args)
+            return _call_elsewhere(fn, timeout, args, watch)
         # Installed once and left in place (a system call less per run); a
         # SIGALRM that is not the watchdog's still gets the default action.
         _signal.signal(_SIGALRM, _on_alarm)
     # What the run could leave behind, counted before it (leftovers.py): the number
-    # of threads, and of process starts (os.fork() among them) the audit hook saw.
+    # of threads, and of process starts (os.fork() among them) the audit hook saw;
+    # and what it could change of the process (process_state.py).
+    before = process_state.mark() if watch else None
     threads, spawned = len(_threads), _counts.spawned
     if threads != _counts.threads:
         _seen.refresh()  # threads came or went since the last run: not this one's
@@ -392,9 +417,23 @@ def call(fn, timeout: float, *args) -> Outcome:
             except Stopped:  # one the app's last instruction left pending: it is spent now
                 out.timed_out = True
                 _untrace()
+    if before is not None:  # after _untrace(): the lab's own trace function is gone
+        out.changed = process_state.look(before)
     if len(_threads) != threads or _counts.spawned != spawned:
         out.started = deadline - timeout
         return _after(out, threads, spawned)
+    return out
+
+
+def _call_elsewhere(fn, timeout: float, args: tuple, watch: bool) -> Outcome:
+    """call() on a worker thread.  From the main thread, with no run of its own going
+    on (Windows; a program with its own SIGALRM handler), one run happens at a time,
+    so what it changed of the process is looked at from here."""
+    if not watch or _run.busy or _get_ident() != _MAIN_IDENT:
+        return _call_on_worker(fn, timeout, *args)
+    before = process_state.mark()
+    out = _call_on_worker(fn, timeout, *args)
+    out.changed = out.changed + process_state.look(before)
     return out
 
 
@@ -640,9 +679,10 @@ else:  # Python 3.10, 3.11: a trace function (a raise from it ends the tracing, 
 _PLAIN_SLEEP = getattr(time.sleep, "__wrapped__", None) if IN_BROWSER else None
 
 
-def _call_inline(fn, timeout: float, *args) -> Outcome:
+def _call_inline(fn, timeout: float, *args, watch: bool = False) -> Outcome:
     """Run `fn(*args)` on this thread, stopped by the interpreter past `timeout` seconds."""
     out = Outcome()
+    before = process_state.mark() if watch and not _deadlines else None
     deadline = _clock() + timeout
     outer = _deadlines[-1] if _deadlines else None
     _deadlines.append(deadline if outer is None else min(deadline, outer))
@@ -666,6 +706,8 @@ def _call_inline(fn, timeout: float, *args) -> Outcome:
             time.sleep = sleep
         elif not hasattr(sys, "monitoring"):
             _watch(True)  # a raise may have ended the tracing; the outer run still needs it
+    if before is not None:  # after _watch(False): the lab's own tracing is over
+        out.changed = process_state.look(before)
     return out
 
 

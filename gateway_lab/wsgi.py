@@ -36,6 +36,7 @@ from .limits import (
     length_text,
     size_line,
 )
+from .process_state import report as report_changes
 from .request import HOP_BY_HOP, Request, header_fields, host_and_port
 from .stoppable import plain, swallowers
 from .trace import Step, Trace, now, snapshot
@@ -701,9 +702,11 @@ def run_wsgi(app, request: Request | bytes | None = None, *, timeout: float = DE
     call = _Call(trace, request.method == "HEAD")
     if max_body != MAX_BODY:
         call.max_body = check_max_body(max_body)
-    outcome = sandbox.call(call.run, timeout, app, environ)
+    outcome = sandbox.call(call.run, timeout, app, environ, watch=True)
     if outcome.left is not None:
         report_leftovers(trace, outcome.left)
+    if outcome.changed:
+        report_changes(trace, outcome.changed, "wsgi")
     try:
         response = _response(call, outcome, timeout)
     except MemoryError:  # even with the body bounded, the process may be short of memory

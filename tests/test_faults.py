@@ -279,6 +279,37 @@ class Unreadable(Exception):
 async def app(scope, receive, send):
     raise Unreadable()
 """, status=(500,), rules=("asgi.app.raised",)),
+    # What the whole process shares, changed by a request and left changed: in a kernel
+    # the learner's prints vanished (sys.stdout, print), or their files were looked for
+    # in another directory.  The lab puts it back, names it, and the next cell prints.
+    Case("stdout_replaced_then_raises", "wsgi", """
+import io, sys
+def app(environ, start_response):
+    sys.stdout = io.StringIO()  # to capture what a library prints...
+    raise ValueError("...and the line that put it back never ran")
+""", status=(500,), rules=("sandbox.changed_process_state", "wsgi.app.raised")),
+    Case("print_replaced_then_stopped", "wsgi", """
+import builtins
+def app(environ, start_response):
+    builtins.print = lambda *args, **kwargs: None  # silence a chatty library...
+    while True:                                    # ...then run past the deadline
+        sum(range(100))
+""", rules=("sandbox.changed_process_state", "wsgi.app.timeout")),
+    Case("chdir_in_the_app", "wsgi", """
+import os, tempfile
+def app(environ, start_response):
+    os.chdir(tempfile.gettempdir())
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"moved"]
+""", status=(200,), rules=("sandbox.changed_process_state",)),
+    Case("asgi_request_into_os_environ", "asgi", """
+import os
+async def app(scope, receive, send):
+    os.environ["PATH_INFO"] = scope["path"]  # the CGI habit
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": os.environ["PATH_INFO"].encode()})
+""", status=(200,), rules=("sandbox.changed_os_environ",)),
     Case("isolate_true_for_an_ordinary_app", "wsgi", """
 def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
@@ -317,6 +348,11 @@ def _fds():
             out.add(fd + " -> " + target)
     return out
 
+def _shared():
+    """What the whole process shares, as the learner's next cell would meet it."""
+    return repr((sys.stdout, sys.stderr, builtins.print, os.getcwd(), sorted(os.environ.items()),
+                 gc.isenabled(), sys.getswitchinterval(), sys.gettrace()))
+
 def _peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
@@ -353,7 +389,7 @@ def start_case(case):
         app = space["app"]
     run = {"wsgi": gl.run_wsgi, "asgi": gl.run_asgi, "cgi": gl.run_cgi}[case["gateway"]]
     gc.collect()
-    _case.update(space=space, fds=_fds(), peak=_peak_mb(),
+    _case.update(space=space, fds=_fds(), peak=_peak_mb(), shared=_shared(),
                  threads={t.ident for t in threading.enumerate()})
     start = time.perf_counter()
     if case["thread"]:
@@ -388,6 +424,7 @@ def finish_case(case):
     out["children"] = ["%d %s" % (p.pid, p.command) for p in leftovers.children()]
     out["fds"] = sorted(_fds() - _case["fds"])
     out["growth_mb"] = _peak_mb() - _case["peak"]
+    out["shared_kept"] = _shared() == _case["shared"]
     return out
 '''
 
@@ -480,8 +517,11 @@ def in_a_kernel(tmp_path_factory):
                 f"print(json.dumps(finish_case(json.loads({data!r}))))", 60)
             result = next((json.loads(t) for t in "".join(after).splitlines()
                            if t.startswith("{")), {"errors": after})
+            # A learner's cell after the case: its print must show.
+            printed, _, _ = execute("print('next cell', 6 * 7)", 30)
             result.update(cell_seconds=wall, cell_status=status,
-                          ran=sum(t.count("@@ran") for t in texts), cell_output=texts)
+                          ran=sum(t.count("@@ran") for t in texts), cell_output=texts,
+                          next_cell="".join(printed).strip())
             results[case.name] = result
         # The kernel is still itself: a plain cell works.
         texts, status, _ = execute("print(6 * 7)", 30)
@@ -510,6 +550,8 @@ def _check(case: Case, result: dict) -> None:
         assert case.left_thread in " ".join(result["messages"]), result
     assert result["threads"] == [], result
     assert result["growth_mb"] < case.growth_mb, result
+    # What the process shares is as it was (put back, and named, if the app changed it).
+    assert result["shared_kept"], result
     _check_special(case, result)
 
 
@@ -552,6 +594,7 @@ def test_in_a_kernel(in_a_kernel, name):
     # a forked copy of the kernel printing the cell's output again would show here.
     assert result["cell_seconds"] <= case.timeout + MARGIN, result["cell_seconds"]
     assert result["ran"] == 1, result["cell_output"]
+    assert result["next_cell"] == "next cell 42", result
     _check(case, result)
 
 

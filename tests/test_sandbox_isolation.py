@@ -611,3 +611,268 @@ def test_a_left_process_is_named_by_its_command_and_a_zombie_is_said_to_have_exi
         running.kill()
         running.wait()
         exited.wait()
+
+
+# -- process_state: what a request changes of the process is put back -----------------------
+
+def _ok(start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+
+def _quiet_tracer(frame, event, arg):
+    return None
+
+
+CHANGES = {  # what an app changes and leaves changed, and how the finding names it
+    "sys.stdout": lambda: setattr(sys, "stdout", __import__("io").StringIO()),
+    "sys.stderr": lambda: setattr(sys, "stderr", __import__("io").StringIO()),
+    "sys.stdin": lambda: setattr(sys, "stdin", __import__("io").StringIO("body")),
+    "builtins.print": lambda: setattr(__import__("builtins"), "print", lambda *a, **k: None),
+    "(sys.settrace)": lambda: sys.settrace(_quiet_tracer),
+    "(sys.setprofile)": lambda: sys.setprofile(_quiet_tracer),
+    "(threading.settrace)": lambda: threading.settrace(_quiet_tracer),
+    "(threading.setprofile)": lambda: threading.setprofile(_quiet_tracer),
+    "gc.disable()": lambda: __import__("gc").disable(),
+    "sys.setswitchinterval": lambda: sys.setswitchinterval(0.123),
+    "sys.excepthook": lambda: setattr(sys, "excepthook", lambda *a: None),
+    "threading.excepthook": lambda: setattr(threading, "excepthook", lambda *a: None),
+    "sys.unraisablehook": lambda: setattr(sys, "unraisablehook", lambda *a: None),
+    "os.chdir": lambda: os.chdir(os.path.dirname(os.getcwd()) or os.sep),
+}
+
+
+def _shared_now():
+    import builtins
+    import gc
+
+    return (sys.stdin, sys.stdout, sys.stderr, builtins.print, sys.gettrace(),
+            sys.getprofile(), threading.gettrace(), threading.getprofile(), gc.isenabled(),
+            sys.getswitchinterval(), sys.excepthook, threading.excepthook,
+            sys.unraisablehook, os.getcwd())
+
+
+@pytest.mark.parametrize("name", sorted(CHANGES))
+@pytest.mark.parametrize("raises", [False, True], ids=["returns", "raises"])
+def test_what_a_request_changes_of_the_process_is_put_back_and_named(name, raises):
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("runs on the main thread are the ones looked at")
+    before = _shared_now()
+
+    def app(environ, start_response):
+        CHANGES[name]()
+        if raises:  # between the change and the code that would have undone it
+            raise ValueError("boom")
+        return _ok(start_response)
+
+    ex = gl.run_wsgi(app, gl.Request("GET", "/"))
+    assert _shared_now() == before
+    assert ex.response.status == (500 if raises else 200)
+    found = [f for f in ex.findings if f.rule == "sandbox.changed_process_state"]
+    assert len(found) == 1 and name in found[0].message and "put it back" in found[0].message
+
+
+def test_an_app_that_undoes_its_own_changes_gets_no_finding(tmp_path):
+    import contextlib
+    import gc
+    import io
+    from unittest import mock
+
+    def app(environ, start_response):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            print("captured")
+        with mock.patch.dict(os.environ, {"GL_TEMPORARY": "1"}):
+            assert os.environ["GL_TEMPORARY"] == "1"
+        here = os.getcwd()
+        os.chdir(tmp_path)
+        try:
+            gc.disable()
+        finally:
+            gc.enable()
+            os.chdir(here)
+        profiler = __import__("cProfile").Profile()
+        profiler.enable()
+        profiler.disable()
+        return _ok(start_response)
+
+    ex = gl.run_wsgi(app, gl.Request("GET", "/"))
+    assert ex.response.status == 200 and ex.findings == []
+
+
+def test_os_environ_changed_in_a_request_is_put_back_exactly(monkeypatch):
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("runs on the main thread are the ones looked at")
+    monkeypatch.setenv("GL_KEEP", "kept")
+    monkeypatch.setenv("GL_GONE", "was here")
+    before = dict(os.environ)
+
+    def app(environ, start_response):  # the CGI habit: the request into os.environ
+        os.environ["QUERY_STRING"] = environ["QUERY_STRING"]
+        os.environ["GL_KEEP"] = "overwritten"
+        del os.environ["GL_GONE"]
+        return _ok(start_response)
+
+    ex = gl.run_wsgi(app, gl.Request("GET", "/?name=Ada"))
+    assert dict(os.environ) == before
+    assert [f.rule for f in ex.findings] == ["sandbox.changed_os_environ"]
+    message = ex.findings[0].message
+    assert "set 'QUERY_STRING'" in message and "changed 'GL_KEEP'" in message
+    assert "removed 'GL_GONE'" in message and "the environ dict" in message
+    assert ex.findings[0].spec == "PEP 3333 §Specification Details"
+
+
+def test_os_environ_replaced_by_a_dict_is_put_back():
+    environ_object = os.environ
+
+    def app(environ, start_response):
+        os.environ = dict(environ)  # noqa: B003 - the mistake under test
+        return _ok(start_response)
+
+    ex = gl.run_wsgi(app, gl.Request("GET", "/"))
+    assert os.environ is environ_object
+    assert [f.rule for f in ex.findings] == ["sandbox.changed_os_environ"]
+    assert "(replaced by {" in ex.findings[0].message  # what the app put there, said once
+
+
+def test_changes_made_outside_a_run_are_the_learners_and_stay(monkeypatch, tmp_path):
+    """An app module that sets os.environ when it is imported, or a notebook cell that
+    changes directory between two runs: not the request's doing."""
+    monkeypatch.chdir(os.getcwd())
+    gl.run_wsgi(_hello, gl.Request("GET", "/"))
+    monkeypatch.setenv("GL_SETTINGS", "at import")
+    os.chdir(tmp_path)
+    ex = gl.run_wsgi(_hello, gl.Request("GET", "/"))
+    assert ex.findings == []
+    assert os.environ["GL_SETTINGS"] == "at import" and os.getcwd() == str(tmp_path)
+
+
+def test_a_stdout_left_replaced_by_an_app_stopped_at_its_deadline_is_put_back():
+    import io
+
+    stdout = sys.stdout
+
+    def app(environ, start_response):
+        sys.stdout = io.StringIO()
+        while True:
+            sum(range(100))
+
+    ex = gl.run_wsgi(app, gl.Request("GET", "/"), timeout=0.3)
+    assert sys.stdout is stdout and ex.response.status == 504
+    assert "sandbox.changed_process_state" in [f.rule for f in ex.findings]
+
+
+def test_a_debugger_started_in_the_app_is_left_running():
+    import bdb
+
+    class Debugger(bdb.Bdb):
+        def user_line(self, frame):
+            pass
+
+    debugger = Debugger()
+    debugger.reset()
+    before = sys.gettrace()
+
+    def app(environ, start_response):
+        sys.settrace(debugger.trace_dispatch)  # as breakpoint() leaves it with breakpoints set
+        return _ok(start_response)
+
+    try:
+        ex = gl.run_wsgi(app, gl.Request("GET", "/"))
+        assert sys.gettrace() == debugger.trace_dispatch
+    finally:
+        sys.settrace(before)
+    assert ex.findings == []
+
+
+def test_asgi_requests_are_looked_at_too_and_lifespan_is_put_back_with_a_note():
+    import gc
+    import io
+
+    stdout, before = sys.stdout, dict(os.environ)
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    os.environ["GL_STARTED"] = "1"  # setting the process up: startup's job
+                    gc.disable()
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        sys.stdout = io.StringIO()
+        raise RuntimeError("before the stream was put back")
+
+    ex = gl.run_asgi(app, gl.Request("GET", "/"))
+    assert sys.stdout is stdout and ex.response.status == 500
+    assert "sandbox.changed_process_state" in [f.rule for f in ex.findings]
+    life = gl.lifespan(app)
+    assert life.started and life.stopped and life.ok  # a note, not a finding
+    assert dict(os.environ) == before and gc.isenabled()
+    assert any("put it back" in e.detail for e in life.trace if e.kind == "note")
+
+
+def test_an_awaited_run_alone_on_the_loop_is_looked_at():
+    import asyncio
+    import io
+
+    stdout = sys.stdout
+
+    async def app(scope, receive, send):
+        sys.stdout = io.StringIO()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    ex = asyncio.run(gl.run_asgi_async(app, gl.Request("GET", "/")))
+    assert sys.stdout is stdout
+    assert [f.rule for f in ex.findings] == ["sandbox.changed_process_state"]
+
+
+@pytest.mark.skipif(not POSIX, reason="SIGALRM: a program that uses it sends runs to a worker")
+def test_a_run_on_a_worker_is_looked_at_from_the_main_thread():
+    """Where the main thread cannot take the run (Windows; a program with its own SIGALRM
+    handler) it goes to a worker thread: process-wide changes are seen from the caller,
+    a trace function, which is the worker thread's own, on the worker."""
+    import io
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("runs on the main thread are the ones looked at")
+    stdout = sys.stdout
+
+    def app(environ, start_response):
+        sys.settrace(_quiet_tracer)
+        sys.stdout = io.StringIO()
+        return _ok(start_response)
+
+    previous = signal.signal(signal.SIGALRM, lambda *args: None)
+    try:
+        ex = gl.run_wsgi(app, gl.Request("GET", "/"))
+        seen = []
+        probe = gl.run_wsgi(lambda environ, start_response: seen.append(sys.gettrace())
+                            or _ok(start_response), gl.Request("GET", "/"))
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert sys.stdout is stdout and seen == [None] and probe.findings == []
+    message = " ".join(f.message for f in ex.findings)
+    assert "sys.stdout" in message and "(sys.settrace)" in message
+
+
+def test_in_a_browser_the_inline_run_is_looked_at_too():
+    """Pyodide runs learner code inline (sandbox._call_inline, no threads): the same
+    look, taken outside the lab's own tracing of the run."""
+    import io
+
+    stdout, tracer = sys.stdout, sys.gettrace()
+
+    def run():
+        sys.stdout = io.StringIO()
+
+    try:
+        out = sandbox._call_inline(run, 1.0, watch=True)
+        assert sys.stdout is stdout and sys.gettrace() is tracer
+        assert [change.name for change in out.changed] == ["sys.stdout"]
+        assert sandbox._call_inline(run, 1.0).changed == ()  # not asked: an import, say
+    finally:
+        sys.stdout = stdout

@@ -9,10 +9,14 @@ and turn how the app went into the Response the client saw.
 
 from __future__ import annotations
 
+import threading
+
+from .. import process_state
 from ..exchange import Exchange, Response, accept, received, respond
 from ..leftovers import _counts
 from ..leftovers import report as report_leftovers
 from ..limits import MAX_BODY, check_max_body
+from ..process_state import report as report_changes
 from ..request import Request
 from ..stoppable import plain, swallowers
 from ..trace import now
@@ -57,6 +61,8 @@ def _finish(connection: Connection, response: Response) -> Exchange:
 def _conclude(connection: Connection, outcome) -> Exchange:
     if outcome.left is not None:
         report_leftovers(connection.trace, outcome.left)
+    if outcome.changed:
+        report_changes(connection.trace, outcome.changed, "asgi")
     if outcome.timed_out:
         connection.timed_out = True
         connection.stuck = outcome.stuck
@@ -103,7 +109,7 @@ def run_asgi(app, request: Request | bytes | None = None, *, timeout: float = DE
         return refused
     if max_body != MAX_BODY and connection.kind == "http":
         connection.max_body = check_max_body(max_body)
-    outcome = run_sync(connection.main, timeout + GRACE, connection.trace)
+    outcome = run_sync(connection.main, timeout + GRACE, connection.trace, watch=True)
     try:
         return _conclude(connection, outcome)
     except MemoryError:  # even with the body bounded, the process may be short of memory
@@ -123,6 +129,41 @@ async def run_asgi_async(app, request: Request | bytes | None = None, *,
     if refused is not None:
         return refused
     connection.owns_task = False
-    await connection.main()
+    before = _alone.enter()
+    try:
+        await connection.main()
+    finally:
+        changed = _alone.leave(before)
+    if changed:
+        report_changes(connection.trace, changed, "asgi")
     connection.closed = True
     return _finish(connection, connection.response())
+
+
+class _Alone:
+    """Awaited runs on the caller's loop interleave: what one changed of the process
+    cannot be told from what another did.  A run is watched (process_state.py) when it
+    is on the main thread and no other awaited run overlaps it from start to end."""
+
+    def __init__(self):
+        self.running = 0   # awaited runs in progress
+        self.started = 0   # awaited runs ever started
+
+    def enter(self):
+        first = self.running == 0 and _main_thread()
+        self.running += 1
+        self.started += 1
+        return (self.started, process_state.mark()) if first else None
+
+    def leave(self, before) -> tuple:
+        self.running -= 1
+        if before is None or self.started != before[0]:  # another run began meanwhile
+            return ()
+        return process_state.look(before[1])
+
+
+_alone = _Alone()
+
+
+def _main_thread() -> bool:
+    return threading.get_ident() == threading.main_thread().ident

@@ -19,6 +19,7 @@ import asyncio
 import inspect
 
 from ..findings import describe_error
+from ..process_state import described
 from ..trace import Trace
 from .connection import (
     ASGI,
@@ -163,7 +164,15 @@ def lifespan(app, *, timeout: float = DEFAULT_TIMEOUT) -> Lifespan:
     startup put in scope["state"]) and `.findings`.
     """
     result = Lifespan(Trace("asgi"))
-    outcome = run_sync(lambda: run_lifespan(app, result, timeout), timeout * 2)
+    outcome = run_sync(lambda: run_lifespan(app, result, timeout), timeout * 2, watch=True)
+    if outcome.changed:
+        # Startup may set up the process (that is what it is for); after shutdown a
+        # server's process exits, and the change with it.  Here the process is the
+        # notebook's, which goes on: the lab does what the exit would have done.
+        result.trace.add("server", "note", "between startup and the end of shutdown the app "
+                         f"changed what the whole process shares: {described(outcome.changed)}; "
+                         "a server's process would exit now, and the lab put it back instead",
+                         f"{SPEC} §Shutdown", target="app")
     if outcome.timed_out:
         result.trace.find("asgi.lifespan.timeout", phase="startup" if not result.started
                           else "shutdown", timeout=timeout)

@@ -360,15 +360,16 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
 
 
-def run_sync(make_coro, timeout: float, trace: Trace | None = None) -> sandbox.Outcome:
+def run_sync(make_coro, timeout: float, trace: Trace | None = None,
+             watch: bool = False) -> sandbox.Outcome:
     """Run `make_coro()` to completion on a loop of the lab's own (see the module
-    docstring), stopped after `timeout` seconds."""
+    docstring), stopped after `timeout` seconds; `watch`: see sandbox.call."""
     global _main_loop
     main = threading.get_ident() == _MAIN_IDENT
     own = _main_loop if main else None
     if own is None or own.loop.is_closed():
         own = OwnLoop()
-    outcome = sandbox.call(own.run, timeout, make_coro())
+    outcome = sandbox.call(own.run, timeout, make_coro(), watch=watch)
     if own.loop.stopped_by_app:
         own.loop.stopped_by_app = 0
         if trace is not None:

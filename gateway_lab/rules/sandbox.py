@@ -1,5 +1,6 @@
 """Rules about running learner code at all, whatever the interface: code that would
-swallow the server's stop, and threads and processes an app leaves running.
+swallow the server's stop, threads and processes an app leaves running, and what
+of the process it changes and leaves changed (process_state.py).
 
 These are not in PEP 3333 or the ASGI spec: a server hands a request to an
 app and expects it back, answered, within its time limit, with nothing of the
@@ -18,6 +19,14 @@ POPEN = "Python docs §subprocess: Popen objects"
 POPEN_URL = "https://docs.python.org/3/library/subprocess.html#popen-objects"
 RECURSION = "Python docs §sys.setrecursionlimit"
 RECURSION_URL = "https://docs.python.org/3/library/sys.html#sys.setrecursionlimit"
+# A server's process runs the app for one request after another (wsgi.run_once is
+# true only for CGI-like gateways), and with threads for several at once.
+SHARED = "PEP 3333 §environ Variables (wsgi.multithread, wsgi.run_once)"
+SHARED_URL = "https://peps.python.org/pep-3333/#environ-variables"
+# "The environ parameter is a dictionary object, containing CGI-style environment
+# variables ... the application is allowed to modify the dictionary in any way it desires."
+ENVIRON = "PEP 3333 §Specification Details"
+ENVIRON_URL = "https://peps.python.org/pep-3333/#specification-details"
 BAD_GATEWAY = "RFC 9110 §15.6.3"
 BAD_GATEWAY_URL = "https://www.rfc-editor.org/rfc/rfc9110#section-15.6.3"
 
@@ -44,6 +53,23 @@ RULES = [
          "killed {them}, and everything {they} had started",
          "wait for the processes you start (subprocess.run() waits, so do Popen.wait() and "
          "communicate()); an os.fork() copy of the server is never an app's to make."),
+    Rule("sandbox.changed_process_state", SHARED, SHARED_URL,
+         "your app changed what the whole process shares and left it changed when it "
+         "returned: {what}. A server's process goes on to serve every later request, and "
+         "other requests on other threads at the same time, so a change one request makes "
+         "leaks into all of them; the lab put {it} back, so this notebook and the next run "
+         "work as before",
+         "{hint}."),
+    Rule("sandbox.changed_os_environ", ENVIRON, ENVIRON_URL,
+         "your app changed os.environ during the request and left it changed ({how}); "
+         "os.environ is the environment of the whole process, which a server keeps for "
+         "every later request and shares with requests running at the same time on other "
+         "threads, so a value one request sets is seen by the next ones. The request's own "
+         "variables come in {request}, which is the app's to change; the lab put os.environ "
+         "back, so this notebook and the next run see it as before",
+         "read the request from {request} you are given and keep per-request values in "
+         "local variables (a CGI script's os.environ is the request's because its process "
+         "serves one request; a WSGI or ASGI app's process serves them all)."),
     Rule("sandbox.worker_died", BAD_GATEWAY, BAD_GATEWAY_URL,
          "the process running your app ended (exit status {code}) before it answered{why}; "
          "the server answered 502 Bad Gateway, as a proxy does when its upstream dies",
