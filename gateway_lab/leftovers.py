@@ -63,25 +63,31 @@ _WORK_ITEM_RUN = _pool_thread._WorkItem.run.__code__  # a pool thread's frame wh
 
 # -- counting what could leave something behind -------------------------------------------
 
-# The dict of running threads: its length is threading.active_count() without the lock.
+# The dict of running threads (ident -> Thread): threading.enumerate() without the lock.
 _threads = getattr(threading, "_active", None)
-if _threads is None:  # not CPython's threading: count the slow way
-    class _Count:
-        def __len__(self) -> int:
-            return threading.active_count()
+if _threads is None:  # not CPython's threading: list them the slow way
+    class _All:
+        def values(self):
+            return threading.enumerate()
 
-    _threads = _Count()
+    _threads = _All()
+
+
+def running_threads() -> tuple:
+    """The Thread objects running now, in the order they started.  Compared by identity:
+    a count misses a thread started while another ended, and an ident (a thread's stack
+    address) is handed to the next thread once one ends."""
+    return tuple(_threads.values())
 _hooked = False
 
 
 class _Counts:
-    __slots__ = ("chdir", "code_changes", "environ", "spawned", "threads")
+    __slots__ = ("chdir", "code_changes", "environ", "spawned")
 
     def __init__(self):
         self.environ = 0       # os.putenv/os.unsetenv calls: os.environ changed (process_state)
         self.chdir = 0         # os.chdir/os.fchdir calls (process_state)
         self.spawned = 0       # process-starting events seen by the audit hook
-        self.threads = -1      # threads running when the lab last listed them (_Seen)
         self.code_changes = 0  # assignments to a function's __code__ (stoppable's cache)
 
 
@@ -113,41 +119,24 @@ def install() -> None:
 
 
 class Mark(NamedTuple):
-    """The counts at the start of a run, and when it started (time.perf_counter())."""
+    """What ran at the start of a run, and when it started (time.perf_counter())."""
 
-    threads: int
+    threads: tuple   # running_threads()
     spawned: int
     t0: float
 
 
 def mark() -> Mark:
     install()
-    if len(_threads) != _counts.threads:
-        _seen.refresh()
-    return Mark(len(_threads), _counts.spawned, time.perf_counter())
+    return Mark(running_threads(), _counts.spawned, time.perf_counter())
 
 
 def changed(m: Mark) -> bool:
     """Cheap: could the run have left something behind?"""
-    return len(_threads) != m.threads or _counts.spawned != m.spawned
+    return running_threads() != m.threads or _counts.spawned != m.spawned
 
 
 # -- threads --------------------------------------------------------------------------------
-
-class _Seen:
-    """The threads the lab has already accounted for (by ident); how many ran then is
-    `_counts.threads` (read at every run, so kept where it is cheapest to read)."""
-
-    def __init__(self):
-        self.idents: set[int] = set()
-
-    def refresh(self) -> None:
-        self.idents = {t.ident for t in threading.enumerate()}
-        _counts.threads = len(_threads)
-
-
-_seen = _Seen()
-
 
 # Threads whose work the lab accounts for itself (the lab's event loop's executor, whose
 # jobs asyncio/loops.py reports by what they run): never listed here as well.
@@ -202,13 +191,13 @@ def _runs_learner_code(thread: threading.Thread, frames: dict) -> bool:
     return False
 
 
-def new_threads() -> list[threading.Thread]:
-    """Threads started since the lab last looked that are still running the app's code."""
-    frames = sys._current_frames()
-    found = [t for t in threading.enumerate()
-             if t.ident not in _seen.idents and t.is_alive() and _runs_learner_code(t, frames)]
-    _seen.refresh()  # each is reported once
-    return found
+def new_threads(before: tuple, frames=None) -> list[threading.Thread]:
+    """Threads not in `before` (running_threads() at a run's start) that are still
+    running the app's code."""
+    frames = sys._current_frames() if frames is None else frames
+    known = set(before)
+    return [t for t in running_threads()
+            if t not in known and t.is_alive() and _runs_learner_code(t, frames)]
 
 
 # -- processes ------------------------------------------------------------------------------
@@ -385,10 +374,10 @@ def look(m: Mark) -> Left | None:
     """What the run that started at `m` left behind; its processes are killed.  None
     when nothing is left (the common case returns before listing anything)."""
     threads = ()
-    if len(_threads) != m.threads:
+    if running_threads() != m.threads:
         frames = sys._current_frames()
         threads = tuple(f"{t.name!r}" + (" (daemon)" if t.daemon else "") + _running(t, frames)
-                        for t in new_threads())
+                        for t in new_threads(m.threads, frames))
     procs = ()
     if _counts.spawned != m.spawned:
         found = new_processes(m.t0)

@@ -75,7 +75,7 @@ import time
 
 from . import leftovers, process_state
 from .browser import IN_BROWSER
-from .leftovers import _counts, _seen, _threads
+from .leftovers import _counts, running_threads
 from .origin import is_library as _is_library
 
 _BLOCKABLE = hasattr(signal, "pthread_sigmask")
@@ -384,13 +384,11 @@ def call(fn, timeout: float, *args, watch: bool = False) -> Outcome:
         # Installed once and left in place (a system call less per run); a
         # SIGALRM that is not the watchdog's still gets the default action.
         _signal.signal(_SIGALRM, _on_alarm)
-    # What the run could leave behind, counted before it (leftovers.py): the number
-    # of threads, and of process starts (os.fork() among them) the audit hook saw;
-    # and what it could change of the process (process_state.py).
+    # What the run could leave behind, noted before it (leftovers.py): the threads
+    # running, and the number of process starts (os.fork() among them) the audit hook
+    # saw; and what it could change of the process (process_state.py).
     before = process_state.mark() if watch else None
-    threads, spawned = len(_threads), _counts.spawned
-    if threads != _counts.threads:
-        _seen.refresh()  # threads came or went since the last run: not this one's
+    threads, spawned = running_threads(), _counts.spawned
     # Here, on the main thread: tell the watchdog when this run's time is up.
     out = Outcome()
     _run.deadline = deadline = _clock() + timeout
@@ -419,7 +417,7 @@ def call(fn, timeout: float, *args, watch: bool = False) -> Outcome:
                 _untrace()
     if before is not None:  # after _untrace(): the lab's own trace function is gone
         out.changed = process_state.look(before)
-    if len(_threads) != threads or _counts.spawned != spawned:
+    if running_threads() != threads or _counts.spawned != spawned:
         out.started = deadline - timeout
         return _after(out, threads, spawned)
     return out
@@ -437,7 +435,7 @@ def _call_elsewhere(fn, timeout: float, args: tuple, watch: bool) -> Outcome:
     return out
 
 
-def _after(out: Outcome, threads: int, spawned: int) -> Outcome:
+def _after(out: Outcome, threads: tuple, spawned: int) -> Outcome:
     """The end of a run whose counts changed: it may have left something behind."""
     if _forked_at >= out.started:
         # The app called os.fork() and this is the copy: it must not return into the

@@ -876,3 +876,34 @@ def test_in_a_browser_the_inline_run_is_looked_at_too():
         assert sandbox._call_inline(run, 1.0).changed == ()  # not asked: an import, say
     finally:
         sys.stdout = stdout
+
+
+def test_a_thread_started_while_another_ended_is_still_found():
+    """The run's threads are told by the Thread objects, not by their number or ident:
+    here one thread ends and one starts during the run (the count is the same), and the
+    new one may get the old one's ident (a stack address the system hands on)."""
+    release, stop = threading.Event(), threading.Event()
+    old = threading.Thread(target=release.wait, name="old-helper")
+    old.start()
+
+    def spin():
+        while not stop.is_set():
+            time.sleep(0.001)
+
+    def app(environ, start_response):
+        release.set()
+        old.join()
+        threading.Thread(target=spin, name="learner-spinner", daemon=True).start()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    try:
+        ex = gl.run_wsgi(app, gl.Request("GET", "/"))
+        rules = {f.rule: f for f in ex.findings}
+        assert "sandbox.left_threads" in rules, [str(f) for f in ex.findings]
+        assert "'learner-spinner'" in rules["sandbox.left_threads"].message
+        # and it is reported once: the next run did not start it
+        ex = gl.run_wsgi(_hello, gl.Request("GET", "/"))
+        assert ex.findings == []
+    finally:
+        stop.set()
