@@ -55,7 +55,9 @@ WSGI app over SCGI, FastCGI or uwsgi for a front end such as nginx.
 from __future__ import annotations
 
 import argparse
+import contextvars
 import errno
+import logging
 import os
 import signal
 import socket
@@ -148,6 +150,24 @@ def _request_from_environ(environ: dict, max_body: int = MAX_BODY, interface: st
     return request_from_vars(variables, body)[0]
 
 
+def too_slow(interface: str, request: Request, limit: float):
+    """The Exchange of a request whose body stopped arriving (RFC 9110 §15.5.9): the app
+    never sees it; the connection closes, as the rest of the body may still come."""
+    trace = Trace(interface)
+    received(trace, request)
+    trace.find("http.request.too_slow", actor="server", limit=limit, got="not all its")
+    return _refusal(interface, request, trace, 408,
+                    f"the body did not arrive within {limit:g} s")
+
+
+def _refusal(interface: str, request: Request, trace: Trace, status: int, why: str):
+    reason = reason_phrase(status)
+    response = Response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                                 ("Connection", "close")],
+                        f"{status} {reason}: {why}\n".encode(), reason=reason)
+    return respond(interface, request, trace, response)
+
+
 class Unreadable(Exception):
     """The request body could not be read: a malformed chunk, or a client too slow."""
 
@@ -169,27 +189,25 @@ def _read_stream(stream, size: int, environ: dict, interface: str) -> bytes:
         for name in ("SCRIPT_NAME", "CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING"):
             variables.pop(name, None)
         request = request_from_vars(variables, b"")[0]
-        trace = Trace(interface)
-        received(trace, request)
         if isinstance(error, TimeoutError):
             limit = environ.get("gateway_lab.read_timeout", 0)
-            trace.find("http.request.too_slow", actor="server", limit=limit, got="not all its")
-            status, why = 408, f"the body did not arrive within {limit:g} s"
-        else:
-            trace.find("http.chunked.malformed", actor="server", detail=str(error))
-            status, why = 400, f"the chunked body is malformed ({error})"
-        reason = reason_phrase(status)
-        response = Response(status, [("Content-Type", "text/plain; charset=utf-8"),
-                                     ("Connection", "close")],
-                            f"{status} {reason}: {why}\n".encode(), reason=reason)
-        raise Unreadable(respond(interface, request, trace, response)) from None
+            raise Unreadable(too_slow(interface, request, limit)) from None
+        trace = Trace(interface)
+        received(trace, request)
+        trace.find("http.chunked.malformed", actor="server", detail=str(error))
+        raise Unreadable(_refusal(interface, request, trace, 400,
+                                  f"the chunked body is malformed ({error})")) from None
 
 
 def _reply(exchange, start_response):
     """Send an Exchange's response through the real server."""
     response = exchange.response
     reason = response.reason or reason_phrase(response.status)
-    start_response(f"{response.status} {reason}".rstrip(), list(response.headers))
+    # werkzeug's server closes every connection and says so itself ("Connection: close"
+    # on every response): the lab's own would be a second header line.
+    headers = [(n, v) for n, v in response.headers
+               if not (n.lower() == "connection" and v.lower() == "close")]
+    start_response(f"{response.status} {reason}".rstrip(), headers)
     if response.complete:
         return [response.body]
     return _cut(response.body)
@@ -358,15 +376,28 @@ async def _send_response(send, response: Response) -> None:
                 "more_body": not response.complete})
 
 
-async def _read_body(scope: dict, receive, max_body: int) -> tuple[bytes, int]:
-    """The whole request body, or (b"", size) once it is known to pass `max_body`."""
+async def _read_body(scope: dict, receive, max_body: int,
+                     read_timeout: float) -> tuple[bytes, int]:
+    """The whole request body, or (b"", size) once it is known to pass `max_body`;
+    (b"", -1) if the client went away, (b"", -2) if it sent nothing for `read_timeout`.
+
+    The server reads the body here, before a worker runs the app.  uvicorn has no
+    timeout for a body that stops arriving (its --timeout-keep-alive is for a
+    connection idle between requests), so each wait is bounded by the lab, as
+    werkzeug's socket timeout bounds it (nginx: client_body_timeout)."""
+    import asyncio
+
     declared = next((v for n, v in scope.get("headers", []) if n.lower() == b"content-length"),
                     b"")
     if declared.isdigit() and int(declared) > max_body:
         return b"", int(declared)
     chunks, size = [], 0
     while True:
-        message = await receive()
+        # The first receive() is also when uvicorn answers "Expect: 100-continue".
+        try:
+            message = await asyncio.wait_for(receive(), read_timeout)
+        except asyncio.TimeoutError:
+            return b"", -2
         if message["type"] != "http.request":
             return b"", -1  # the client went away
         chunk = message.get("body", b"")
@@ -378,7 +409,14 @@ async def _read_body(scope: dict, receive, max_body: int) -> tuple[bytes, int]:
             return b"".join(chunks), size
 
 
-def _worker_asgi(pool: Pool, record, max_body: int):
+def _bodyless(scope: dict) -> dict:
+    """The scope without its body's framing: the request as far as it came."""
+    drop = (b"content-length", b"transfer-encoding", b"expect")
+    return {**scope, "headers": [(n, v) for n, v in scope.get("headers", [])
+                                 if n.lower() not in drop]}
+
+
+def _worker_asgi(pool: Pool, record, max_body: int, read_timeout: float = READ_TIMEOUT):
     """The ASGI app uvicorn serves: HTTP requests and WebSockets, run in the pool."""
 
     async def lab_asgi(scope, receive, send):
@@ -388,20 +426,27 @@ def _worker_asgi(pool: Pool, record, max_body: int):
             await _websocket(scope, receive, send)
 
     async def _http(scope, receive, send):
-        body, size = await _read_body(scope, receive, max_body)
-        if size < 0:
+        body, size = await _read_body(scope, receive, max_body, read_timeout)
+        if size == -1:
             return
         try:
-            request = _request_from_scope(scope, body if size <= max_body else b"")
+            if size == -2:
+                request = _request_from_scope(_bodyless(scope), b"")
+            else:
+                request = _request_from_scope(scope, body if size <= max_body else b"")
         except BadRequest as error:
             await _send_response(send, Response(400, [("Content-Type", "text/plain")],
                                                 f"400 Bad Request: {error}\n".encode()))
             return
-        if size > max_body:
+        if size == -2:
+            ex = too_slow("asgi", request, read_timeout)
+        elif size > max_body:
             ex = too_large("asgi", request, size, max_body)
         else:
             ex = await pool.run_async(request, root_path=scope.get("root_path", ""))
         record(ex.trace)
+        if not ex.response.complete:
+            _CUT_BY_LAB.set(ex)
         await _send_response(send, ex.response)
 
     async def _websocket(scope, receive, send):
@@ -450,6 +495,34 @@ def _worker_asgi(pool: Pool, record, max_body: int):
     return lab_asgi
 
 
+# uvicorn logs "ASGI callable returned without completing response." when the ASGI app
+# it serves returns mid-body.  Under the lab that app is the lab's relay, which sends
+# the response the worker's gateway cut short (max_body, the timeout, an app that raised
+# after http.response.start) and returns unfinished on purpose, so that uvicorn closes
+# the connection: the client must see an unfinished response.  The line is then
+# rewritten to say who cut it and why; the request's task holds the Exchange.
+_CUT_BY_LAB: contextvars.ContextVar = contextvars.ContextVar("gateway_lab_cut", default=None)
+_UNFINISHED = "ASGI callable returned without completing response."
+
+
+class _SayWhoCut(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        ex = _CUT_BY_LAB.get()
+        if ex is not None and record.msg == _UNFINISHED:
+            why = ", ".join(f.rule for f in ex.trace.findings) or "see its trace"
+            record.msg = (f"gateway-lab: {ex.request.method} {ex.request.target}: the server "
+                          f"cut the app's response short ({why}) and closed the connection "
+                          "mid-body, so the client sees it unfinished (srv.traces has why)")
+            record.args = ()
+        return True
+
+
+def _say_who_cut() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _SayWhoCut) for f in logger.filters):
+        logger.addFilter(_SayWhoCut())
+
+
 def _serve_uvicorn(asgi_app, host: str, port: int, *, lifespan: str = "auto",
                    after_stop=None, **keep) -> Server:
     try:
@@ -461,6 +534,7 @@ def _serve_uvicorn(asgi_app, host: str, port: int, *, lifespan: str = "auto",
     config = uvicorn.Config(asgi_app, log_level="warning", loop="asyncio", http="h11",
                             lifespan=lifespan, backlog=2048)
     server = uvicorn.Server(config)
+    _say_who_cut()  # after Config, which sets up uvicorn's loggers
     # uvicorn installs signal handlers only on the main thread; ours is not.
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                               name="gateway-lab-serve-asgi", daemon=True)
@@ -509,8 +583,9 @@ def serve(app, *, gateway: str | None = None, host: str = "127.0.0.1", port: int
     with trace=False, where an app that never returns cannot be stopped).
     `max_body` is the largest request body accepted (413 above);
     `keep_traces` and `keep_body` bound what `srv.traces` holds.  `read_timeout`
-    bounds each wait for the client under werkzeug (WSGI, CGI): past it a body that
-    stopped arriving gets 408, a head the connection cut.  `quiet`
+    bounds each wait for the client: past it a body that stopped arriving gets 408
+    (WSGI, CGI, and ASGI with worker processes, where the server reads the body
+    before the app runs), a head werkzeug is still reading a cut connection.  `quiet`
     silences the start-up line and the access log.  A `host` other than
     loopback gets an ExposedWarning.
     """
@@ -553,7 +628,8 @@ def serve(app, *, gateway: str | None = None, host: str = "127.0.0.1", port: int
             elif run is None:
                 srv = _serve_uvicorn(traced_asgi(app, record), host, port, **keep)
             else:
-                srv = _serve_uvicorn(_worker_asgi(run, record, max_body), host, port,
+                srv = _serve_uvicorn(_worker_asgi(run, record, max_body, read_timeout),
+                                     host, port,
                                      lifespan="off", after_stop=run.stop, **keep)
         except BaseException:
             if run is not None:

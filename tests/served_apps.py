@@ -78,6 +78,14 @@ async def asgi_app(scope, receive, send):
         raise KeyboardInterrupt
     if path == "/nap":  # awaits past the timeout: the worker stops it itself
         await asyncio.sleep(60)
+    if path == "/huge":  # streams 12 MiB, past the server's max_body of 10 MiB
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/octet-stream")]})
+        for _ in range(12):
+            await send({"type": "http.response.body", "body": b"x" * (1 << 20),
+                        "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return
     body = b""
     while True:
         message = await receive()

@@ -295,6 +295,20 @@ def test_a_body_that_never_comes_gets_408_at_the_read_timeout():
         assert fetch(srv)[0] == 200  # the next request is served
 
 
+def test_a_refusal_says_connection_close_once():
+    # werkzeug closes every connection and says so itself; a second header line of the
+    # lab's would be a duplicate field (RFC 9110 §5.3 allows it, but it is noise).
+    with gl.serve(wsgi_app, quiet=True, read_timeout=0.5, max_body=10) as srv:
+        slow, _ = _reply_to(srv, b"POST /c HTTP/1.1\r\nHost: a\r\nContent-Length: 5"
+                                 b"\r\n\r\nab")
+        big, _ = _reply_to(srv, b"POST /c HTTP/1.1\r\nHost: a\r\nContent-Length: 11"
+                                b"\r\n\r\n" + b"x" * 11)
+    for reply, status in ((slow, b"408"), (big, b"413")):
+        head = reply.partition(b"\r\n\r\n")[0].lower()
+        assert head.startswith(b"http/1.1 " + status)
+        assert head.count(b"\r\nconnection: close") == 1, head
+
+
 def test_a_client_that_stops_mid_head_is_cut_at_the_read_timeout():
     with gl.serve(wsgi_app, quiet=True, read_timeout=0.5) as srv:
         reply, took = _reply_to(srv, b"GET / HTTP/1.1\r\nHost: a\r\n")
