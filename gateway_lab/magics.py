@@ -152,6 +152,12 @@ def pick_app(namespace: dict, cell: str, name: str | None = None):
     defined = _defined_names(cell)
     if "app" in defined and callable(namespace.get("app")):
         return namespace["app"]
+    if "app" in defined and not any(callable(namespace.get(n)) for n in defined):
+        # `app = None`, `app = app()`: the cell does define app, as something a server
+        # cannot call (gunicorn: "Application object must be callable.").
+        raise InputError(f"the cell sets `app` to a {type(namespace.get('app')).__name__}, "
+                         "not a callable: a server calls app(...) for every request; "
+                         "assign the function itself (app = my_app, not my_app())")
     for candidate in reversed(defined):
         if callable(namespace.get(candidate)):
             return namespace[candidate]
@@ -197,7 +203,7 @@ class GatewayMagics(Magics):
         except InputError as error:
             return _error(str(error), help=isinstance(error, HelpRequested))
         if gateway == "cgi":
-            exchange = self._run_cgi(cell, request, args)
+            exchange = self._run_cgi(f"# %%cgi {line}\n{cell}", request, args)
         else:
             result = self._run_cell_as_this_cell(f"# %%{gateway} {line}\n{cell}")
             if not result.success:
@@ -238,6 +244,8 @@ class GatewayMagics(Magics):
 
     def _run_cgi(self, cell: str, request, args):
         # A real CGI server runs a file: write the cell to one, in a folder of its own.
+        # Its first line is a comment holding the magic's place, so that a traceback's
+        # line numbers are the cell's own (as for %%wsgi and %%asgi).
         with tempfile.TemporaryDirectory(prefix="gateway-lab-cgi-") as folder:
             script = Path(folder) / "cell.py"
             script.write_text(cell, encoding="utf-8")

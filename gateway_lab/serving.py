@@ -55,9 +55,12 @@ WSGI app over SCGI, FastCGI or uwsgi for a front end such as nginx.
 from __future__ import annotations
 
 import argparse
+import contextvars
 import errno
+import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -93,6 +96,11 @@ GATEWAYS = ("wsgi", "asgi", "cgi")
 START_TIMEOUT = 10.0   # seconds to wait for a server to start listening
 
 
+# s any one read of a request may wait for the client (the head, the body, the next request
+# on a kept-alive connection); nginx's client_header_timeout and client_body_timeout are 60.
+READ_TIMEOUT = 30.0
+
+
 class TooLarge(Exception):
     """A request body above the server's max_body: answered 413 unread."""
 
@@ -117,7 +125,7 @@ def too_large(interface: str, request: Request, size: int, limit: int):
 
 # -- WSGI (and CGI) under werkzeug -----------------------------------------------------
 
-def _request_from_environ(environ: dict, max_body: int = MAX_BODY):
+def _request_from_environ(environ: dict, max_body: int = MAX_BODY, interface: str = "wsgi"):
     """The HTTP request werkzeug received, as a gateway_lab.Request (body read in full);
     TooLarge past `max_body`, read no further."""
     from .wire._common import decimal, request_from_vars
@@ -125,9 +133,9 @@ def _request_from_environ(environ: dict, max_body: int = MAX_BODY):
     stream = environ["wsgi.input"]
     declared = decimal(environ.get("CONTENT_LENGTH") or "0") or 0
     if environ.get("wsgi.input_terminated"):  # chunked: werkzeug ends the stream for us
-        body = stream.read(max_body + 1)
+        body = _read_stream(stream, max_body + 1, environ, interface)
     else:
-        body = b"" if declared > max_body else stream.read(declared)
+        body = b"" if declared > max_body else _read_stream(stream, declared, environ, interface)
     variables = {k: v for k, v in environ.items() if isinstance(v, str)}
     variables["REQUEST_SCHEME"] = environ.get("wsgi.url_scheme", "http")
     variables.pop("SCRIPT_NAME", None)
@@ -142,11 +150,64 @@ def _request_from_environ(environ: dict, max_body: int = MAX_BODY):
     return request_from_vars(variables, body)[0]
 
 
+def too_slow(interface: str, request: Request, limit: float):
+    """The Exchange of a request whose body stopped arriving (RFC 9110 §15.5.9): the app
+    never sees it; the connection closes, as the rest of the body may still come."""
+    trace = Trace(interface)
+    received(trace, request)
+    trace.find("http.request.too_slow", actor="server", limit=limit, got="not all its")
+    return _refusal(interface, request, trace, 408,
+                    f"the body did not arrive within {limit:g} s")
+
+
+def _refusal(interface: str, request: Request, trace: Trace, status: int, why: str):
+    reason = reason_phrase(status)
+    response = Response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                                 ("Connection", "close")],
+                        f"{status} {reason}: {why}\n".encode(), reason=reason)
+    return respond(interface, request, trace, response)
+
+
+class Unreadable(Exception):
+    """The request body could not be read: a malformed chunk, or a client too slow."""
+
+    def __init__(self, exchange):
+        super().__init__("request body unreadable")
+        self.exchange = exchange
+
+
+def _read_stream(stream, size: int, environ: dict, interface: str) -> bytes:
+    """stream.read(size), with werkzeug's errors as a server's answer: a chunk size that is
+    not hex is 400 (RFC 9112 §7.1), a client that stops sending is 408 (RFC 9110
+    §15.5.9) once its socket's read timeout passes."""
+    from .wire._common import request_from_vars
+
+    try:
+        return stream.read(size)
+    except (TimeoutError, OSError, ValueError) as error:
+        variables = {k: v for k, v in environ.items() if isinstance(v, str)}
+        for name in ("SCRIPT_NAME", "CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING"):
+            variables.pop(name, None)
+        request = request_from_vars(variables, b"")[0]
+        if isinstance(error, TimeoutError):
+            limit = environ.get("gateway_lab.read_timeout", 0)
+            raise Unreadable(too_slow(interface, request, limit)) from None
+        trace = Trace(interface)
+        received(trace, request)
+        trace.find("http.chunked.malformed", actor="server", detail=str(error))
+        raise Unreadable(_refusal(interface, request, trace, 400,
+                                  f"the chunked body is malformed ({error})")) from None
+
+
 def _reply(exchange, start_response):
     """Send an Exchange's response through the real server."""
     response = exchange.response
     reason = response.reason or reason_phrase(response.status)
-    start_response(f"{response.status} {reason}".rstrip(), list(response.headers))
+    # werkzeug's server closes every connection and says so itself ("Connection: close"
+    # on every response): the lab's own would be a second header line.
+    headers = [(n, v) for n, v in response.headers
+               if not (n.lower() == "connection" and v.lower() == "close")]
+    start_response(f"{response.status} {reason}".rstrip(), headers)
     if response.complete:
         return [response.body]
     return _cut(response.body)
@@ -175,7 +236,7 @@ def _traced_wsgi(run, record, max_body: int):
             request = _request_from_environ(environ, max_body)
         except WireError as error:
             return _refuse(error, start_response)
-        except TooLarge as refused:
+        except (TooLarge, Unreadable) as refused:
             record(refused.exchange.trace)
             return _reply(refused.exchange, start_response)
         ex = run.run(request)
@@ -194,10 +255,10 @@ def _cgi_app(path: Path, timeout: float, record, max_body: int):
 
     def lab_cgi(environ, start_response):
         try:
-            request = _request_from_environ(environ, max_body)
+            request = _request_from_environ(environ, max_body, "cgi")
         except WireError as error:
             return _refuse(error, start_response)
-        except TooLarge as refused:
+        except (TooLarge, Unreadable) as refused:
             record(refused.exchange.trace)
             return _reply(refused.exchange, start_response)
         script, mount = root, None  # one script: run_cgi works out SCRIPT_NAME from the URL
@@ -218,10 +279,33 @@ def _cgi_app(path: Path, timeout: float, record, max_body: int):
 
 
 def _serve_werkzeug(wsgi_app, host: str, port: int, gateway: str, quiet: bool,
-                    after_stop=None, **keep) -> Server:
+                    after_stop=None, read_timeout: float = READ_TIMEOUT, **keep) -> Server:
     from werkzeug.serving import WSGIRequestHandler, make_server
 
+    open_sockets: set = set()
+    lock = threading.Lock()
+
     class Handler(WSGIRequestHandler):
+        # socketserver applies `timeout` to the connection's socket: no read (of the
+        # head, of the body, or of the next request on a kept-alive connection) waits
+        # longer, so a client that stops sending cannot hold a thread for good.
+        timeout = read_timeout
+
+        def setup(self) -> None:
+            super().setup()
+            with lock:
+                open_sockets.add(self.connection)
+
+        def finish(self) -> None:
+            with lock:
+                open_sockets.discard(self.connection)
+            super().finish()
+
+        def make_environ(self):
+            environ = super().make_environ()
+            environ["gateway_lab.read_timeout"] = read_timeout
+            return environ
+
         def log_request(self, *args, **kw) -> None:  # the access log, unless quiet
             if not quiet:
                 super().log_request(*args, **kw)
@@ -240,6 +324,16 @@ def _serve_werkzeug(wsgi_app, host: str, port: int, gateway: str, quiet: bool,
     def stop():
         server.shutdown()
         server.server_close()
+        # werkzeug's handler threads are daemons nobody joins: a connection still open
+        # (a request in flight, a client that stopped sending) is cut, so that its
+        # thread ends now and its socket is closed, not at its next timeout.
+        with lock:
+            sockets = list(open_sockets)
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:  # closed meanwhile
+                pass
         if after_stop is not None:
             after_stop()
 
@@ -282,15 +376,28 @@ async def _send_response(send, response: Response) -> None:
                 "more_body": not response.complete})
 
 
-async def _read_body(scope: dict, receive, max_body: int) -> tuple[bytes, int]:
-    """The whole request body, or (b"", size) once it is known to pass `max_body`."""
+async def _read_body(scope: dict, receive, max_body: int,
+                     read_timeout: float) -> tuple[bytes, int]:
+    """The whole request body, or (b"", size) once it is known to pass `max_body`;
+    (b"", -1) if the client went away, (b"", -2) if it sent nothing for `read_timeout`.
+
+    The server reads the body here, before a worker runs the app.  uvicorn has no
+    timeout for a body that stops arriving (its --timeout-keep-alive is for a
+    connection idle between requests), so each wait is bounded by the lab, as
+    werkzeug's socket timeout bounds it (nginx: client_body_timeout)."""
+    import asyncio
+
     declared = next((v for n, v in scope.get("headers", []) if n.lower() == b"content-length"),
                     b"")
     if declared.isdigit() and int(declared) > max_body:
         return b"", int(declared)
     chunks, size = [], 0
     while True:
-        message = await receive()
+        # The first receive() is also when uvicorn answers "Expect: 100-continue".
+        try:
+            message = await asyncio.wait_for(receive(), read_timeout)
+        except asyncio.TimeoutError:
+            return b"", -2
         if message["type"] != "http.request":
             return b"", -1  # the client went away
         chunk = message.get("body", b"")
@@ -302,7 +409,14 @@ async def _read_body(scope: dict, receive, max_body: int) -> tuple[bytes, int]:
             return b"".join(chunks), size
 
 
-def _worker_asgi(pool: Pool, record, max_body: int):
+def _bodyless(scope: dict) -> dict:
+    """The scope without its body's framing: the request as far as it came."""
+    drop = (b"content-length", b"transfer-encoding", b"expect")
+    return {**scope, "headers": [(n, v) for n, v in scope.get("headers", [])
+                                 if n.lower() not in drop]}
+
+
+def _worker_asgi(pool: Pool, record, max_body: int, read_timeout: float = READ_TIMEOUT):
     """The ASGI app uvicorn serves: HTTP requests and WebSockets, run in the pool."""
 
     async def lab_asgi(scope, receive, send):
@@ -312,20 +426,27 @@ def _worker_asgi(pool: Pool, record, max_body: int):
             await _websocket(scope, receive, send)
 
     async def _http(scope, receive, send):
-        body, size = await _read_body(scope, receive, max_body)
-        if size < 0:
+        body, size = await _read_body(scope, receive, max_body, read_timeout)
+        if size == -1:
             return
         try:
-            request = _request_from_scope(scope, body if size <= max_body else b"")
+            if size == -2:
+                request = _request_from_scope(_bodyless(scope), b"")
+            else:
+                request = _request_from_scope(scope, body if size <= max_body else b"")
         except BadRequest as error:
             await _send_response(send, Response(400, [("Content-Type", "text/plain")],
                                                 f"400 Bad Request: {error}\n".encode()))
             return
-        if size > max_body:
+        if size == -2:
+            ex = too_slow("asgi", request, read_timeout)
+        elif size > max_body:
             ex = too_large("asgi", request, size, max_body)
         else:
             ex = await pool.run_async(request, root_path=scope.get("root_path", ""))
         record(ex.trace)
+        if not ex.response.complete:
+            _CUT_BY_LAB.set(ex)
         await _send_response(send, ex.response)
 
     async def _websocket(scope, receive, send):
@@ -374,6 +495,34 @@ def _worker_asgi(pool: Pool, record, max_body: int):
     return lab_asgi
 
 
+# uvicorn logs "ASGI callable returned without completing response." when the ASGI app
+# it serves returns mid-body.  Under the lab that app is the lab's relay, which sends
+# the response the worker's gateway cut short (max_body, the timeout, an app that raised
+# after http.response.start) and returns unfinished on purpose, so that uvicorn closes
+# the connection: the client must see an unfinished response.  The line is then
+# rewritten to say who cut it and why; the request's task holds the Exchange.
+_CUT_BY_LAB: contextvars.ContextVar = contextvars.ContextVar("gateway_lab_cut", default=None)
+_UNFINISHED = "ASGI callable returned without completing response."
+
+
+class _SayWhoCut(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        ex = _CUT_BY_LAB.get()
+        if ex is not None and record.msg == _UNFINISHED:
+            why = ", ".join(f.rule for f in ex.trace.findings) or "see its trace"
+            record.msg = (f"gateway-lab: {ex.request.method} {ex.request.target}: the server "
+                          f"cut the app's response short ({why}) and closed the connection "
+                          "mid-body, so the client sees it unfinished (srv.traces has why)")
+            record.args = ()
+        return True
+
+
+def _say_who_cut() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _SayWhoCut) for f in logger.filters):
+        logger.addFilter(_SayWhoCut())
+
+
 def _serve_uvicorn(asgi_app, host: str, port: int, *, lifespan: str = "auto",
                    after_stop=None, **keep) -> Server:
     try:
@@ -385,6 +534,7 @@ def _serve_uvicorn(asgi_app, host: str, port: int, *, lifespan: str = "auto",
     config = uvicorn.Config(asgi_app, log_level="warning", loop="asyncio", http="h11",
                             lifespan=lifespan, backlog=2048)
     server = uvicorn.Server(config)
+    _say_who_cut()  # after Config, which sets up uvicorn's loggers
     # uvicorn installs signal handlers only on the main thread; ours is not.
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                               name="gateway-lab-serve-asgi", daemon=True)
@@ -421,7 +571,7 @@ def _serve_uvicorn(asgi_app, host: str, port: int, *, lifespan: str = "auto",
 def serve(app, *, gateway: str | None = None, host: str = "127.0.0.1", port: int = 0,
           trace: bool = True, timeout: float = 5.0, quiet: bool = False, workers: int = 1,
           max_body: int = MAX_BODY, keep_traces: int = KEEP_TRACES,
-          keep_body: int = KEEP_BODY) -> Server:
+          keep_body: int = KEEP_BODY, read_timeout: float = READ_TIMEOUT) -> Server:
     """Serve `app` on host:port in a background thread and return the running Server.
 
     `gateway` is "wsgi", "asgi" or "cgi"; left out it is guessed (a path is a
@@ -432,7 +582,10 @@ def serve(app, *, gateway: str | None = None, host: str = "127.0.0.1", port: int
     `workers` is the number of worker processes (0: this process's threads, as
     with trace=False, where an app that never returns cannot be stopped).
     `max_body` is the largest request body accepted (413 above);
-    `keep_traces` and `keep_body` bound what `srv.traces` holds.  `quiet`
+    `keep_traces` and `keep_body` bound what `srv.traces` holds.  `read_timeout`
+    bounds each wait for the client: past it a body that stopped arriving gets 408
+    (WSGI, CGI, and ASGI with worker processes, where the server reads the body
+    before the app runs), a head werkzeug is still reading a cut connection.  `quiet`
     silences the start-up line and the access log.  A `host` other than
     loopback gets an ExposedWarning.
     """
@@ -457,9 +610,10 @@ def serve(app, *, gateway: str | None = None, host: str = "127.0.0.1", port: int
 
     if gateway == "cgi":
         srv = _serve_werkzeug(_cgi_app(Path(app), timeout, record, max_body), host, port,
-                              "cgi", quiet, **keep)
+                              "cgi", quiet, read_timeout=read_timeout, **keep)
     elif gateway == "wsgi" and not trace:
-        srv = _serve_werkzeug(app, host, port, "wsgi", quiet, **keep)
+        srv = _serve_werkzeug(app, host, port, "wsgi", quiet, read_timeout=read_timeout,
+                              **keep)
     elif gateway == "asgi" and not trace:
         srv = _serve_uvicorn(app, host, port, **keep)
     else:
@@ -469,11 +623,13 @@ def serve(app, *, gateway: str | None = None, host: str = "127.0.0.1", port: int
         try:
             if gateway == "wsgi":
                 srv = _serve_werkzeug(_traced_wsgi(run, record, max_body), host, port, "wsgi",
-                                      quiet, after_stop=run.stop, **keep)
+                                      quiet, after_stop=run.stop, read_timeout=read_timeout,
+                                      **keep)
             elif run is None:
                 srv = _serve_uvicorn(traced_asgi(app, record), host, port, **keep)
             else:
-                srv = _serve_uvicorn(_worker_asgi(run, record, max_body), host, port,
+                srv = _serve_uvicorn(_worker_asgi(run, record, max_body, read_timeout),
+                                     host, port,
                                      lifespan="off", after_stop=run.stop, **keep)
         except BaseException:
             if run is not None:
@@ -512,8 +668,9 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"largest request body accepted; larger ones get 413 "
                              f"(default {MAX_BODY})")
     parser.add_argument("--read-timeout", type=float, default=None, metavar="SECONDS",
-                        help="wire servers: seconds a client may take to send one whole "
-                             "request before the connection is cut (default 30)")
+                        help="seconds a client may take to send one whole request (wire "
+                             "servers), or to send anything at all (HTTP under werkzeug), "
+                             "before the connection is cut (default 30)")
     parser.add_argument("--reload", action="store_true",
                         help="restart when source files change (werkzeug's reloader for "
                              "WSGI, uvicorn's for ASGI; CGI scripts are read per request "
@@ -558,10 +715,10 @@ def main(argv: list[str] | None = None) -> int:
             print("gateway-lab serve: --reload is not needed here (CGI scripts are read "
                   "afresh per request; wire servers have no reloader); serving without it",
                   file=sys.stderr)
+        wire = {} if args.read_timeout is None else {"read_timeout": args.read_timeout}
         if args.protocol:
             from .wire.server import WireServer
 
-            wire = {} if args.read_timeout is None else {"read_timeout": args.read_timeout}
             with warnings.catch_warnings():  # said above, once, in the CLI's own words
                 warnings.simplefilter("ignore", ExposedWarning)
                 srv = WireServer(args.protocol, app, args.host, args.port,
@@ -574,7 +731,7 @@ def main(argv: list[str] | None = None) -> int:
                 warnings.simplefilter("ignore", ExposedWarning)
                 srv = serve(app, gateway=gateway, host=args.host, port=args.port,
                             timeout=args.timeout, workers=args.workers,
-                            max_body=args.max_body)
+                            max_body=args.max_body, **wire)
     except (ServeError, TypeError) as error:
         print(f"gateway-lab serve: {error}", file=sys.stderr)
         return 1

@@ -39,6 +39,9 @@ def app(environ, start_response):
         os._exit(3)
     if path == "/sleep":
         time.sleep(float(environ.get("QUERY_STRING") or "0.2"))
+    if path == "/huge":  # 11 MiB, past the server's max_body of 10 MiB
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return (b"x" * (1 << 20) for _ in range(11))
     body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [f"{path} pid={os.getpid()} body={len(body)}".encode()]
@@ -78,6 +81,14 @@ async def asgi_app(scope, receive, send):
         raise KeyboardInterrupt
     if path == "/nap":  # awaits past the timeout: the worker stops it itself
         await asyncio.sleep(60)
+    if path == "/huge":  # streams 12 MiB, past the server's max_body of 10 MiB
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/octet-stream")]})
+        for _ in range(12):
+            await send({"type": "http.response.body", "body": b"x" * (1 << 20),
+                        "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return
     body = b""
     while True:
         message = await receive()

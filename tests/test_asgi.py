@@ -349,6 +349,62 @@ def test_run_asgi_async_interleaves_on_one_loop():
     assert took < 1.0  # 20 x 0.1 s in series would be 2 s
 
 
+async def shrugs_off_one_cancel(scope, receive, send):
+    """A learner's `except asyncio.CancelledError: pass` around an await: the deadline's
+    cancel is caught, and the app goes on awaiting."""
+    try:
+        await asyncio.sleep(30)
+    except asyncio.CancelledError:
+        pass
+    await asyncio.sleep(30)
+
+
+def test_run_asgi_async_returns_at_its_deadline_when_the_app_swallows_the_cancel():
+    async def run():
+        start = time.perf_counter()
+        ex = await gl.run_asgi_async(shrugs_off_one_cancel, gl.Request(), timeout=0.3)
+        took = time.perf_counter() - start
+        assert asyncio.all_tasks() == {asyncio.current_task()}  # nothing left running
+        return ex, took
+
+    ex, took = asyncio.run(run())
+    assert ex.response.status == 504
+    assert took < 0.3 + 1.0
+    (finding,) = ex.findings
+    assert finding.rule == "asgi.app.timeout"
+    assert "caught the asyncio.CancelledError" in finding.message
+
+
+def test_run_asgi_async_lets_the_callers_cancellation_through():
+    async def run():
+        start = time.perf_counter()
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(gl.run_asgi_async(shrugs_off_one_cancel, gl.Request(),
+                                                     timeout=5), 0.2)
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+        return time.perf_counter() - start
+
+    assert asyncio.run(run()) < 0.2 + 1.0
+
+
+@pytest.mark.skipif(not hasattr(asyncio, "timeout"), reason="asyncio.timeout is 3.11+")
+def test_run_asgi_async_deadline_leaves_the_callers_task_uncancelled():
+    async def never(scope, receive, send):
+        await asyncio.sleep(30)
+
+    async def run():
+        ex = await gl.run_asgi_async(never, gl.Request(), timeout=0.1)
+        # The app's deadline was the app's: the caller's own timeout still works.
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.1):
+                await asyncio.sleep(5)
+        return ex, asyncio.current_task().cancelling()
+
+    ex, cancelling = asyncio.run(run())
+    assert ex.response.status == 504
+    assert cancelling == 0
+
+
 def test_run_asgi_from_a_thread():
     out = {}
     thread = threading.Thread(target=lambda: out.setdefault("ex", gl.run_asgi(

@@ -395,9 +395,74 @@ def test_lifespan_broken_apps():
     assert sandbox.lab_threads() == []
 
 
+# Learner mistakes in lifespan: each gets the one finding that names it, and the
+# Lifespan says what a server made of it (never "does not support lifespan" for an app
+# that speaks it, never the lab's own exception as the app's).
+
+async def answers_startup_twice(scope, receive, send):
+    await receive()
+    await send({"type": "lifespan.startup.complete"})
+    await send({"type": "lifespan.startup.complete"})
+    await receive()
+    await send({"type": "lifespan.shutdown.complete"})
+
+
+async def sends_a_str_at_startup(scope, receive, send):
+    await receive()
+    await send("lifespan.startup.complete")
+
+
+async def sends_none_at_shutdown(scope, receive, send):
+    await receive()
+    await send({"type": "lifespan.startup.complete"})
+    await receive()
+    await send(None)
+
+
+def plain_def_app(scope, receive, send):
+    return None
+
+
+def wsgi_app(environ, start_response):
+    start_response("200 OK", [])
+    return [b"hi"]
+
+
+@pytest.mark.parametrize("app, rules, supported, started", [
+    (answers_startup_twice, ["asgi.lifespan.answered_twice"], True, True),
+    (sends_a_str_at_startup, ["asgi.message.not_dict"], True, False),
+    (sends_none_at_shutdown, ["asgi.message.not_dict"], True, True),
+    (plain_def_app, ["asgi.app.not_async"], False, False),
+    (wsgi_app, ["asgi.app.is_wsgi"], False, False),
+    (None, ["asgi.app.not_callable"], False, False),
+])
+def test_lifespan_mistakes_are_named_once_and_truly(app, rules, supported, started):
+    life = gl.lifespan(app, timeout=TIMEOUT)
+    assert [f.rule for f in life.findings] == rules
+    assert (life.supported, life.started, life.stopped) == (supported, started, False)
+    shown = str(life.trace)
+    assert "_Handled" not in shown and "_NotAsync" not in shown
+    if supported:
+        assert "does not support lifespan" not in shown
+    assert gl.lifespan(answers_startup_twice, timeout=TIMEOUT).started  # the next run works
+
+
+def test_lifespan_startup_that_blocks_the_loop_is_stopped_and_not_called_unsupported():
+    async def sleeps_at_startup(scope, receive, send):
+        await receive()
+        time.sleep(30)  # the learner's mistake: a blocking sleep inside async def
+
+    life = gl.lifespan(sleeps_at_startup, timeout=TIMEOUT)
+    assert life.supported and not life.started
+    rules = [f.rule for f in life.findings]
+    assert "asgi.loop.blocked" in rules and "asgi.lifespan.timeout" in rules
+    assert "does not support lifespan" not in str(life.trace)
+
+
 def test_every_asgi_rule_has_a_case_or_a_reason():
     covered = {rule for _, rule, _ in {**HTTP, **WEBSOCKET}.values()}
     covered |= {"asgi.lifespan.bad_transition", "asgi.lifespan.raised", "asgi.lifespan.timeout",
+                "asgi.lifespan.answered_twice",       # test_lifespan_mistakes_are_named...
                 "asgi.lifespan.startup_failed",       # tests/test_asgi.py
                 "asgi.app.raised_after_response",     # tests/test_asgi.py (Starlette's 500)
                 "asgi.lifespan.shutdown_failed",      # the same path as startup_failed

@@ -1,5 +1,7 @@
 """%%wsgi, %%asgi and %%cgi, typed into a real IPython shell as an instructor would."""
 
+import time
+
 import pytest
 
 pytest.importorskip("IPython")
@@ -219,3 +221,27 @@ def test_a_runtime_error_points_at_this_cell_and_its_own_line(ip):
                              store_history=True)
     out = _plain(cap.stdout)
     assert f"Cell In[{result.execution_count}], line 3" in out and "ValueError" in out
+
+
+def test_a_cell_that_sets_app_to_none_is_told_so_not_that_it_has_no_app(ip):
+    _, outputs, _ = run(ip, "%%wsgi /\napp = None\n")
+    text = html_of(outputs)
+    assert "sets `app` to a NoneType, not a callable" in text
+    assert "defines no app" not in text and magics.last_exchange is None
+
+
+def test_a_cgi_cell_error_points_at_the_cells_own_line(ip):
+    run(ip, "%%cgi /\nprint('Content-Type: text/plain')\nprint()\nraise ValueError('boom')\n")
+    ex = magics.last_exchange
+    assert ex.response.status == 502
+    stderr = " ".join(str(e.detail) for e in ex.trace.events if e.kind == "stderr")
+    # line 4 of the cell as the notebook shows it (the %%cgi line is line 1)
+    assert "line 4" in stderr and "ValueError: boom" in stderr
+
+
+def test_a_cgi_cell_that_reads_stdin_for_ever_is_killed_at_its_timeout(ip):
+    start = time.perf_counter()
+    ok, _, _ = run(ip, "%%cgi / --timeout 0.5\nimport sys\nwhile True:\n    sys.stdin.read()\n")
+    assert ok and magics.last_exchange.response.status == 504
+    assert time.perf_counter() - start < 0.5 + 1.0
+    assert [f.rule for f in magics.last_exchange.findings] == ["cgi.script.timeout"]

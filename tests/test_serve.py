@@ -266,6 +266,74 @@ def test_stop_is_idempotent_and_frees_the_port():
     assert "stopped" in repr(srv)
 
 
+def _reply_to(srv, data: bytes, timeout: float = 10) -> tuple[bytes, float]:
+    """Send raw bytes, read until the server closes; (reply, seconds it took)."""
+    start = time.perf_counter()
+    with socket.create_connection((srv.host, srv.port), timeout=timeout) as sock:
+        sock.sendall(data)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    return reply, time.perf_counter() - start
+
+
+def test_a_bad_chunk_size_gets_400_and_a_finding_not_a_traceback(capfd):
+    with gl.serve(wsgi_app, quiet=True) as srv:
+        reply, _ = _reply_to(srv, b"POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked"
+                                  b"\r\n\r\nzz\r\nabc\r\n0\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 400 ")
+    assert [f.rule for f in srv.traces[-1].findings] == ["http.chunked.malformed"]
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_body_that_never_comes_gets_408_at_the_read_timeout():
+    with gl.serve(wsgi_app, quiet=True, read_timeout=0.5) as srv:
+        reply, took = _reply_to(srv, b"POST /c HTTP/1.1\r\nHost: a\r\nContent-Length: 100"
+                                     b"\r\n\r\nabc")
+        assert reply.startswith(b"HTTP/1.1 408 ") and took < 0.5 + 1.0
+        assert [f.rule for f in srv.traces[-1].findings] == ["http.request.too_slow"]
+        assert fetch(srv)[0] == 200  # the next request is served
+
+
+def test_a_refusal_says_connection_close_once():
+    # werkzeug closes every connection and says so itself; a second header line of the
+    # lab's would be a duplicate field (RFC 9110 §5.3 allows it, but it is noise).
+    with gl.serve(wsgi_app, quiet=True, read_timeout=0.5, max_body=10) as srv:
+        slow, _ = _reply_to(srv, b"POST /c HTTP/1.1\r\nHost: a\r\nContent-Length: 5"
+                                 b"\r\n\r\nab")
+        big, _ = _reply_to(srv, b"POST /c HTTP/1.1\r\nHost: a\r\nContent-Length: 11"
+                                b"\r\n\r\n" + b"x" * 11)
+    for reply, status in ((slow, b"408"), (big, b"413")):
+        head = reply.partition(b"\r\n\r\n")[0].lower()
+        assert head.startswith(b"http/1.1 " + status)
+        assert head.count(b"\r\nconnection: close") == 1, head
+
+
+def test_a_client_that_stops_mid_head_is_cut_at_the_read_timeout():
+    with gl.serve(wsgi_app, quiet=True, read_timeout=0.5) as srv:
+        reply, took = _reply_to(srv, b"GET / HTTP/1.1\r\nHost: a\r\n")
+    assert reply == b"" and took < 0.5 + 1.0
+
+
+def test_stop_cuts_a_connection_that_is_still_sending():
+    srv = gl.serve(wsgi_app, quiet=True)
+    sock = socket.create_connection((srv.host, srv.port), timeout=10)
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n")  # and nothing more
+    time.sleep(0.2)
+    before = {t.ident for t in threading.enumerate()}
+    start = time.perf_counter()
+    srv.stop()
+    assert time.perf_counter() - start < 3
+    assert sock.recv(100) == b""  # the server closed its end
+    sock.close()
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and any(
+            t.ident in before and t.name.startswith("Thread-") and "process_request" in t.name
+            for t in threading.enumerate()):
+        time.sleep(0.05)
+    assert not [t for t in threading.enumerate() if "process_request" in t.name]
+
+
 def test_not_an_app_is_a_clear_error():
     with pytest.raises(ServeError, match="must be callable"):
         gl.serve(42, gateway="wsgi", quiet=True)

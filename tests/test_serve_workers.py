@@ -375,3 +375,73 @@ def test_a_module_that_serves_when_imported_does_not_multiply_servers(tmp_path, 
     finally:
         serves_on_import.srv.stop()
         sys.modules.pop("serves_on_import", None)
+
+
+# -- the body of an ASGI request, the end of a response, the end of a script -------------
+
+def _raw(srv, data: bytes) -> tuple[bytes, float]:
+    """Send raw bytes, read until the server closes; (reply, seconds it took)."""
+    start = time.perf_counter()
+    with socket.create_connection((srv.host, srv.port), timeout=15) as sock:
+        sock.sendall(data)
+        reply = b""
+        while chunk := sock.recv(1 << 20):
+            reply += chunk
+    return reply, time.perf_counter() - start
+
+
+@pytest.mark.parametrize("head", [b"Content-Length: 100\r\n\r\nabc",
+                                  b"Content-Length: 100\r\nExpect: 100-continue\r\n\r\n"],
+                         ids=["stalled body", "100-continue, no body"])
+def test_an_asgi_body_that_never_comes_gets_408_at_the_read_timeout(head):
+    # uvicorn has no body timeout of its own: the lab bounds each wait for the client.
+    with gl.serve(asgi_app, quiet=True, read_timeout=0.5) as srv:
+        reply, took = _raw(srv, b"POST /up HTTP/1.1\r\nHost: a\r\n" + head)
+        assert took < 0.5 + 1.5
+        assert b"HTTP/1.1 408 " in reply and b"within 0.5 s" in reply
+        if b"Expect" in head:  # uvicorn said "100 Continue" when the body was asked for
+            assert reply.startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        assert [f.rule for f in srv.traces[-1].findings] == ["http.request.too_slow"]
+        assert fetch(srv, "/after")[0] == 200  # the worker never saw it, and serves on
+
+
+def test_an_asgi_response_past_max_body_is_cut_and_the_log_says_who_cut_it(capfd):
+    with gl.serve(asgi_app, quiet=True) as srv:
+        reply, _ = _raw(srv, b"GET /huge HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert reply.startswith(b"HTTP/1.1 200 ")
+        assert not reply.endswith(b"\r\n0\r\n\r\n")  # no last chunk: the client sees it cut
+        assert 10 << 20 <= len(reply) < 11 << 20
+        assert [f.rule for f in srv.traces[-1].findings] == ["asgi.http.body_too_large"]
+        time.sleep(0.2)
+    err = capfd.readouterr().err
+    assert "returned without completing response" not in err  # the app did not return early
+    assert "GET /huge: the server cut the app's response short (asgi.http.body_too_large)" in err
+
+
+@needs_fork
+@pytest.mark.parametrize("how", ["gl.serve wsgi", "gl.serve asgi", "scgi"])
+def test_a_script_that_ends_without_stop_says_no_worker_died(tmp_path, how):
+    script = tmp_path / "forgets_stop.py"
+    script.write_text(
+        "import urllib.request\n"
+        "import gateway_lab as gl\n"
+        "from gateway_lab.wire.server import serve_scgi\n"
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [b'hi']\n"
+        "async def asgi_app(scope, receive, send):\n"
+        "    if scope['type'] == 'http':\n"
+        "        await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        "        await send({'type': 'http.response.body', 'body': b'hi'})\n"
+        f"how = {how!r}\n"
+        "if how == 'scgi':\n"
+        "    srv = serve_scgi(app, workers=3)\n"
+        "else:\n"
+        "    srv = gl.serve(asgi_app if 'asgi' in how else app, workers=3, quiet=True)\n"
+        "    assert urllib.request.urlopen(srv.url).read() == b'hi'\n"
+        "print('done', flush=True)\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(gl.__file__).parent.parent)}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert done.returncode == 0 and done.stdout == "done\n"
+    assert "exited" not in done.stderr and "replaces it" not in done.stderr, done.stderr

@@ -234,6 +234,37 @@ def test_a_slowloris_is_cut_at_the_deadline_while_others_are_served():
     assert server.traces[-1].findings[0].rule == "http.request.too_slow"
 
 
+# -- a reply cut short ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("protocol", list(CODECS))
+def test_a_reply_cut_at_max_body_does_not_reach_the_front_end_as_whole(protocol):
+    # SCGI and uwsgi end a reply by closing: an orderly close after 10 MiB would tell the
+    # front end the reply was whole.  FastCGI ends it with END_REQUEST: none is sent.
+    codec = CODECS[protocol]
+    with WireServer(protocol, app, quiet=True) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+            sock.sendall(codec.encode_request(gl.Request("GET", "/huge")))
+            reply, reset = b"", False
+            try:
+                while chunk := sock.recv(1 << 20):
+                    reply += chunk
+            except ConnectionResetError:
+                reset = True
+        if protocol == "fastcgi":
+            got = fastcgi.parse_records(reply)
+            assert [fastcgi.TYPES[r.type] for r in got[-2:]] == ["STDERR", "STDERR"]
+            assert got[-2].content == b"the response was cut short (wsgi.body.too_large)\n"
+            with pytest.raises(gl.wire.WireError, match="ends before END_REQUEST"):
+                fastcgi.decode_reply(reply)
+        else:
+            assert reset and len(reply) < 11 << 20
+        assert [f.rule for f in server.traces[-1].findings] == ["wsgi.body.too_large"]
+        assert "GET /huge: the response was cut short after 10485760 body bytes " \
+               "(wsgi.body.too_large)" in server.errors[-1]
+        ok = exchange(server.port, codec.encode_request(gl.Request("GET", "/after")))
+        assert codec.decode_response(ok).status == 200
+
+
 # -- an app that will not stop -------------------------------------------------------------
 
 @pytest.mark.timeout(60)

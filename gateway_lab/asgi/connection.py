@@ -276,6 +276,8 @@ class Watch:
     reported = False                 # this step's hold is reported already
     blocked = 0.0                    # the longest hold so far
     closed = False                   # the run is reported; late steps change nothing
+    ignored_cancel = False           # it caught its cancellation, and was left unstepped
+    lab_cancels = 0                  # the task's cancel()s that were the lab's own
 
     def __init__(self, trace: Trace, timeout: float):
         self.trace = trace
@@ -290,25 +292,57 @@ class Watch:
         steps = awaitable if type(awaitable) is types.CoroutineType else awaitable.__await__()
         send, throw = steps.send, steps.throw
         value = error = None
-        while True:
-            self.step_start = self.mark = _clock()
-            self.reported = False
-            try:
-                yielded = send(value) if error is None else throw(error)
-            except StopIteration as stop:
+        recancel = None  # set once the app has caught a cancellation and awaits on
+        try:
+            while True:
+                self.step_start = self.mark = _clock()
+                self.reported = False
+                try:
+                    yielded = send(value) if error is None else throw(error)
+                except StopIteration as stop:
+                    self.step_ended()
+                    return stop.value
+                except BaseException:
+                    self.step_ended(stopped=True)
+                    raise
                 self.step_ended()
-                return stop.value
-            except BaseException:
-                self.step_ended(stopped=True)
-                raise
-            self.step_ended()
-            if first_wait is not None:
-                first_wait()
-                first_wait = None
+                if first_wait is not None:
+                    first_wait()
+                    first_wait = None
+                if recancel is None and isinstance(error, asyncio.CancelledError):
+                    recancel = self._grace_after_cancel()
+                try:
+                    value, error = (yield yielded), None
+                except asyncio.CancelledError as cancelled:
+                    if recancel is not None:
+                        # Cancelled again after it caught one: it had its grace.
+                        self._abandon(steps)
+                        raise
+                    value, error = None, cancelled
+                except BaseException as thrown:  # noqa: BLE001 - forwarded to the app
+                    value, error = None, thrown
+        finally:
+            if recancel is not None:
+                recancel.cancel()
+
+    def _grace_after_cancel(self) -> asyncio.TimerHandle:
+        """The app caught the CancelledError its task was cancelled with and awaits
+        again.  Clean-up awaits are allowed (asyncio's own docs say to re-raise once
+        done); GRACE later the task is cancelled once more, and the app is then left
+        unstepped (`_abandon`), so that neither the deadline nor the caller's own
+        cancellation (asyncio.wait_for, a TaskGroup) can be held off for ever."""
+        task = asyncio.current_task()
+        self.lab_cancels += 1
+        return task.get_loop().call_later(GRACE, task.cancel)
+
+    def _abandon(self, steps) -> None:
+        self.ignored_cancel = True
+        close = getattr(steps, "close", None)
+        if close is not None:
             try:
-                value, error = (yield yielded), None
-            except BaseException as thrown:  # noqa: BLE001 - cancellation, forwarded
-                value, error = None, thrown
+                close()  # GeneratorExit at its await: its `finally:` blocks run
+            except RuntimeError:  # "coroutine ignored GeneratorExit"
+                pass
 
     def checkpoint(self) -> float:
         """The app called send() or receive(): report a hold that ends here.  Returns
@@ -387,6 +421,8 @@ class Connection(Watch):
         try:
             self.returned = await self.steps(self._call(), self._arm)
         except asyncio.CancelledError as cancelled:
+            if not self.owns_task:
+                self._uncancel()
             if self.timed_out:
                 pass
             elif self.owns_task:
@@ -413,7 +449,17 @@ class Connection(Watch):
 
     def _expire(self, task) -> None:
         self.timed_out = True
+        self.lab_cancels += 1
         task.cancel()
+
+    def _uncancel(self) -> None:
+        """Take back the lab's own cancel()s of the caller's task (run_asgi_async): left
+        counted (Task.cancelling(), 3.11+), they would turn the caller's later
+        asyncio.timeout() into a plain CancelledError."""
+        task = asyncio.current_task()
+        for _ in range(self.lab_cancels if hasattr(task, "uncancel") else 0):
+            task.uncancel()
+        self.lab_cancels = 0
 
     def _call(self):
         self.trace.record((CALL, now(), None))
@@ -435,6 +481,9 @@ class Connection(Watch):
         """What the app was doing when its time ran out, for the timeout's finding."""
         if self.stuck:
             return "it blocked the event loop inside a C call and could not be stopped"
+        if self.ignored_cancel:
+            return (f"it caught the asyncio.CancelledError the server stopped it with and "
+                    f"awaited again; {GRACE:g} s later the server closed it")
         if self.blocked:
             return "it blocked the event loop"
         return self.waiting or "an await never returned"
@@ -521,9 +570,11 @@ def _looks_wsgi(app) -> bool:
     return len(positional) == 2 and all(p.kind is not p.VAR_POSITIONAL for p in params)
 
 
-def _is_call_error(error: TypeError) -> bool:
+def _is_call_error(error: TypeError, caller=None) -> bool:
+    """The TypeError was raised by the call into the app itself, in `caller`
+    (Connection._call unless said), not inside the app."""
     tb = error.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
-    # The TypeError was raised by the call into the app itself, in Connection._call.
-    return tb is not None and tb.tb_frame.f_code is Connection._call.__code__
+    code = (caller or Connection._call).__code__
+    return tb is not None and tb.tb_frame.f_code is code

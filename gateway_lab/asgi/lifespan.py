@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 
+from .. import sandbox
 from ..findings import describe_error
 from ..process_state import described
 from ..trace import Trace
@@ -27,6 +28,8 @@ from .connection import (
     GRACE,
     Watch,
     _Handled,
+    _is_call_error,
+    _looks_wsgi,
     _NotAsync,
     _valid,
     message_now,
@@ -84,6 +87,8 @@ async def run_lifespan(app, result: Lifespan, timeout: float, between=None) -> N
         trace.add("server", "receive", message["type"], SPEC, target="app", data=message)
         return message
 
+    answered: set[str] = set()  # the events the app has answered ("startup", "shutdown")
+
     async def send(message):
         if not _valid(message, trace):
             raise _Handled("invalid message")
@@ -92,12 +97,18 @@ async def run_lifespan(app, result: Lifespan, timeout: float, between=None) -> N
         # reads the queue.
         message = message_now(message)
         trace.add("app", "send", message["type"], SPEC, target="server", data=message)
+        event = _answers(message["type"])
+        if event in answered:
+            # Each event is answered once: uvicorn asserts this in send(), so the app
+            # gets an error there, and serves on without lifespan.
+            trace.find("asgi.lifespan.answered_twice", type=message["type"], event=event)
+            raise _Handled("answered twice")
+        if event:
+            answered.add(event)
         await from_app.put(message)
 
     async def call():
-        awaitable = app(scope, receive, send)
-        if not inspect.isawaitable(awaitable):
-            raise _NotAsync(type(awaitable).__name__)
+        awaitable = _call_app(app, scope, receive, send)
         try:
             await watch.steps(awaitable)
         except (KeyboardInterrupt, SystemExit) as error:
@@ -128,6 +139,16 @@ async def run_lifespan(app, result: Lifespan, timeout: float, between=None) -> N
             error = None if task.cancelled() else task.exception()
             if isinstance(error, _Exited):
                 error = error.args[0]
+            if isinstance(error, (_Handled, sandbox.Stopped)):
+                # send() recorded why (a message that is not one); or the app held the
+                # loop until the lab stopped it (asgi.loop.blocked): either way it does
+                # speak lifespan, and did not answer.
+                if isinstance(error, sandbox.Stopped):
+                    trace.find("asgi.lifespan.timeout", phase=name, timeout=timeout)
+                return False
+            if name == "startup" and _not_an_asgi_app(app, error, trace):
+                result.supported = False
+                return False
             if name == "startup" and error is not None and not result.started:
                 # §Scope: an app that raises on a lifespan scope does not support it; a
                 # server carries on without lifespan (Django does this).
@@ -155,6 +176,42 @@ async def run_lifespan(app, result: Lifespan, timeout: float, between=None) -> N
         if not task.done():
             task.cancel()
             await asyncio.wait({task}, timeout=GRACE)
+
+
+def _call_app(app, scope, receive, send):
+    awaitable = app(scope, receive, send)
+    if not inspect.isawaitable(awaitable):
+        raise _NotAsync(type(awaitable).__name__)
+    return awaitable
+
+
+def _answers(kind) -> str:
+    """'lifespan.startup.complete' -> 'startup': the event a message answers, if any."""
+    for event in ("startup", "shutdown"):
+        if kind in (f"lifespan.{event}.complete", f"lifespan.{event}.failed"):
+            return event
+    return ""
+
+
+def _not_an_asgi_app(app, error, trace: Trace) -> bool:
+    """An app a server could not even call the ASGI way: a plain `def`, a WSGI app, not
+    a callable.  A server with lifespan "auto" serves on without lifespan, and fails at
+    the first request: the finding says why now (as run_asgi's does)."""
+    if isinstance(error, _NotAsync):
+        trace.find("asgi.app.not_async", type=str(error))
+    elif not callable(app):
+        trace.find("asgi.app.not_callable", actor="server", type=type(app).__name__)
+    elif isinstance(error, TypeError) and _is_call_error(error, _call_app):
+        if _looks_wsgi(app):
+            trace.find("asgi.app.is_wsgi", name=repr(getattr(app, "__name__",
+                                                                 type(app).__name__)))
+        else:
+            trace.find("asgi.app.signature", error=str(error))
+    else:
+        return False
+    trace.add("server", "note", "the app cannot be served as ASGI at all; serving without "
+              "lifespan", f"{SPEC} §Scope", target="client")
+    return True
 
 
 def lifespan(app, *, timeout: float = DEFAULT_TIMEOUT) -> Lifespan:

@@ -248,6 +248,12 @@ RULES = [
          "your app sent {type!r} in answer to {to!r}",
          "answer lifespan.startup with lifespan.startup.complete (or .failed) and "
          "lifespan.shutdown with lifespan.shutdown.complete."),
+    Rule("asgi.lifespan.answered_twice", LIFE, LIFE_URL,
+         "your app sent {type!r}, but it had answered lifespan.{event} already; each event "
+         "is answered once, so the server raised an error in send() and went on without "
+         "lifespan",
+         "send lifespan.{event}.complete (or .failed) once, after receive() returned "
+         "lifespan.{event}."),
     Rule("asgi.lifespan.raised", LIFE, LIFE_URL,
          "your app raised {error} during lifespan {phase}",
          "catch errors in startup/shutdown and send lifespan.*.failed with a message."),

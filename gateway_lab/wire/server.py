@@ -13,7 +13,10 @@ uwsgi_pass talk to.  For each request it
 4. writes the reply: a CGI-style response (SCGI, uwsgi: then close the
    connection, which is how the front end knows the response ended) or
    STDOUT/STDERR/END_REQUEST records (FastCGI: then keep the connection
-   open if BEGIN_REQUEST asked for KEEP_CONN, §5.1).
+   open if BEGIN_REQUEST asked for KEEP_CONN, §5.1).  A reply the gateway cut
+   short (a body past max_body, an app that failed mid-body) must not pass
+   for whole: SCGI and uwsgi then reset the connection, FastCGI sends no
+   END_REQUEST; either way one line is logged.
 
 How it holds up under load and against slow or hostile clients (issue 14):
 one thread (the *poller*) watches every connection with a selector, reads
@@ -52,6 +55,7 @@ from __future__ import annotations
 import queue
 import selectors
 import socket
+import struct
 import sys
 import threading
 import time
@@ -71,7 +75,7 @@ from ..listening import (
 from ..trace import Trace, now
 from ..workers import InProcess, start_workers
 from . import fastcgi, scgi, uwsgi
-from ._common import WireError, read_fields, request_from_vars
+from ._common import WireError, encode_cgi_response, read_fields, request_from_vars
 
 __all__ = ["PROTOCOLS", "WireServer", "serve_fastcgi", "serve_scgi", "serve_uwsgi",
            "serve_wire"]
@@ -91,7 +95,7 @@ class _Connection:
     """One client connection, as the poller sees it."""
 
     __slots__ = ("sock", "peer", "buffer", "started", "last", "out", "close_after",
-                 "linger_until", "busy")
+                 "linger_until", "busy", "abort")
 
     def __init__(self, sock: socket.socket, peer):
         self.sock = sock
@@ -103,6 +107,7 @@ class _Connection:
         self.close_after = False     # close once `out` is written (SCGI, uwsgi, errors)
         self.linger_until = 0.0      # draining a refused client's bytes until then
         self.busy = False            # a request of it is running
+        self.abort = False           # reset, not close, once `out` is written (a cut reply)
 
     @property
     def name(self) -> str:
@@ -325,6 +330,9 @@ class WireServer(Server):
         if conn.out:
             selector.modify(conn.sock, selectors.EVENT_WRITE, conn)
             return
+        if conn.abort:
+            self._reset(selector, conn)
+            return
         if conn.close_after:
             self._linger(selector, conn)
             return
@@ -343,6 +351,17 @@ class WireServer(Server):
         conn.buffer.clear()
         conn.linger_until = _clock() + LINGER
         selector.modify(conn.sock, selectors.EVENT_READ, conn)
+
+    def _reset(self, selector, conn: _Connection) -> None:
+        """Close with a TCP reset (SO_LINGER 0): over SCGI and uwsgi the end of a reply is
+        the end of the connection, so an orderly close would tell the front end a cut
+        reply was whole; a reset is an error it sees and logs (nginx: "recv() failed
+        (104: Connection reset by peer) while reading upstream")."""
+        try:
+            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        self._close(selector, conn)
 
     def _close(self, selector, conn: _Connection) -> None:
         if self._open.pop(conn.sock, None) is None:
@@ -365,6 +384,8 @@ class WireServer(Server):
             except queue.Empty:
                 return
             conn.busy = False
+            if close == "abort":
+                conn.abort, close = True, True
             if conn.sock in self._open:
                 selector.register(conn.sock, selectors.EVENT_READ, conn)
                 self._send(selector, conn, data, close=close)
@@ -532,10 +553,35 @@ class WireServer(Server):
         def finished(ex: Exchange) -> None:  # on one of the pool's threads
             ex.trace = _merge(wire, ex.trace, sent)
             self.record(ex.trace)
+            if not ex.response.complete:
+                self._cut(conn, ex, parsed)
+                return
             self._done(conn, self._encode(ex.response, parsed, ex.trace),
                        parsed is None or not parsed.keep_conn)
 
         self.pool.submit(request, finished, script_name=script_name)
+
+    def _cut(self, conn: _Connection, ex: Exchange, parsed: fastcgi.Parsed | None) -> None:
+        """A reply the gateway cut short (a body past max_body, an app that failed after
+        start_response): what came is sent, then the front end must see it unfinished
+        (PEP 3333 §Error Handling: the server closes the connection).  FastCGI: STDOUT
+        and STDERR, and no END_REQUEST (§5.5), so nginx logs "upstream prematurely
+        closed"; SCGI and uwsgi: a reset, as their replies end with the connection."""
+        why = ", ".join(f.rule for f in ex.trace.findings) or "see its trace"
+        request = ex.request
+        if parsed is None:
+            how = "connection reset, so that the front end does not take it for whole"
+            reply, close = PROTOCOLS[self.protocol].encode_response(ex.response), "abort"
+        else:
+            how = "no END_REQUEST sent, connection closed"
+            said = f"the response was cut short ({why})\n".encode()
+            reply = (fastcgi.stream(fastcgi.STDOUT, parsed.request_id,
+                                    encode_cgi_response(ex.response))
+                     + fastcgi.stream(fastcgi.STDERR, parsed.request_id, said))
+            close = True
+        self._log(f"{conn.name}: {request.method} {request.target}: the response was cut "
+                  f"short after {len(ex.response.body)} body bytes ({why}); {how}")
+        self._done(conn, reply, close)
 
     def _decode(self, data: bytes, parsed: fastcgi.Parsed | None):
         """(Request, script_name, the trace of the wire fields) for one request's bytes.

@@ -4,6 +4,7 @@ fresh one."""
 
 from __future__ import annotations
 
+import atexit
 import collections
 import contextlib
 import itertools
@@ -289,6 +290,11 @@ class Pool:
                 error.unimportable = worker.unimportable
                 raise error
         self.monitor = lab_thread(self._watch, "gateway-lab-pool-monitor")
+        # A script that ends without srv.stop(): multiprocessing's own exit handler would
+        # SIGTERM the forked workers, and their readers would report a worker that
+        # "exited while serving" and start another.  atexit runs the handlers last
+        # registered first, so the pool stops its workers itself before that.
+        atexit.register(self.stop)
         return self
 
     def _spawn(self) -> Worker:
@@ -311,6 +317,7 @@ class Pool:
     def stop(self) -> None:
         """Ask every worker to finish, kill those that do not, reap them all."""
         self.stopping.set()
+        atexit.unregister(self.stop)
         with self.lock:
             workers = list(self.workers)
         for worker in workers:
