@@ -120,8 +120,12 @@ def _headers_now(headers):
     return tuple(headers)  # the usual (str, str) pairs: a shallow copy is a whole one
 
 
-# A header name: a letter, then letters, digits, '-' or '_', not ending in '-' or '_'.
-_HEADER_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9\-_]*[A-Za-z0-9])?$")
+# A header name.  PEP 3333 §The start_response() Callable: "a valid HTTP header
+# field-name", a token (RFC 9110 §5.1, §5.6.2): anything else is never sent.  wsgiref's
+# validator asks more (_VALIDATE_NAME: a letter, then letters, digits, '-' or '_', not
+# ending in '-' or '_'); a token it refuses ('X.Trace', 'X-') is sent by servers.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_VALIDATE_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9\-_]*[A-Za-z0-9])?$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _STATUS = re.compile(r"^[1-5][0-9]{2} [^\x00-\x1f\x7f\u0100-\U0010ffff]*$")
 _SENDABLE_STATUS = re.compile(r"^[1-5][0-9]{2}(?:[ \t][^\x00-\x1f\x7f\u0100-\U0010ffff]*)?$")
@@ -129,8 +133,9 @@ _SENDABLE_STATUS = re.compile(r"^[1-5][0-9]{2}(?:[ \t][^\x00-\x1f\x7f\u0100-\U00
 # What the checks make of a header name or a status are pure functions of an exact
 # str, so the ones seen are remembered (bounded): a remembered answer is the one
 # checking again would give, and every finding is still recorded every time.
-_BAD_NAME, _STATUS_FIELD, _HOP, _TYPE, _LENGTH, _OTHER = (
-    "bad name", "status", "hop-by-hop", "content-type", "content-length", "other")
+_BAD_NAME, _STATUS_FIELD, _HOP, _TYPE, _LENGTH, _OTHER, _VALIDATE_ONLY = (
+    "bad name", "status", "hop-by-hop", "content-type", "content-length", "other",
+    "a token wsgiref.validate refuses")
 _NAME_KIND: dict[str, str] = {}
 _GOOD_STATUS: set[str] = set()
 
@@ -138,7 +143,8 @@ _GOOD_STATUS: set[str] = set()
 def _name_kind(name: str) -> str:
     """What a header name is to the checks (see above)."""
     lower = name.lower()
-    kind = (_BAD_NAME if not _HEADER_NAME.match(name) else _STATUS_FIELD if lower == "status"
+    kind = (_BAD_NAME if not _TOKEN.fullmatch(name) else _VALIDATE_ONLY
+            if not _VALIDATE_NAME.match(name) else _STATUS_FIELD if lower == "status"
             else _HOP if lower in HOP_BY_HOP else _TYPE if lower == "content-type"
             else _LENGTH if lower == "content-length" else _OTHER)
     if name.__class__ is str and len(_NAME_KIND) < 4096:
@@ -455,6 +461,9 @@ class _Call:
                     find("wsgi.headers.not_latin1", name=repr(name), char=repr(bad))
                     raise WSGIError(f"header {name!r} is not Latin-1")
             if kind is _OTHER:
+                clean.append(header)
+            elif kind is _VALIDATE_ONLY:
+                find("wsgi.headers.name_validate_only", name=repr(name))
                 clean.append(header)
             elif kind is _TYPE:
                 has_type = True

@@ -85,7 +85,12 @@ def header_splitting(environ, start_response):
 
 
 def header_bad_name(environ, start_response):
-    start_response("200 OK", TEXT + [("X-Trace-", "1")])
+    start_response("200 OK", TEXT + [("X Trace", "1")])  # a space: not a token
+    return [b"x"]
+
+
+def header_name_validate_refuses(environ, start_response):
+    start_response("200 OK", TEXT + [("X-Trace-", "1")])  # a token, but validate's pattern
     return [b"x"]
 
 
@@ -264,6 +269,8 @@ CATALOG = {
     "header_bytes": (header_bytes, "wsgi.headers.not_tuple", 500),
     "header_splitting": (header_splitting, "wsgi.headers.control_chars", 500),
     "header_bad_name": (header_bad_name, "wsgi.headers.bad_name", 500),
+    "header_name_validate_refuses": (header_name_validate_refuses,
+                                     "wsgi.headers.name_validate_only", 200),
     "header_not_latin1": (header_not_latin1, "wsgi.headers.not_latin1", 500),
     "hop_by_hop": (hop_by_hop, "wsgi.headers.hop_by_hop", 200),
     "status_header": (status_header, "wsgi.headers.status_header", 200),
@@ -643,3 +650,26 @@ def test_a_thread_pool_job_left_running_is_reported_whatever_code_it_runs():
         assert ex.findings == []
     finally:
         pool.shutdown()
+
+
+@pytest.mark.parametrize("name", ["X.Trace", "X-Trace-", "1st", "x~y", "X_"])
+def test_a_token_wsgiref_validate_refuses_is_sent_with_a_finding(name):
+    """PEP 3333 asks for a valid HTTP field name, a token (RFC 9110 §5.1): servers send
+    these; only wsgiref.validate's stricter pattern refuses them.  Sent, and said."""
+    ex = gl.run_wsgi(lambda environ, start_response: (
+        start_response("200 OK", TEXT + [(name, "1")]), [b"ok"])[1])
+    assert ex.response.status == 200 and ex.response.header(name) == "1"
+    assert [f.rule for f in ex.findings] == ["wsgi.headers.name_validate_only"]
+    with pytest.raises(AssertionError):  # and wsgiref.validate does refuse it
+        wsgiref.validate.validator(lambda environ, start_response: (
+            start_response("200 OK", TEXT + [(name, "1")]), [b"ok"])[1])(
+            _validate_environ(), lambda status, headers, exc_info=None: None)
+
+
+def _validate_environ() -> dict:
+    import io
+    from wsgiref.util import setup_testing_defaults
+
+    environ = {"wsgi.input": io.BytesIO(b""), "wsgi.errors": io.StringIO(), "QUERY_STRING": ""}
+    setup_testing_defaults(environ)
+    return environ

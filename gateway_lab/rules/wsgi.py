@@ -108,8 +108,15 @@ RULES = [
          "header {header!s} is not a (name, value) tuple of two str",
          "each header is a 2-tuple of str: ('Content-Type', 'text/html')."),
     Rule("wsgi.headers.bad_name", SR, SR_URL,
-         "the header name {name!s} is not a valid HTTP field name",
+         "the header name {name!s} is not a valid HTTP field name (a token: RFC 9110 "
+         "§5.1), so no server may send it",
          "use letters, digits and '-' only, e.g. 'X-Request-Id'."),
+    Rule("wsgi.headers.name_validate_only", SR, SR_URL,
+         "the header name {name!s} is a valid HTTP field name and servers send it, but "
+         "wsgiref.validate refuses it (it wants a letter, then letters, digits, '-' or "
+         "'_', not ending in '-' or '_')",
+         "use letters, digits and '-' only, e.g. 'X-Request-Id', and every server and "
+         "checker takes it."),
     Rule("wsgi.headers.control_chars", SR, SR_URL,
          "header {name!s} contains a control character (CR, LF, TAB...); it was not sent, "
          "because CR/LF in a header lets a client inject headers (response splitting)",
@@ -271,8 +278,10 @@ VALIDATE_MAP = {
     "check_headers: 'Header value' is str": "wsgi.headers.not_tuple",
     "check_headers: name.lower() != 'status'": "wsgi.headers.status_header",
     "check_headers: '\\n' not in name and ':' not in name": "wsgi.headers.bad_name",
-    "check_headers: header_re.search(name)": "wsgi.headers.bad_name",
-    "check_headers: not name.endswith('-') and (not name.endswith('_'))": "wsgi.headers.bad_name",
+    "check_headers: header_re.search(name)":
+        "wsgi.headers.bad_name|wsgi.headers.name_validate_only",
+    "check_headers: not name.endswith('-') and (not name.endswith('_'))":
+        "wsgi.headers.name_validate_only",
     "check_headers: 0": "wsgi.headers.control_chars",
     "check_content_type: 'Status' is str": "wsgi.status.not_str",
     "check_content_type: 'Header name' is str": "wsgi.headers.not_tuple",
