@@ -74,7 +74,7 @@ CUT = Step("server", "close connection", "response cut short", "ASGI spec §Erro
 _SPLITS_VALUE = re.compile(rb"[\r\n\x00]")
 _SPLITS_NAME = _SPLITS_VALUE
 # RFC 9110 §5.1: field-name = token, 1*tchar (§5.6.2); h11 refuses any other name
-# ("Illegal header name"), the same check WSGI's start_response makes (wsgi._HEADER_NAME).
+# ("Illegal header name"), the same check WSGI's start_response makes (wsgi._TOKEN).
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # What the checks make of a header name (exact bytes): its text, or None if it could
 # split the response; whether it is lower-case; whether it is Content-Length; whether it
