@@ -218,7 +218,8 @@ def lifespan(app, *, timeout: float = DEFAULT_TIMEOUT) -> Lifespan:
     """Run the lifespan protocol against `app`: startup, then shutdown.
 
     Returns a Lifespan with `.supported`, `.started`, `.stopped`, `.state` (what
-    startup put in scope["state"]) and `.findings`.
+    startup put in scope["state"]) and `.findings`.  `timeout` is each phase's:
+    startup and shutdown get `timeout` seconds each, so a call takes at most twice it.
     """
     result = Lifespan(Trace("asgi"))
     outcome = run_sync(lambda: run_lifespan(app, result, timeout), timeout * 2, watch=True)
