@@ -219,7 +219,9 @@ def lifespan(app, *, timeout: float = DEFAULT_TIMEOUT) -> Lifespan:
 
     Returns a Lifespan with `.supported`, `.started`, `.stopped`, `.state` (what
     startup put in scope["state"]) and `.findings`.  `timeout` is each phase's:
-    startup and shutdown get `timeout` seconds each, so a call takes at most twice it.
+    a startup or shutdown still waiting after `timeout` seconds is given up; one that
+    blocks the event loop is stopped by the call's own deadline, twice `timeout` (the
+    longest the two phases may take together).
     """
     result = Lifespan(Trace("asgi"))
     outcome = run_sync(lambda: run_lifespan(app, result, timeout), timeout * 2, watch=True)
