@@ -4,6 +4,7 @@ follow the ASGI spec; and run_asgi works inside a running event loop."""
 
 import asyncio
 import json
+import sys
 import threading
 import time
 
@@ -476,3 +477,27 @@ def test_tasks_the_app_leaves_behind_are_cancelled():
     ex = gl.run_asgi(app, gl.Request())
     assert ex.response.status == 204 and cancelled == [True]
     assert any(e.kind == "note" and "cancelled" in e.detail for e in ex.trace)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout() is Python 3.11+")
+def test_an_app_timing_its_own_waits_is_not_taken_for_one_that_swallows_cancellation():
+    """asyncio.timeout() (and asyncio.wait_for since 3.12) cancels the task it runs in
+    and takes that back when it turns into TimeoutError: an app that times its receive()
+    many times over is a right answer (exercise 19 has one), not an app holding off its
+    cancellation, and runs to its end."""
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
+        for i in range(8):  # 8 x 0.05 s: well past the lab's grace for a caught cancel
+            try:
+                async with asyncio.timeout(0.05):
+                    await receive()
+            except TimeoutError:
+                await send({"type": "http.response.body", "body": b"%d" % i,
+                            "more_body": True})
+        await send({"type": "http.response.body", "body": b"!"})
+
+    ex = gl.run_asgi(app, gl.Request("GET", "/"), timeout=3)
+    assert (ex.response.status, ex.response.body) == (200, b"01234567!")
+    assert [f.rule for f in ex.findings] == []

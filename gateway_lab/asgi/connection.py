@@ -261,6 +261,17 @@ def _headers_now(headers: list) -> tuple:
 
 # -- timing the app's steps -----------------------------------------------------
 
+def _cancel_still_asked() -> bool:
+    """The app caught a CancelledError and goes on: did it swallow a cancellation, or
+    was it its own timeout's?  asyncio.timeout() (and wait_for, built on it since 3.12)
+    cancels the task it runs in and, turning that into TimeoutError, takes the cancel
+    back (Task.uncancel): then nobody's cancel is pending.  Before 3.11 a task does not
+    count its cancels (and wait_for cancels an inner task): count it as swallowed."""
+    cancelling = getattr(asyncio.current_task(), "cancelling", None)
+    return cancelling is None or cancelling() > 0
+
+
+
 class Watch:
     """The loop's view of one app: which step it is in, how long it held the loop.
 
@@ -309,7 +320,8 @@ class Watch:
                 if first_wait is not None:
                     first_wait()
                     first_wait = None
-                if recancel is None and isinstance(error, asyncio.CancelledError):
+                if recancel is None and isinstance(error, asyncio.CancelledError) \
+                        and _cancel_still_asked():
                     recancel = self._grace_after_cancel()
                 try:
                     value, error = (yield yielded), None
