@@ -251,32 +251,36 @@ def test_idle_connections_do_not_slow_the_others(front):
     """200 idle connections held open to nginx and 200 to the FastCGI server itself;
     meanwhile wrk's clients get p99 under 100 ms through nginx, or (on a machine too
     busy for that) no worse than three times the p99 of the same load with no idle
-    connections, measured just before.
+    connections.
 
-    The best of three 2-second runs counts (as timeit takes the best of its runs): a
-    busy machine can stall any one of them, but if the idle connections slowed the
-    server, every run would show it (a server that held a worker per idle connection
-    would serve nothing at all)."""
+    Measured in pairs, the load alone then with the idle connections, up to three
+    pairs, and the best of each side counts (as timeit takes the best of its runs): a
+    busy machine can stall any one run, and pairs taken close together see the same
+    machine; if the idle connections slowed the server, every run with them would
+    show it (a server that held a worker per idle connection would serve nothing)."""
     port, servers, _ = front
     url = f"http://127.0.0.1:{port}/fcgi/count"
-    alone = min(_wrk(url, seconds=2)[0] for _ in range(2))
-    bound = max(100.0, 3 * alone)
-    idle, runs = [], []
-    try:
-        for target in (port, servers["fastcgi"].port):
-            idle += [socket.create_connection(("127.0.0.1", target), timeout=10)
-                     for _ in range(200)]
-        time.sleep(0.2)
-        while len(runs) < 3 and (not runs or min(p99 for p99, _, _ in runs) >= bound):
+    alone, runs = [], []
+    while len(runs) < 3:
+        alone.append(_wrk(url, seconds=2)[0])
+        idle = []
+        try:
+            for target in (port, servers["fastcgi"].port):
+                idle += [socket.create_connection(("127.0.0.1", target), timeout=10)
+                         for _ in range(200)]
+            time.sleep(0.2)
             runs.append(_wrk(url, seconds=2))
-        assert servers["fastcgi"].connections >= 200
-    finally:
-        for sock in idle:
-            sock.close()
+            assert servers["fastcgi"].connections >= 200
+        finally:
+            for sock in idle:
+                sock.close()
+        if min(runs)[0] < max(100.0, 3 * min(alone)):
+            break
     p99, served, out = min(runs)
+    bound = max(100.0, 3 * min(alone))
     assert served > 30, out
     assert p99 < bound, (f"p99 {[round(r[0], 1) for r in runs]} ms with 400 idle connections, "
-                         f"{alone:.1f} ms without:\n{out}")
+                         f"{[round(a, 1) for a in alone]} ms without:\n{out}")
 
 
 def _rss(pid: int | str = "self") -> int:
