@@ -480,7 +480,14 @@ def test_a_worker_that_spins_is_not_said_to_be_blocked_in_c():
     caller.start()
     caller.join(20)
     builtins.isolation_stop = True
-    assert sandbox.SPINNING in box["spins"].findings[-1].message
+    # The spinner is never said to be blocked in C.  Whether the server's repeated stop
+    # got out of its handlers before the grace ran out depends on where each one landed
+    # (Python 3.13 checks at other points than 3.11): either it was stopped, or it is
+    # said to keep running on the CPU, both true.
+    said = box["spins"].findings[-1].message
+    assert sandbox.BLOCKED_IN_C not in said, said
+    assert sandbox.SPINNING in said or "it was stopped" in said, said
+    assert box["spins"].response.status == 504
     assert sandbox.BLOCKED_IN_C in box["blocks"].findings[-1].message
     # Both abandoned workers end by themselves (the sleep returns, the flag is set).
     deadline = time.monotonic() + 10
