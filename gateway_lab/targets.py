@@ -11,10 +11,11 @@ the concurrency lab, which is why it sits below all of them.
 from __future__ import annotations
 
 import importlib
-import inspect
 import os
 import sys
 from pathlib import Path
+
+from .findings import is_async_callable
 
 
 class UsageError(Exception):
@@ -46,8 +47,4 @@ def guess_gateway(app) -> str:
     """'cgi' for a script or directory path, 'asgi' for a coroutine app, else 'wsgi'."""
     if isinstance(app, (str, os.PathLike)):
         return "cgi"
-    # An ASGI app is a coroutine function, or an instance whose class has an async __call__.
-    call = type(app).__call__ if callable(app) else None
-    if inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(call):
-        return "asgi"
-    return "wsgi"
+    return "asgi" if is_async_callable(app) else "wsgi"
